@@ -1,1 +1,5 @@
-fn main() {}
+//! The `pp` binary: everything lives in the library; this parses, runs and exits.
+
+fn main() -> std::process::ExitCode {
+    pp::cli::main()
+}

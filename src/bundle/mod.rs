@@ -1,0 +1,14 @@
+//! The proof bundle: every input, attempt, log and the final patch of a session, written
+//! atomically under `.pp-artifacts/<session-id>/proof_bundle/`, plus the source's provenance
+//! (git metadata, workspace manifest). Signing lives in `attest`.
+
+mod manifest;
+mod source;
+mod writer;
+
+pub use manifest::{Manifest, ManifestEntry, manifest};
+pub use source::{SourceInfo, dirty_diff, source_info, strip_credentials};
+pub use writer::{BundleError, BundleWriter, write_atomic};
+
+/// Version of `repro.json`.
+pub const REPRO_SCHEMA: &str = "pp.repro/v1";

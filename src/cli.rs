@@ -1,0 +1,415 @@
+//! The command line: clap types, and the thin layer that turns them into settings, runs the
+//! command, prints stdout (data) and stderr (everything else), and picks the exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::error::{EXIT_INTERRUPTED, EXIT_MISMATCH, EXIT_USAGE, Error};
+use crate::exec::Cancel;
+use crate::policy::AttestMode;
+use crate::settings::{Mode, SessionFlags, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pp",
+    version,
+    about = "Proves code fixes: reproduce a failure in a sandbox, apply a proposed patch under a policy, verify it, and write a proof bundle.",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Prove CMD (one proof target named `default`).
+    Run(RunArgs),
+    /// Prove every `proof_targets` entry of the policy together.
+    Prove(SessionArgs),
+    /// Re-apply a bundle's final.patch to a fresh sandbox of the source and rerun its targets (no model).
+    Replay(ReplayArgs),
+    /// (Re)write a bundle's attestation.json.
+    Attest(AttestArgs),
+    /// Check a bundle against its attestation and the verifier's own keys.
+    VerifyAttestation(VerifyArgs),
+    /// Show the resolved policy and what this machine can enforce.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The failing command, e.g. "cargo test" (several words are joined with shell quoting; put them after `--` when they start with `-`).
+    #[arg(required = true, num_args = 1.., value_name = "CMD")]
+    pub cmd: Vec<String>,
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    Auto,
+    #[value(name = "hmac-sha256")]
+    HmacSha256,
+    Ed25519,
+    None,
+}
+
+impl From<ModeArg> for AttestMode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Auto => AttestMode::Auto,
+            ModeArg::HmacSha256 => AttestMode::HmacSha256,
+            ModeArg::Ed25519 => AttestMode::Ed25519,
+            ModeArg::None => AttestMode::None,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    /// Policy file (default: pp.yaml, pp.yml or pp.json in the working directory).
+    #[arg(long, value_name = "F")]
+    pub policy: Option<PathBuf>,
+    /// Proposer: auto, stub, openai, local, command, command:PATH; comma-separated for a fallback chain.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Sign the bundle (attestation.json).
+    #[arg(long)]
+    pub attest: bool,
+    /// Attestation mode.
+    #[arg(long, value_name = "M")]
+    pub attestation_mode: Option<ModeArg>,
+    /// Environment variable holding the HMAC key.
+    #[arg(long, value_name = "NAME")]
+    pub attestation_key_env: Option<String>,
+    /// Keep the sandbox after the session (its path is printed).
+    #[arg(long)]
+    pub keep_sandbox: bool,
+    /// After a proof, apply final.patch to the working tree (only if it is unchanged since the run began).
+    #[arg(long)]
+    pub apply: bool,
+    /// Free text for the proposer (an error description, an issue body), or @FILE.
+    #[arg(long, value_name = "TEXT|@FILE")]
+    pub context: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The proof bundle directory.
+    pub bundle: PathBuf,
+    /// Source checkout to replay against (default: the recorded workspace).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Verify the attestation first; replay only a verified bundle.
+    #[arg(long)]
+    pub verify_attestation: bool,
+    /// Replay even when the source differs from the recorded one (reported, never as a plain pass).
+    #[arg(long)]
+    pub allow_different_source: bool,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// The proof bundle directory.
+    pub bundle: PathBuf,
+    #[arg(long, value_name = "M", default_value = "auto")]
+    pub mode: ModeArg,
+    /// Environment variable holding the HMAC key.
+    #[arg(long, value_name = "NAME", default_value = "PP_ATTEST_HMAC_KEY")]
+    pub key_env: String,
+    /// Ed25519 private key (PKCS#8 PEM).
+    #[arg(long, value_name = "F")]
+    pub key_file: Option<PathBuf>,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RequireArg {
+    Hmac,
+    Ed25519,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The proof bundle directory.
+    pub bundle: PathBuf,
+    /// Fail unless the bundle carries a valid signature of this kind.
+    #[arg(long, value_name = "KIND")]
+    pub require: Option<RequireArg>,
+    /// Environment variable holding the HMAC key.
+    #[arg(long, value_name = "NAME", default_value = "PP_ATTEST_HMAC_KEY")]
+    pub key_env: String,
+    /// Ed25519 public key (SPKI PEM) to trust; may be repeated.
+    #[arg(long, value_name = "F")]
+    pub public_key: Vec<PathBuf>,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Policy file (default: discovered in the working directory).
+    #[arg(long, value_name = "F")]
+    pub policy: Option<PathBuf>,
+    /// Check whether this command would be allowed.
+    #[arg(long, value_name = "C")]
+    pub command: Option<String>,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Command {
+    fn json(&self) -> bool {
+        match self {
+            Self::Run(a) => a.session.json,
+            Self::Prove(a) => a.json,
+            Self::Replay(a) => a.json,
+            Self::Attest(a) => a.json,
+            Self::VerifyAttestation(a) => a.json,
+            Self::Doctor(a) => a.json,
+        }
+    }
+}
+
+impl SessionArgs {
+    fn flags(&self) -> SessionFlags {
+        SessionFlags {
+            policy: self.policy.clone(),
+            provider: self.provider.clone(),
+            json: self.json,
+            attest: self.attest,
+            attestation_mode: self.attestation_mode.map(Into::into),
+            attestation_key_env: self.attestation_key_env.clone(),
+            keep_sandbox: self.keep_sandbox,
+            apply: self.apply,
+            context: self.context.clone(),
+        }
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if raw
+        .get(1)
+        .is_some_and(|a| a == crate::sandbox::ISOLATE_SUBCOMMAND)
+    {
+        return isolate_main(&raw[2..]);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    init_tracing();
+    let json = cli.command.json();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitCode::from(crate::error::EXIT_INTERNAL);
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            report_error(&e, json);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// `pp __isolate --net -- CMD…`: the network-isolation wrapper (see `sandbox`).
+fn isolate_main(args: &[std::ffi::OsString]) -> ExitCode {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let Some(sep) = args.iter().position(|a| a == "--") else {
+        eprintln!("pp: internal isolation wrapper needs `--net -- CMD`");
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let err = crate::sandbox::enter_and_exec(&args[sep + 1..]);
+    eprintln!("pp: network isolation failed: {err}");
+    // 126: the command could not be run (as a shell reports it).
+    ExitCode::from(126)
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("pp=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+fn report_error(e: &Error, json: bool) {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(&format!("\n  caused by: {s}"));
+        source = s.source();
+    }
+    eprintln!("error: {msg}");
+    if json {
+        println!(
+            "{}",
+            json!({"schema_version": "pp.error/v1", "success": false, "error": msg, "exit_code": e.exit_code()})
+        );
+    }
+}
+
+fn cancel_on_signals() -> Cancel {
+    let (handle, cancel) = Cancel::new();
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+        tracing::warn!("signal received: stopping the running command and cleaning up");
+        handle.cancel();
+    });
+    cancel
+}
+
+fn print_json(v: &serde_json::Value) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: failed to encode JSON output: {e}"),
+    }
+}
+
+fn workspace() -> Result<PathBuf, Error> {
+    std::env::current_dir().map_err(|e| Error::Io {
+        what: "read the working directory".into(),
+        source: e,
+    })
+}
+
+fn self_exe() -> Result<PathBuf, Error> {
+    std::env::current_exe().map_err(|e| Error::Io {
+        what: "locate the pp executable".into(),
+        source: e,
+    })
+}
+
+async fn dispatch(cmd: Command) -> Result<u8, Error> {
+    match cmd {
+        Command::Run(a) => {
+            let line = if a.cmd.len() == 1 {
+                a.cmd[0].clone()
+            } else {
+                shlex::try_join(a.cmd.iter().map(String::as_str))
+                    .unwrap_or_else(|_| a.cmd.join(" "))
+            };
+            session(Mode::Run(line), &a.session).await
+        }
+        Command::Prove(a) => session(Mode::Prove, &a).await,
+        Command::Replay(a) => replay(a).await,
+        Command::Attest(a) => crate::attestation_cli::attest(a),
+        Command::VerifyAttestation(a) => crate::attestation_cli::verify(a),
+        Command::Doctor(a) => crate::doctor::doctor(a).await,
+    }
+}
+
+async fn session(mode: Mode, args: &SessionArgs) -> Result<u8, Error> {
+    let settings = Settings::resolve(
+        &workspace()?,
+        mode,
+        &args.flags(),
+        std::env::vars().collect(),
+        self_exe()?,
+    )?;
+    let cancel = cancel_on_signals();
+    let outcome = crate::session::run_session(&settings, cancel).await?;
+    if args.json {
+        print_json(&crate::report::summary_json(&outcome));
+    } else {
+        print!("{}", crate::report::human_summary(&outcome));
+    }
+    Ok(outcome.status.exit_code())
+}
+
+async fn replay(a: ReplayArgs) -> Result<u8, Error> {
+    if a.verify_attestation {
+        let report =
+            crate::attestation_cli::verify_report(&a.bundle, "PP_ATTEST_HMAC_KEY", &[], None)?;
+        if !report.ok {
+            if a.json {
+                print_json(
+                    &json!({"schema_version": "pp.replay/v1", "success": false, "status": "attestation_failed", "problems": report.problems}),
+                );
+            } else {
+                println!("replay refused: the attestation does not verify:");
+                for p in &report.problems {
+                    println!("- {p}");
+                }
+            }
+            return Ok(EXIT_MISMATCH);
+        }
+    }
+    let opts = crate::session::ReplayOptions {
+        bundle: a.bundle.clone(),
+        cwd: a.cwd.clone(),
+        allow_different_source: a.allow_different_source,
+        self_exe: self_exe()?,
+        env: std::env::vars().collect(),
+    };
+    let out = crate::session::replay(&opts, cancel_on_signals()).await?;
+    if a.json {
+        print_json(&serde_json::to_value(&out).unwrap_or_default());
+    } else {
+        println!("replay: {} — {}", out.status, out.message);
+        for t in &out.targets {
+            println!(
+                "  {}: exit {} ({})",
+                t.name,
+                t.exit_code,
+                if t.passed { "pass" } else { "FAIL" }
+            );
+        }
+    }
+    Ok(if out.success {
+        0
+    } else if out.status == "interrupted" {
+        EXIT_INTERRUPTED
+    } else {
+        EXIT_MISMATCH
+    })
+}

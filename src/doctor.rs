@@ -1,0 +1,150 @@
+//! `pp doctor`: the resolved policy and what this machine can enforce, each with the evidence of
+//! a probe pp actually ran.
+
+use serde_json::json;
+
+use crate::cli::DoctorArgs;
+use crate::error::Error;
+use crate::policy::{self, TargetSpec};
+
+fn probe(prog: &str, args: &[&str]) -> Result<String, String> {
+    match std::process::Command::new(prog).args(args).output() {
+        Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).trim().to_owned()),
+        Ok(o) => Err(format!(
+            "`{prog} {}` exited with {}: {}",
+            args.join(" "),
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+        )),
+        Err(e) => Err(format!("`{prog}` not found: {e}")),
+    }
+}
+
+pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
+    let cwd = std::env::current_dir().map_err(|e| Error::Io {
+        what: "read the working directory".into(),
+        source: e,
+    })?;
+    let loaded = policy::load(&cwd, a.policy.as_deref())?;
+    let p = &loaded.doc.policy;
+    let exe = std::env::current_exe().map_err(|e| Error::Io {
+        what: "locate the pp executable".into(),
+        source: e,
+    })?;
+    let netns = crate::session::probe_network_isolation_pub(&exe).await;
+    let runtime = &p.sandbox.container_runtime;
+    let container = probe(runtime, &["--version"]);
+    let engine = if container.is_ok() {
+        probe(runtime, &["info", "--format", "{{.ServerVersion}}"])
+    } else {
+        Err("no client".into())
+    };
+    let git = probe("git", &["--version"]);
+    let command_check = a.command.as_ref().map(|c| {
+        let mut pol = p.clone();
+        if pol.allowed_commands.is_none() && pol.allowed_argv.is_none() {
+            pol.allowed_commands = Some(vec![c.clone()]);
+        }
+        let spec = TargetSpec {
+            name: "default".into(),
+            cmd: Some(c.clone()),
+            argv: None,
+        };
+        match policy::resolve_targets(&pol, &[spec]) {
+            Ok(t) => json!({"command": c, "allowed": true, "runs_as": t[0].invocation}),
+            Err(_) => json!({"command": c, "allowed": false}),
+        }
+    });
+    let doc = json!({
+        "schema_version": "pp.doctor/v1",
+        "policy": {
+            "path": loaded.path.as_ref().map(|p| p.display().to_string()),
+            "source": if loaded.path.is_some() { "file" } else { "defaults" },
+            "sha256": loaded.sha256,
+            "effective": loaded.doc,
+            "protected": policy::protected_globs(None),
+        },
+        "command_check": command_check,
+        "machine": {
+            "os": std::env::consts::OS,
+            "arch": std::env::consts::ARCH,
+            "git": match &git { Ok(v) => json!({"available": true, "version": v}), Err(e) => json!({"available": false, "error": e}) },
+            "network_isolation": match &netns {
+                Ok(()) => json!({"available": true, "how": "network namespace (pp __isolate), loopback up", "probe": "ran `true` inside a fresh network namespace"}),
+                Err(e) => json!({"available": false, "error": e}),
+            },
+            "container_runtime": {
+                "name": runtime,
+                "client": match &container { Ok(v) => json!(v), Err(e) => json!({"error": e}) },
+                "engine": match &engine { Ok(v) => json!({"available": true, "server_version": v}), Err(e) => json!({"available": false, "error": e}) },
+            },
+        },
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return Ok(0);
+    }
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    println!(
+        "policy: {}",
+        loaded
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(defaults: no pp.yaml/pp.yml/pp.json found)".into())
+    );
+    println!("  network: {:?}", p.network);
+    println!(
+        "  allowed_commands: {:?}",
+        p.allowed_commands.clone().unwrap_or_default()
+    );
+    println!(
+        "  allowed_argv: {:?}",
+        p.allowed_argv.clone().unwrap_or_default()
+    );
+    println!("  write_allowlist: {:?}", p.write_allowlist);
+    println!("  deny_write: {:?}", p.deny_write);
+    println!("  protected (always): .git/**, .pp-artifacts/**, the policy file");
+    println!(
+        "  limits: attempts {}, files {}, patch bytes {}, timeout {} s",
+        p.limits.max_attempts,
+        p.limits.max_files_changed,
+        p.limits.max_patch_bytes,
+        p.limits.per_command_timeout_sec
+    );
+    println!("  sandbox backend: {}", p.sandbox.backend.as_str());
+    if let Some(c) = &command_check {
+        println!(
+            "command {:?}: allowed: {}",
+            a.command.as_deref().unwrap_or(""),
+            yes_no(c["allowed"].as_bool().unwrap_or(false))
+        );
+    }
+    println!("machine:");
+    println!(
+        "  git: {}",
+        git.as_ref()
+            .map(String::as_str)
+            .unwrap_or_else(|e| e.as_str())
+    );
+    println!(
+        "  network isolation: {}",
+        match &netns {
+            Ok(()) => "available (network namespace, loopback up)".to_owned(),
+            Err(e) => format!("unavailable: {e}"),
+        }
+    );
+    println!(
+        "  container runtime `{runtime}`: {}",
+        match (&container, &engine) {
+            (Ok(v), Ok(s)) => format!("{v}; engine answers (server {s})"),
+            (Ok(v), Err(e)) => format!("{v}; engine not answering: {e}"),
+            (Err(e), _) => e.clone(),
+        }
+    );
+    Ok(0)
+}

@@ -1,0 +1,42 @@
+//! The policy: which commands may run, which files may change and how much, with or without
+//! network. This stage is pure: it reads one file and answers questions; it never runs anything.
+
+mod load;
+mod model;
+mod rules;
+
+use std::path::PathBuf;
+
+pub use load::{DISCOVERED_NAMES, LoadedPolicy, load, parse, validate};
+pub use model::{
+    AttestMode, AttestationConfig, BackendKind, EnvPolicy, Limits, Network, Policy, PolicyDoc,
+    ProviderConfig, SandboxConfig, TargetSpec,
+};
+pub use rules::{ALWAYS_PROTECTED, Invocation, Target, protected_globs, resolve_targets};
+
+/// Errors reading or validating a policy file; all are the user's to fix (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy file {} does not exist\nhint: check the --policy path", path.display())]
+    NotFound { path: PathBuf },
+    #[error("failed to read policy file {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}{}: {}{message}\nhint: see the policy reference in the README; unknown keys are errors, not ignored", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default(), if key.is_empty() { String::new() } else { format!("at `{key}` (line {}): ", line.map(|l| l.to_string()).unwrap_or_else(|| "?".into())) })]
+    Syntax {
+        path: PathBuf,
+        line: Option<usize>,
+        key: String,
+        message: String,
+    },
+    #[error("{}: `{key}`: {message}\nhint: {hint}", path.display())]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+        hint: String,
+    },
+}

@@ -1,0 +1,234 @@
+//! The policy file's shape: every key, its type and its default. Parsing and validation live in
+//! `load.rs`; what the values allow lives in `rules.rs`.
+
+use serde::{Deserialize, Serialize};
+
+/// The whole policy document: proof targets plus the `policy:` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDoc {
+    #[serde(default)]
+    pub proof_targets: Vec<TargetSpec>,
+    #[serde(default)]
+    pub policy: Policy,
+}
+
+/// One proof target: a name and either a shell command or an exact argv.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    #[default]
+    Deny,
+    Allow,
+}
+
+/// The `policy:` section. Keys absent from the file take the defaults below; `policy.json` in
+/// the bundle records the result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    pub network: Network,
+    /// Exact command strings, run through `sh -c`. `None` when the file does not set the key:
+    /// `pp run CMD` then allows exactly `CMD`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_commands: Option<Vec<String>>,
+    /// Exact argv vectors, run without a shell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_argv: Option<Vec<Vec<String>>>,
+    pub write_allowlist: Vec<String>,
+    pub deny_write: Vec<String>,
+    pub limits: Limits,
+    pub minimize: bool,
+    pub sandbox: SandboxConfig,
+    pub attestation: AttestationConfig,
+    /// Reruns of a failing baseline before any proposal; one that passes means flaky.
+    pub reproduce_runs: u32,
+    /// Reruns of a passing candidate before it counts as proven.
+    pub confirm_runs: u32,
+    pub env: EnvPolicy,
+    pub provider: ProviderConfig,
+    /// Upper bound, in bytes, of the code snippets sent to a proposer.
+    pub context_budget_bytes: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            network: Network::Deny,
+            allowed_commands: None,
+            allowed_argv: None,
+            write_allowlist: vec!["**".to_owned()],
+            deny_write: Vec::new(),
+            limits: Limits::default(),
+            minimize: true,
+            sandbox: SandboxConfig::default(),
+            attestation: AttestationConfig::default(),
+            reproduce_runs: 1,
+            confirm_runs: 0,
+            env: EnvPolicy::default(),
+            provider: ProviderConfig::default(),
+            context_budget_bytes: 24_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_attempts: u32,
+    pub max_files_changed: usize,
+    pub max_patch_bytes: u64,
+    pub per_command_timeout_sec: u64,
+    /// Bytes of stdout and of stderr kept on disk per command; the rest is counted, not stored.
+    pub max_output_bytes: u64,
+    /// Bytes of each stream's end kept in memory for evidence.
+    pub output_tail_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            max_files_changed: 8,
+            max_patch_bytes: 200_000,
+            per_command_timeout_sec: 600,
+            max_output_bytes: 16 * 1024 * 1024,
+            output_tail_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    #[default]
+    Auto,
+    Copy,
+    GitWorktree,
+    Container,
+}
+
+impl BackendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Copy => "copy",
+            Self::GitWorktree => "git_worktree",
+            Self::Container => "container",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    pub backend: BackendKind,
+    pub container_runtime: String,
+    pub container_image: String,
+    pub container_workdir: String,
+    pub cpu_limit: String,
+    pub memory_limit: String,
+    /// Globs (workspace-relative) left out of a `copy` sandbox: large, regenerable directories.
+    pub exclude: Vec<String>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            backend: BackendKind::Auto,
+            container_runtime: "docker".to_owned(),
+            container_image: "python:3.11-slim".to_owned(),
+            container_workdir: "/workspace".to_owned(),
+            cpu_limit: "2".to_owned(),
+            memory_limit: "2g".to_owned(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttestMode {
+    #[default]
+    Auto,
+    HmacSha256,
+    Ed25519,
+    None,
+}
+
+impl AttestMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::HmacSha256 => "hmac-sha256",
+            Self::Ed25519 => "ed25519",
+            Self::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttestationConfig {
+    pub enabled: bool,
+    pub mode: AttestMode,
+    pub key_env: String,
+    /// Ed25519 private key (PKCS#8 PEM) used when `mode` is `ed25519` or `auto`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+}
+
+impl Default for AttestationConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            mode: AttestMode::Auto,
+            key_env: "PP_ATTEST_HMAC_KEY".to_owned(),
+            key_file: None,
+        }
+    }
+}
+
+/// What the commands pp runs see of the user's environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvPolicy {
+    /// When set, only these variables (plus `PATH`, `HOME`, `LANG`, `TERM`, `TMPDIR`, `USER`)
+    /// are passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass: Option<Vec<String>>,
+    /// Variables never passed, on top of pp's own secrets.
+    pub deny: Vec<String>,
+}
+
+/// Proposer settings; `--provider` and `PP_PROVIDER` take precedence over `name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProviderConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// argv of the `command` proposer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    pub command_timeout_sec: u64,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            command: None,
+            command_timeout_sec: 300,
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Proposers: where candidate patches come from. A proposer only ever returns text; the session
+//! decides what happens to it. This module owns the request sent, the choice of proposer and the
+//! fallback chain; `reply` reads what comes back.
+
+mod command;
+mod prompt;
+mod reply;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::exec::Cancel;
+
+pub use prompt::{SYSTEM_PROMPT, render_prompt};
+pub use reply::{Proposal, parse_reply};
+
+/// One proposer of a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderSpec {
+    /// Proposes nothing.
+    Stub,
+    /// An external program (argv).
+    Command(Vec<String>),
+    /// OpenAI's API (or any OpenAI-compatible endpoint) configured by `PP_OPENAI_*`.
+    OpenAi,
+    /// A local OpenAI-compatible server configured by `PP_LOCAL_*`.
+    Local,
+}
+
+impl ProviderSpec {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Stub => "stub",
+            Self::Command(_) => "command",
+            Self::OpenAi => "openai",
+            Self::Local => "local",
+        }
+    }
+}
+
+/// Errors of a proposer.
+#[derive(Debug, thiserror::Error)]
+pub enum ProposeError {
+    /// A configuration error the user must fix (exit 2).
+    #[error("{message}\nhint: {hint}")]
+    Config { message: String, hint: String },
+    /// The proposer cannot be used at all (auth refused, endpoint missing): infra_stop.
+    #[error("proposer `{proposer}` is unusable: {message}\nhint: {hint}")]
+    Unusable {
+        proposer: String,
+        message: String,
+        hint: String,
+    },
+    /// This request failed; the next attempt may succeed.
+    #[error("the proposer failed: {message}")]
+    Failed { message: String },
+    #[error("interrupted while waiting for the proposer")]
+    Interrupted,
+}
+
+/// Parses `--provider` / `PP_PROVIDER` / `policy.provider.name`: one name or a comma-separated
+/// fallback chain (`openai,local`). `command:PATH` names an external program; a bare `command`
+/// uses `policy.provider.command`.
+pub fn parse_chain(
+    text: &str,
+    policy_command: Option<&[String]>,
+) -> Result<Vec<ProviderSpec>, ProposeError> {
+    let mut chain = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let spec = match part {
+            "stub" => ProviderSpec::Stub,
+            "openai" => ProviderSpec::OpenAi,
+            "local" => ProviderSpec::Local,
+            "command" => match policy_command {
+                Some(argv) => ProviderSpec::Command(argv.to_vec()),
+                None => {
+                    return Err(ProposeError::Config {
+                        message: "provider `command` needs a program".into(),
+                        hint: "use `--provider command:PATH` or set `policy.provider.command: [prog, args…]`".into(),
+                    });
+                }
+            },
+            p if p.starts_with("command:") => {
+                let path = &p["command:".len()..];
+                if path.is_empty() {
+                    return Err(ProposeError::Config {
+                        message: "`command:` names no program".into(),
+                        hint: "write `--provider command:/path/to/proposer`".into(),
+                    });
+                }
+                ProviderSpec::Command(vec![path.to_owned()])
+            }
+            other => {
+                return Err(ProposeError::Config {
+                    message: format!("unknown provider `{other}`"),
+                    hint: "choose from auto, stub, openai, local, command, command:PATH (comma-separated for a fallback chain)".into(),
+                });
+            }
+        };
+        chain.push(spec);
+    }
+    if chain.is_empty() {
+        return Err(ProposeError::Config {
+            message: "no provider named".into(),
+            hint: "e.g. `--provider stub`".into(),
+        });
+    }
+    Ok(chain)
+}
+
+/// The request handed to a proposer (`pp.request/v1`). External `command` proposers receive it
+/// as JSON on stdin; model proposers receive `prompt`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProposalRequest {
+    pub schema_version: &'static str,
+    pub session_id: String,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_context: Option<String>,
+    pub targets: Vec<TargetRef>,
+    pub failures: Vec<FailureEvidence>,
+    pub context: crate::context::FailureContext,
+    pub policy: RequestPolicy,
+    pub previous_attempts: Vec<PreviousAttempt>,
+    pub reply_format: &'static str,
+    pub prompt: String,
+}
+
+pub const REQUEST_SCHEMA: &str = "pp.request/v1";
+pub const REPLY_FORMAT: &str = "a JSON object {\"diff\": \"<unified diff>\", \"rationale\": \"…\", \"risk_notes\": \"…\", \"confidence\": 0.0-1.0}; also accepted: a unified diff (bare or fenced), or {\"path\": \"…\", \"content\": \"<whole new file>\"}";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetRef {
+    pub name: String,
+    pub command: String,
+}
+
+/// What one failing target showed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureEvidence {
+    pub target: String,
+    pub command: String,
+    pub exit_code: i32,
+    pub output_tail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestPolicy {
+    pub write_allowlist: Vec<String>,
+    pub deny_write: Vec<String>,
+    pub protected: Vec<String>,
+    pub max_files_changed: usize,
+    pub max_patch_bytes: u64,
+}
+
+/// An earlier candidate of this session and why it failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviousAttempt {
+    pub attempt: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    pub outcome: String,
+    pub feedback: String,
+}
+
+/// Where and how a proposer may run.
+#[derive(Debug, Clone)]
+pub struct ProposeIo {
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub log_dir: PathBuf,
+    pub timeout: Duration,
+    pub max_reply_bytes: u64,
+    pub cancel: Cancel,
+}
+
+/// A proposer's answer, as recorded in the bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exchange {
+    pub proposer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    pub latency_ms: u64,
+    /// Proposers of the chain that failed before this one answered.
+    pub fallbacks: Vec<String>,
+    #[serde(skip)]
+    pub raw_reply: String,
+    pub proposal: Proposal,
+}
+
+/// Asks the chain, in order, until one proposer answers.
+pub async fn propose(
+    chain: &[ProviderSpec],
+    request: &ProposalRequest,
+    io: &ProposeIo,
+) -> Result<Exchange, ProposeError> {
+    let mut fallbacks = Vec::new();
+    let mut last = None;
+    for spec in chain {
+        match ask_one(spec, request, io).await {
+            Ok(mut ex) => {
+                ex.fallbacks = fallbacks;
+                return Ok(ex);
+            }
+            Err(ProposeError::Interrupted) => return Err(ProposeError::Interrupted),
+            Err(e) => {
+                tracing::warn!("proposer {} failed: {e}", spec.name());
+                fallbacks.push(format!("{}: {e}", spec.name()));
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or(ProposeError::Failed {
+        message: "the proposer chain is empty".into(),
+    }))
+}
+
+async fn ask_one(
+    spec: &ProviderSpec,
+    request: &ProposalRequest,
+    io: &ProposeIo,
+) -> Result<Exchange, ProposeError> {
+    match spec {
+        ProviderSpec::Stub => Ok(Exchange {
+            proposer: "stub".into(),
+            model: None,
+            latency_ms: 0,
+            fallbacks: Vec::new(),
+            raw_reply: String::new(),
+            proposal: Proposal::empty("the stub proposer proposes no change"),
+        }),
+        ProviderSpec::Command(argv) => {
+            let json = serde_json::to_vec_pretty(request).map_err(|e| ProposeError::Failed {
+                message: format!("failed to encode the request: {e}"),
+            })?;
+            let reply = command::ask(
+                argv,
+                &json,
+                &io.cwd,
+                io.env.clone(),
+                io.timeout,
+                io.log_dir.join("proposer"),
+                io.max_reply_bytes,
+                &io.cancel,
+            )
+            .await?;
+            Ok(Exchange {
+                proposer: "command".into(),
+                model: None,
+                latency_ms: reply.duration_ms,
+                fallbacks: Vec::new(),
+                proposal: parse_reply(&reply.stdout),
+                raw_reply: reply.stdout,
+            })
+        }
+        ProviderSpec::OpenAi | ProviderSpec::Local => Err(ProposeError::Unusable {
+            proposer: spec.name().into(),
+            message: "the HTTP proposers are not built into this version".into(),
+            hint: "use `--provider command:PATH` or `stub`".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chains_parse() {
+        assert_eq!(
+            parse_chain("openai, local", None).unwrap(),
+            vec![ProviderSpec::OpenAi, ProviderSpec::Local]
+        );
+        assert_eq!(
+            parse_chain("command:/bin/p", None).unwrap(),
+            vec![ProviderSpec::Command(vec!["/bin/p".into()])]
+        );
+        let e = parse_chain("gpt", None).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown provider `gpt`") && e.contains("hint"),
+            "{e}"
+        );
+        assert!(parse_chain("command", None).is_err());
+    }
+}

@@ -1,0 +1,83 @@
+//! The text prompt for model proposers, rendered from a request. Pure.
+
+use std::fmt::Write;
+
+use super::ProposalRequest;
+
+pub const SYSTEM_PROMPT: &str = "You fix failing software. You only propose a patch; the user's own tests decide whether it works. Reply with exactly one JSON object: {\"diff\": \"<unified diff against the files shown, with --- a/PATH and +++ b/PATH headers>\", \"rationale\": \"<one paragraph>\", \"risk_notes\": \"<what could break>\", \"confidence\": <0.0-1.0>}. Change as little as possible. Never weaken, skip or delete tests. Only touch files the policy allows.";
+
+/// Renders the user message of a chat request.
+pub fn render_prompt(req: &ProposalRequest) -> String {
+    let mut p = String::new();
+    let _ = writeln!(
+        p,
+        "# Task\nAttempt {} of {}: make every proof target pass.",
+        req.attempt, req.max_attempts
+    );
+    if let Some(ctx) = &req.user_context {
+        let _ = writeln!(p, "\n# Context from the user\n{}", ctx.trim());
+    }
+    let _ = writeln!(p, "\n# Proof targets");
+    for t in &req.targets {
+        let _ = writeln!(p, "- {}: `{}`", t.name, t.command);
+    }
+    for f in &req.failures {
+        let _ = writeln!(
+            p,
+            "\n# Failure of `{}` (exit {})\n```\n{}\n```",
+            f.command,
+            f.exit_code,
+            f.output_tail.trim_end()
+        );
+    }
+    if !req.context.assertions.is_empty() {
+        let _ = writeln!(p, "\n# Failing assertions");
+        for a in &req.context.assertions {
+            let _ = writeln!(p, "- {a}");
+        }
+    }
+    if !req.context.snippets.is_empty() {
+        let _ = writeln!(p, "\n# Code");
+        for s in &req.context.snippets {
+            let _ = writeln!(
+                p,
+                "\n{} (lines {}-{}):\n```\n{}\n```",
+                s.path,
+                s.start_line,
+                s.end_line,
+                s.text.trim_end()
+            );
+        }
+    }
+    let _ = writeln!(
+        p,
+        "\n# Policy\nFiles you may change: {}\nFiles you may not change: {}\nAt most {} files and {} bytes of diff.",
+        req.policy.write_allowlist.join(", "),
+        req.policy
+            .deny_write
+            .iter()
+            .chain(&req.policy.protected)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
+        req.policy.max_files_changed,
+        req.policy.max_patch_bytes
+    );
+    if !req.previous_attempts.is_empty() {
+        let _ = writeln!(p, "\n# Earlier attempts that failed");
+        for a in &req.previous_attempts {
+            let _ = writeln!(
+                p,
+                "\n## Attempt {} ({})\n{}",
+                a.attempt,
+                a.outcome,
+                a.feedback.trim_end()
+            );
+            if let Some(d) = &a.diff {
+                let _ = writeln!(p, "```diff\n{}\n```", d.trim_end());
+            }
+        }
+    }
+    let _ = writeln!(p, "\n# Reply format\n{}", req.reply_format);
+    p
+}

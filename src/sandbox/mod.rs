@@ -1,0 +1,173 @@
+//! Sandboxes: a private, writable view of the workspace where commands run and candidates are
+//! applied, so the user's tree is never written. One sandbox lives for a whole session.
+//! Network isolation of the commands that run in it lives here too.
+
+mod copy;
+mod worktree;
+
+#[cfg(target_os = "linux")]
+#[path = "netns_linux.rs"]
+mod netns;
+#[cfg(not(target_os = "linux"))]
+#[path = "netns_stub.rs"]
+mod netns;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::policy::BackendKind;
+
+pub use netns::{ISOLATE_SUBCOMMAND, enter_and_exec, network_wrapper_args};
+
+/// Errors creating or removing a sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("failed to create a sandbox under {}", path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to copy {} into the sandbox", path.display())]
+    Copy {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "git failed: {message}\nhint: the git_worktree backend needs a git repository with at least one commit; use `sandbox.backend: copy` otherwise"
+    )]
+    Git { message: String },
+    #[error("sandbox backend `{backend}` is not available here: {reason}\nhint: {hint}")]
+    Unsupported {
+        backend: String,
+        reason: String,
+        hint: String,
+    },
+}
+
+/// A live sandbox. Dropping it removes it unless it was kept.
+#[derive(Debug)]
+pub struct Sandbox {
+    kind: BackendKind,
+    root: PathBuf,
+    reason: String,
+    temp: Option<tempfile::TempDir>,
+    worktree_of: Option<PathBuf>,
+}
+
+/// What the bundle records about the sandbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct SandboxInfo {
+    pub backend: &'static str,
+    pub requested: &'static str,
+    pub reason: String,
+    pub root: PathBuf,
+}
+
+impl Sandbox {
+    /// Creates a sandbox of `workspace` with the requested backend (`auto` picks one).
+    pub fn create(
+        workspace: &Path,
+        requested: BackendKind,
+        exclude: &[String],
+    ) -> Result<Self, SandboxError> {
+        let (kind, reason) = match requested {
+            BackendKind::Auto => (
+                BackendKind::Copy,
+                "auto: copy is the backend available on every machine".to_owned(),
+            ),
+            BackendKind::Container => {
+                return Err(SandboxError::Unsupported {
+                    backend: "container".into(),
+                    reason: "the container backend is not built yet".into(),
+                    hint: "use `sandbox.backend: copy` or `git_worktree`".into(),
+                });
+            }
+            k => (k, "requested by the policy".to_owned()),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix("pp-sandbox-")
+            .tempdir()
+            .map_err(|source| SandboxError::Create {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let name = workspace
+            .file_name()
+            .map(|n| n.to_owned())
+            .unwrap_or_else(|| "workspace".into());
+        let root = temp.path().join(name);
+        let worktree_of = match kind {
+            BackendKind::GitWorktree => {
+                worktree::create(workspace, &root)?;
+                Some(workspace.to_owned())
+            }
+            _ => {
+                copy::copy_tree(workspace, &root, exclude)?;
+                None
+            }
+        };
+        Ok(Self {
+            kind,
+            root,
+            reason,
+            temp: Some(temp),
+            worktree_of,
+        })
+    }
+
+    /// The directory holding the sandboxed workspace; commands run here.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn info(&self, requested: BackendKind) -> SandboxInfo {
+        SandboxInfo {
+            backend: self.kind.as_str(),
+            requested: requested.as_str(),
+            reason: self.reason.clone(),
+            root: self.root.clone(),
+        }
+    }
+
+    /// Keeps the sandbox on disk (`--keep-sandbox`) and returns where it is.
+    pub fn keep(mut self) -> PathBuf {
+        if let Some(t) = self.temp.take() {
+            let _ = t.keep();
+        }
+        self.worktree_of = None;
+        self.root.clone()
+    }
+
+    /// Removes the sandbox now, reporting failures (dropping it removes it silently).
+    pub fn cleanup(mut self) -> Result<(), SandboxError> {
+        self.remove()
+    }
+
+    fn remove(&mut self) -> Result<(), SandboxError> {
+        if let Some(ws) = self.worktree_of.take() {
+            worktree::remove(&ws, &self.root)?;
+        }
+        if let Some(t) = self.temp.take() {
+            let path = t.path().to_owned();
+            t.close()
+                .map_err(|source| SandboxError::Create { path, source })?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Err(e) = self.remove() {
+            tracing::warn!("failed to remove sandbox {}: {e}", self.root.display());
+        }
+    }
+}
+
+/// Copies a workspace the way the `copy` backend does (also used by replay).
+pub fn copy_workspace(from: &Path, to: &Path, exclude: &[String]) -> Result<(), SandboxError> {
+    copy::copy_tree(from, to, exclude)
+}

@@ -1,0 +1,57 @@
+//! `--apply`: writing a proven `final.patch` into the user's own tree, only when that tree is
+//! exactly as it was when the session began.
+
+use crate::bundle::{BundleWriter, Manifest, manifest};
+use crate::error::Error;
+use crate::patch;
+use crate::settings::Settings;
+
+/// Applies `patch_text` to the workspace after checking it is unchanged since the run began.
+pub fn apply_to_workspace(
+    settings: &Settings,
+    bundle: &BundleWriter,
+    patch_text: &str,
+) -> Result<(), Error> {
+    let recorded: Manifest = std::fs::read(bundle.path("workspace_manifest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| Error::Internal("the bundle's workspace manifest is unreadable".into()))?;
+    let now = manifest(&settings.workspace).map_err(|e| Error::Io {
+        what: format!("hash workspace {}", settings.workspace.display()),
+        source: e,
+    })?;
+    if now.files != recorded.files {
+        let changed: Vec<&str> = now
+            .files
+            .iter()
+            .filter(|f| !recorded.files.contains(f))
+            .chain(recorded.files.iter().filter(|f| !now.files.contains(f)))
+            .map(|f| f.path.as_str())
+            .take(10)
+            .collect();
+        return Err(Error::Usage {
+            message: format!(
+                "--apply refused: the working tree changed while pp ran ({}); final.patch was not applied",
+                changed.join(", ")
+            ),
+            hint: format!(
+                "review and apply it yourself: git apply {}",
+                bundle.path("final.patch").display()
+            ),
+        });
+    }
+    let rules = super::run::write_rules(settings)
+        .compile()
+        .map_err(|e| Error::Internal(format!("write rules: {e}")))?;
+    let parsed = patch::parse(patch_text)
+        .map_err(|e| Error::Internal(format!("final.patch does not parse: {e}")))?;
+    patch::apply(&settings.workspace, &parsed, &rules).map_err(|e| Error::Usage {
+        message: format!("--apply failed: {}", e.feedback()),
+        hint: "the tree is unchanged; apply final.patch by hand".into(),
+    })?;
+    bundle.event(
+        "applied",
+        serde_json::json!({"workspace": settings.workspace}),
+    );
+    Ok(())
+}

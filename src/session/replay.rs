@@ -1,0 +1,199 @@
+//! `pp replay`: re-apply a bundle's `final.patch` to a fresh sandbox of the source and rerun the
+//! recorded targets under the recorded policy. No model is called. A different source is
+//! reported as such, never as a pass.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::verify::Runner;
+use crate::bundle::{self, BundleError};
+use crate::error::Error;
+use crate::exec::{Cancel, EnvFilter, Isolation};
+use crate::patch::{self, WriteRules};
+use crate::policy::{self, Network, PolicyDoc, TargetSpec};
+use crate::sandbox::{self, Sandbox};
+
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    pub bundle: PathBuf,
+    pub cwd: Option<PathBuf>,
+    pub allow_different_source: bool,
+    pub self_exe: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayTarget {
+    pub name: String,
+    pub command: String,
+    pub exit_code: i32,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayOutcome {
+    pub schema_version: &'static str,
+    pub success: bool,
+    /// `replayed`, `failed`, `different_source`, `patch_failed`.
+    pub status: &'static str,
+    pub bundle: PathBuf,
+    pub source: PathBuf,
+    pub message: String,
+    pub targets: Vec<ReplayTarget>,
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::Bundle(BundleError::Read {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::Bundle(BundleError::Read {
+            path: path.to_owned(),
+            message: format!("invalid JSON: {e}"),
+        })
+    })
+}
+
+/// Replays a bundle.
+pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcome, Error> {
+    let repro: serde_json::Value = read_json(&opts.bundle.join("repro.json"))?;
+    let doc: PolicyDoc = read_json(&opts.bundle.join("policy.json"))?;
+    let targets: Vec<TargetSpec> =
+        serde_json::from_value(repro["targets"].clone()).map_err(|e| {
+            Error::Bundle(BundleError::Read {
+                path: opts.bundle.join("repro.json"),
+                message: format!("`targets` is malformed: {e}"),
+            })
+        })?;
+    let patch_text = std::fs::read_to_string(opts.bundle.join("final.patch")).unwrap_or_default();
+    let source: PathBuf = match &opts.cwd {
+        Some(c) => c.clone(),
+        None => repro["source"]["workspace"]
+            .as_str()
+            .map(PathBuf::from)
+            .ok_or_else(|| Error::Usage {
+                message: "the bundle does not record its workspace".into(),
+                hint: "pass the source checkout with --cwd DIR".into(),
+            })?,
+    };
+    let source = source.canonicalize().map_err(|e| Error::Usage {
+        message: format!("replay source {} is not usable: {e}", source.display()),
+        hint: "pass the source checkout with --cwd DIR".into(),
+    })?;
+    let mut out = ReplayOutcome {
+        schema_version: "pp.replay/v1",
+        success: false,
+        status: "failed",
+        bundle: opts.bundle.clone(),
+        source: source.clone(),
+        message: String::new(),
+        targets: Vec::new(),
+    };
+
+    // The source must be the one the proof was made on.
+    let now = bundle::source_info(&source);
+    let recorded_commit = repro["source"]["git_commit"].as_str();
+    let recorded_dirty = repro["source"]["dirty_diff_sha256"].as_str();
+    let mut differences = Vec::new();
+    if recorded_commit != now.git_commit.as_deref() {
+        differences.push(format!(
+            "commit {} was recorded, the source is at {}",
+            recorded_commit.unwrap_or("(none)"),
+            now.git_commit.as_deref().unwrap_or("(none)")
+        ));
+    }
+    if recorded_dirty != now.dirty_diff_sha256.as_deref() {
+        differences.push("the uncommitted changes differ from the recorded ones".to_owned());
+    }
+    if !differences.is_empty() && !opts.allow_different_source {
+        out.status = "different_source";
+        out.message = format!("different source: {}", differences.join("; "));
+        return Ok(out);
+    }
+
+    let p = &doc.policy;
+    let resolved = policy::resolve_targets(p, &targets).map_err(|refused| Error::Usage {
+        message: format!(
+            "the bundle's policy does not allow its own targets: {}",
+            refused
+                .iter()
+                .map(|r| r.command.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        hint: "the bundle was edited or is corrupt; verify it with `pp verify-attestation`".into(),
+    })?;
+    let isolation = match p.network {
+        Network::Allow => Isolation::None,
+        Network::Deny => {
+            super::run::probe_network_isolation(&opts.self_exe).await.map_err(|why| Error::Usage {
+                message: format!("the recorded policy denies network access, and this machine cannot isolate commands: {why}"),
+                hint: "replay on a machine with network namespaces (see `pp doctor`)".into(),
+            })?;
+            Isolation::Wrapper {
+                program: opts.self_exe.clone(),
+                args: sandbox::network_wrapper_args(),
+            }
+        }
+    };
+    let sandbox = Sandbox::create(&source, p.sandbox.backend, &p.sandbox.exclude)?;
+    let root = sandbox.root().to_owned();
+    if !patch_text.trim().is_empty() {
+        let rules = WriteRules {
+            write_allowlist: p.write_allowlist.clone(),
+            deny_write: p.deny_write.clone(),
+            protected: policy::protected_globs(None),
+            max_files_changed: p.limits.max_files_changed,
+            max_patch_bytes: p.limits.max_patch_bytes,
+        }
+        .compile()
+        .map_err(|e| Error::Internal(format!("write rules: {e}")))?;
+        let applied =
+            patch::parse(&patch_text).and_then(|parsed| patch::apply(&root, &parsed, &rules));
+        if let Err(rej) = applied {
+            out.status = "patch_failed";
+            out.message = format!(
+                "final.patch does not apply to the source: {}",
+                rej.feedback()
+            );
+            return Ok(out);
+        }
+    }
+    let logs = tempfile::tempdir().map_err(|e| Error::Io {
+        what: "create a log directory for replay".into(),
+        source: e,
+    })?;
+    let filter = EnvFilter::new([], &p.env.deny, p.env.pass.as_deref());
+    let runner = Runner {
+        cwd: root,
+        env: filter.apply(opts.env.iter().cloned()),
+        limits: p.limits.clone(),
+        isolation,
+        cancel,
+    };
+    let runs = runner.run_all(&resolved, logs.path()).await?;
+    drop(sandbox);
+    out.targets = runs
+        .iter()
+        .map(|r| ReplayTarget {
+            name: r.target.clone(),
+            command: r.capture.command.clone(),
+            exit_code: r.capture.exit_code,
+            passed: r.passed(),
+        })
+        .collect();
+    out.success = runs.iter().all(|r| r.passed());
+    if out.success {
+        out.status = "replayed";
+        out.message = "every recorded target passed with final.patch applied".into();
+    } else {
+        out.message =
+            "a recorded target failed with final.patch applied: the proof does not hold here"
+                .into();
+    }
+    Ok(out)
+}

@@ -1,0 +1,941 @@
+//! The proving loop of DESIGN §3.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::verify::{Runner, TargetRun, Verification, judge};
+use super::{Outcome, Status, TargetOutcome};
+use crate::bundle::{self, BundleWriter};
+use crate::context::{self, Classification, PathMap};
+use crate::error::Error;
+use crate::exec::{Cancel, EnvFilter, ExecError, Isolation};
+use crate::patch::{self, ChangeSet, WriteRules};
+use crate::policy::{self, Network, Target};
+use crate::propose::{
+    self, FailureEvidence, PreviousAttempt, ProposalRequest, ProposeError, ProposeIo,
+    RequestPolicy, TargetRef,
+};
+use crate::report;
+use crate::sandbox::{self, Sandbox};
+use crate::settings::Settings;
+
+/// Bytes of a failing command's output kept for a proposer.
+const EVIDENCE_TAIL_BYTES: usize = 12_000;
+
+/// A candidate that passed.
+struct Winner {
+    attempt: u32,
+    changes: ChangeSet,
+    verification: Verification,
+}
+
+/// Everything the session accumulates, for the bundle and the report.
+struct State {
+    session_id: String,
+    bundle: BundleWriter,
+    started: jiff::Timestamp,
+    clock: Instant,
+    targets: Vec<Target>,
+    baseline: Vec<TargetRun>,
+    final_runs: Vec<TargetRun>,
+    attempts: Vec<serde_json::Value>,
+    attempts_used: u32,
+    proposer: Option<String>,
+    model: Option<String>,
+    sandbox_info: Option<sandbox::SandboxInfo>,
+    isolation: serde_json::Value,
+    source: bundle::SourceInfo,
+    manifest_sha256: Option<String>,
+    winner_patch: Option<String>,
+    changed_files: Vec<String>,
+    minimization: Option<serde_json::Value>,
+    classification: Option<Classification>,
+}
+
+/// How the loop ended, before the bundle is finished.
+struct End {
+    status: Status,
+    message: String,
+    hint: Option<String>,
+}
+
+impl End {
+    fn new(status: Status, message: impl Into<String>, hint: Option<&str>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            hint: hint.map(str::to_owned),
+        }
+    }
+}
+
+fn new_session_id() -> String {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    let now = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    format!("{now}-{}", crate::digest::hex(&b))
+}
+
+/// Proves the settings' targets; always leaves a bundle behind.
+pub async fn run_session(settings: &Settings, cancel: Cancel) -> Result<Outcome, Error> {
+    let session_id = new_session_id();
+    let dir = settings
+        .workspace
+        .join(".pp-artifacts")
+        .join(&session_id)
+        .join("proof_bundle");
+    let bundle = BundleWriter::create(dir)?;
+    let mut st = State {
+        session_id,
+        bundle,
+        started: jiff::Timestamp::now(),
+        clock: Instant::now(),
+        targets: Vec::new(),
+        baseline: Vec::new(),
+        final_runs: Vec::new(),
+        attempts: Vec::new(),
+        attempts_used: 0,
+        proposer: None,
+        model: None,
+        sandbox_info: None,
+        isolation: json!({"network": "unknown", "applied": "none"}),
+        source: bundle::SourceInfo::default(),
+        manifest_sha256: None,
+        winner_patch: None,
+        changed_files: Vec::new(),
+        minimization: None,
+        classification: None,
+    };
+    tracing::info!("session {} → {}", st.session_id, st.bundle.dir().display());
+    st.bundle.event(
+        "session_start",
+        json!({"session_id": st.session_id, "provider": settings.provider_label}),
+    );
+    write_repro(settings, &st, None, false)?;
+    st.bundle.write_json("policy.json", settings.doc())?;
+
+    let mut sandbox_slot: Option<Sandbox> = None;
+    let result = prove(settings, &mut st, &mut sandbox_slot, &cancel).await;
+    let (end, winner) = match result {
+        Ok(x) => x,
+        Err(Error::Exec(ExecError::Interrupted { .. })) | Err(Error::Interrupted) => (
+            End::new(
+                Status::Interrupted,
+                "interrupted by a signal; the sandbox was removed",
+                None,
+            ),
+            None,
+        ),
+        Err(e) => {
+            st.bundle.event("error", json!({"message": e.to_string()}));
+            let _ = write_repro(settings, &st, None, false);
+            return Err(e);
+        }
+    };
+    finish(settings, st, sandbox_slot, end, winner, &cancel).await
+}
+
+/// The loop proper; returns how it ended and the winning candidate, if any.
+async fn prove(
+    settings: &Settings,
+    st: &mut State,
+    sandbox_slot: &mut Option<Sandbox>,
+    cancel: &Cancel,
+) -> Result<(End, Option<Winner>), Error> {
+    let p = &settings.doc().policy;
+    // Every target must be allowed before anything runs.
+    st.targets = match policy::resolve_targets(p, &settings.targets) {
+        Ok(t) => t,
+        Err(refused) => {
+            let list: Vec<String> = refused
+                .iter()
+                .map(|r| format!("`{}` ({})", r.command, r.target))
+                .collect();
+            st.bundle
+                .event("policy_violation", json!({"refused": refused}));
+            return Ok((
+                End::new(
+                    Status::PolicyViolation,
+                    format!("command not allowed by the policy: {}", list.join(", ")),
+                    Some(
+                        "add the exact command to `policy.allowed_commands` (or its argv to `policy.allowed_argv`)",
+                    ),
+                ),
+                None,
+            ));
+        }
+    };
+    let isolation = match p.network {
+        Network::Allow => {
+            st.isolation = json!({"network": "allow", "applied": "none"});
+            Isolation::None
+        }
+        Network::Deny => match probe_network_isolation(&settings.self_exe).await {
+            Ok(()) => {
+                st.isolation =
+                    json!({"network": "deny", "applied": "network_namespace", "loopback": "up"});
+                Isolation::Wrapper {
+                    program: settings.self_exe.clone(),
+                    args: sandbox::network_wrapper_args(),
+                }
+            }
+            Err(why) => {
+                st.isolation = json!({"network": "deny", "applied": "unavailable", "reason": why});
+                return Ok((
+                    End::new(
+                        Status::PolicyViolation,
+                        format!(
+                            "the policy denies network access, but this machine cannot isolate commands from the network: {why}"
+                        ),
+                        Some(
+                            "set `policy.network: allow` to run without isolation, or `policy.sandbox.backend: container`; `pp doctor` shows what this machine offers",
+                        ),
+                    ),
+                    None,
+                ));
+            }
+        },
+    };
+
+    // Provenance of the user's tree, before anything else touches it.
+    st.source = bundle::source_info(&settings.workspace);
+    if st.source.git_dirty {
+        if let Some(diff) = bundle::dirty_diff(&settings.workspace).filter(|d| !d.is_empty()) {
+            st.bundle.write_bytes("source_git.diff", diff.as_bytes())?;
+        }
+    }
+    let manifest = bundle::manifest(&settings.workspace).map_err(|e| Error::Io {
+        what: format!("hash workspace {}", settings.workspace.display()),
+        source: e,
+    })?;
+    let path = st.bundle.write_json("workspace_manifest.json", &manifest)?;
+    st.manifest_sha256 = crate::digest::sha256_file(&path).ok();
+
+    let sandbox = match Sandbox::create(&settings.workspace, p.sandbox.backend, &p.sandbox.exclude)
+    {
+        Ok(s) => s,
+        Err(e @ sandbox::SandboxError::Unsupported { .. }) => {
+            return Ok((End::new(Status::PolicyViolation, e.to_string(), None), None));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    st.sandbox_info = Some(sandbox.info(p.sandbox.backend));
+    let root = sandbox.root().to_owned();
+    *sandbox_slot = Some(sandbox);
+    st.bundle
+        .event("sandbox_created", json!({"sandbox": st.sandbox_info}));
+
+    let env_filter = EnvFilter::new(
+        [settings.attest.key_env.clone()],
+        &p.env.deny,
+        p.env.pass.as_deref(),
+    );
+    let runner = Runner {
+        cwd: root.clone(),
+        env: env_filter.apply(settings.env.iter().cloned()),
+        limits: p.limits.clone(),
+        isolation,
+        cancel: cancel.clone(),
+    };
+
+    // Baseline.
+    let base_dir = st.bundle.path("attempts/0_baseline");
+    st.baseline = runner.run_all(&st.targets, &base_dir).await?;
+    for run in &st.baseline {
+        st.bundle.write_json(
+            &format!("attempts/0_baseline/{}/result.json", run.target),
+            run,
+        )?;
+    }
+    st.bundle
+        .event("baseline", json!({"runs": summarize_runs(&st.baseline)}));
+    if st.baseline.iter().all(TargetRun::passed) {
+        st.final_runs = st.baseline.clone();
+        return Ok((
+            End::new(
+                Status::AlreadyPassing,
+                "every proof target already passes; nothing to prove",
+                None,
+            ),
+            None,
+        ));
+    }
+    let failing: Vec<Target> = st
+        .targets
+        .iter()
+        .filter(|t| {
+            st.baseline
+                .iter()
+                .any(|r| r.target == t.name && !r.passed())
+        })
+        .cloned()
+        .collect();
+    if let Some((
+        run,
+        Classification::Infra {
+            rule,
+            description,
+            evidence,
+        },
+    )) = st.baseline.iter().filter(|r| !r.passed()).find_map(|r| {
+        matches!(r.classification, Classification::Infra { .. })
+            .then(|| (r, r.classification.clone()))
+    }) {
+        st.classification = Some(run.classification.clone());
+        st.final_runs = st.baseline.clone();
+        return Ok((
+            End::new(
+                Status::InfraStop,
+                format!(
+                    "target `{}` failed for an infrastructure reason ({rule}: {description}): {evidence}",
+                    run.target
+                ),
+                Some(infra_hint(&rule)),
+            ),
+            None,
+        ));
+    }
+    st.classification = Some(Classification::Code);
+
+    // Reproduce: a failure that does not recur is flaky, and no proof can rest on it.
+    for k in 1..=p.reproduce_runs {
+        let dir = base_dir.join(format!("rerun_{k}"));
+        let reruns = runner.run_all(&failing, &dir).await?;
+        st.bundle.event(
+            "reproduce",
+            json!({"run": k, "runs": summarize_runs(&reruns)}),
+        );
+        if let Some(r) = reruns.iter().find(|r| r.passed()) {
+            st.final_runs = st.baseline.clone();
+            return Ok((
+                End::new(
+                    Status::NotReproducible,
+                    format!(
+                        "target `{}` failed once, then passed on rerun {k}: the failure is not reproducible (flaky)",
+                        r.target
+                    ),
+                    Some(
+                        "stabilise the test first; `policy.reproduce_runs` sets how many reruns check this",
+                    ),
+                ),
+                None,
+            ));
+        }
+    }
+
+    // Evidence.
+    let map = PathMap {
+        workspace: settings.workspace.clone(),
+        sandbox: root.clone(),
+        container_workdir: None,
+    };
+    let rules = write_rules(settings)
+        .compile()
+        .map_err(|e| Error::Internal(format!("write rules: {e}")))?;
+    let failures: Vec<FailureEvidence> = st
+        .baseline
+        .iter()
+        .filter(|r| !r.passed())
+        .map(|r| FailureEvidence {
+            target: r.target.clone(),
+            command: r.capture.command.clone(),
+            exit_code: r.capture.exit_code,
+            output_tail: tail_chars(&r.capture.combined_tail(), EVIDENCE_TAIL_BYTES),
+        })
+        .collect();
+    let combined: String = failures
+        .iter()
+        .map(|f| f.output_tail.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let editable = |path: &str| rules.may_write(path);
+    let failure_context = context::build(&combined, &root, &map, &editable, p.context_budget_bytes);
+
+    // Attempts.
+    let mut previous: Vec<PreviousAttempt> = Vec::new();
+    for n in 1..=p.limits.max_attempts {
+        if cancel.is_cancelled() {
+            return Err(Error::Interrupted);
+        }
+        st.attempts_used = n;
+        let adir = format!("attempts/{n}");
+        let mut request = ProposalRequest {
+            schema_version: propose::REQUEST_SCHEMA,
+            session_id: st.session_id.clone(),
+            attempt: n,
+            max_attempts: p.limits.max_attempts,
+            user_context: settings.user_context.clone(),
+            targets: st
+                .targets
+                .iter()
+                .map(|t| TargetRef {
+                    name: t.name.clone(),
+                    command: t.invocation.display(),
+                })
+                .collect(),
+            failures: failures.clone(),
+            context: failure_context.clone(),
+            policy: request_policy(settings),
+            previous_attempts: previous.clone(),
+            reply_format: propose::REPLY_FORMAT,
+            prompt: String::new(),
+        };
+        request.prompt = propose::render_prompt(&request);
+        st.bundle
+            .write_json(&format!("{adir}/request.json"), &request)?;
+        st.bundle.event("propose", json!({"attempt": n}));
+        let io = ProposeIo {
+            cwd: root.clone(),
+            env: proposer_env(settings),
+            log_dir: st.bundle.path(&adir),
+            timeout: Duration::from_secs(p.provider.command_timeout_sec),
+            max_reply_bytes: p.limits.max_patch_bytes.saturating_mul(4).max(1 << 20),
+            cancel: cancel.clone(),
+        };
+        let exchange = match propose::propose(&settings.chain, &request, &io).await {
+            Ok(x) => x,
+            Err(ProposeError::Interrupted) => return Err(Error::Interrupted),
+            Err(e @ ProposeError::Unusable { .. }) => {
+                record_attempt(st, n, "proposer_unusable", &e.to_string(), None, None)?;
+                return Ok((End::new(Status::InfraStop, e.to_string(), None), None));
+            }
+            Err(e @ ProposeError::Config { .. }) => return Err(Error::Propose(e)),
+            Err(e @ ProposeError::Failed { .. }) => {
+                let fb = e.to_string();
+                record_attempt(st, n, "proposer_failed", &fb, None, None)?;
+                previous.push(PreviousAttempt {
+                    attempt: n,
+                    diff: None,
+                    outcome: "proposer_failed".into(),
+                    feedback: fb,
+                });
+                continue;
+            }
+        };
+        st.proposer = Some(exchange.proposer.clone());
+        if exchange.model.is_some() {
+            st.model = exchange.model.clone();
+        }
+        st.bundle
+            .write_bytes(&format!("{adir}/reply.txt"), exchange.raw_reply.as_bytes())?;
+        st.bundle
+            .write_json(&format!("{adir}/proposal.json"), &exchange)?;
+
+        let Some(body) = exchange.proposal.body.clone() else {
+            let fb = format!(
+                "no change was proposed: {}",
+                exchange.proposal.empty_reason.clone().unwrap_or_default()
+            );
+            record_attempt(st, n, "no_change", &fb, None, None)?;
+            previous.push(PreviousAttempt {
+                attempt: n,
+                diff: None,
+                outcome: "no_change".into(),
+                feedback: fb,
+            });
+            continue;
+        };
+        let candidate =
+            patch::candidate_diff(&root, &body).and_then(|d| patch::parse(&d).map(|p| (d, p)));
+        let (diff_text, parsed) = match candidate {
+            Ok(x) => x,
+            Err(rej) => {
+                st.bundle.write_json(
+                    &format!("{adir}/apply.json"),
+                    &json!({"applied": false, "rejection": rej}),
+                )?;
+                let fb = rej.feedback();
+                record_attempt(st, n, "rejected", &fb, None, Some(rej.rule()))?;
+                previous.push(PreviousAttempt {
+                    attempt: n,
+                    diff: None,
+                    outcome: format!("rejected: {}", rej.rule()),
+                    feedback: fb,
+                });
+                continue;
+            }
+        };
+        st.bundle
+            .write_bytes(&format!("{adir}/candidate.diff"), diff_text.as_bytes())?;
+        let changes = match patch::apply(&root, &parsed, &rules) {
+            Ok(c) => c,
+            Err(rej) => {
+                st.bundle.write_json(
+                    &format!("{adir}/apply.json"),
+                    &json!({"applied": false, "rejection": rej}),
+                )?;
+                let fb = rej.feedback();
+                record_attempt(st, n, "rejected", &fb, Some(&diff_text), Some(rej.rule()))?;
+                previous.push(PreviousAttempt {
+                    attempt: n,
+                    diff: Some(diff_text),
+                    outcome: format!("rejected: {}", rej.rule()),
+                    feedback: fb,
+                });
+                continue;
+            }
+        };
+        st.bundle.write_json(
+            &format!("{adir}/apply.json"),
+            &json!({"applied": true, "changed_files": changes.changed_paths(), "report": changes.report()}),
+        )?;
+        st.bundle.event(
+            "verify",
+            json!({"attempt": n, "changed_files": changes.changed_paths()}),
+        );
+        let runs = runner
+            .run_all(&st.targets, &st.bundle.path(&format!("{adir}/verify")))
+            .await?;
+        let mut verification = judge(&st.baseline, runs);
+        if verification.passed {
+            for k in 1..=p.confirm_runs {
+                let again = runner
+                    .run_all(&st.targets, &st.bundle.path(&format!("{adir}/confirm_{k}")))
+                    .await?;
+                let confirm = judge(&st.baseline, again);
+                if !confirm.passed {
+                    verification.passed = false;
+                    verification.problems.push(format!(
+                        "unstable: confirmation run {k} failed: {}",
+                        confirm.problems.join("; ")
+                    ));
+                    break;
+                }
+            }
+        }
+        st.bundle
+            .write_json(&format!("{adir}/verification.json"), &verification)?;
+        st.final_runs = verification.runs.clone();
+        if verification.passed {
+            record_attempt(
+                st,
+                n,
+                "passed",
+                "every proof target passed",
+                Some(&diff_text),
+                None,
+            )?;
+            return Ok((
+                End::new(Status::Proven, format!("proven in attempt {n}"), None),
+                Some(Winner {
+                    attempt: n,
+                    changes,
+                    verification,
+                }),
+            ));
+        }
+        let fb = verification_feedback(&verification);
+        record_attempt(st, n, "verification_failed", &fb, Some(&diff_text), None)?;
+        changes.undo(&root).map_err(|e| Error::Io {
+            what: "undo a failed candidate in the sandbox".into(),
+            source: e,
+        })?;
+        previous.push(PreviousAttempt {
+            attempt: n,
+            diff: Some(diff_text),
+            outcome: "verification_failed".into(),
+            feedback: fb,
+        });
+    }
+    let hint = if settings
+        .chain
+        .iter()
+        .all(|c| *c == propose::ProviderSpec::Stub)
+    {
+        Some(
+            "no model is configured, so no fix was proposed: set PP_PROVIDER=openai with PP_OPENAI_API_KEY, or PP_PROVIDER=local with PP_LOCAL_BASE_URL, or `--provider command:PATH`",
+        )
+    } else {
+        Some(
+            "see final_summary.md and attempts/<n>/ in the bundle for why each candidate failed; `--context` can give the proposer more to go on",
+        )
+    };
+    Ok((
+        End::new(
+            Status::NotProven,
+            format!(
+                "no candidate passed every proof target in {} attempt(s)",
+                p.limits.max_attempts
+            ),
+            hint,
+        ),
+        None,
+    ))
+}
+
+/// Writes the rest of the bundle, cleans up, signs, applies; the outcome for the report.
+async fn finish(
+    settings: &Settings,
+    mut st: State,
+    sandbox: Option<Sandbox>,
+    end: End,
+    winner: Option<Winner>,
+    cancel: &Cancel,
+) -> Result<Outcome, Error> {
+    if let Some(w) = &winner {
+        let (patch_text, files) = minimized(settings, &mut st, sandbox.as_ref(), w, cancel).await;
+        st.winner_patch = Some(patch_text);
+        st.changed_files = files;
+    }
+    let final_patch = st.bundle.write_bytes(
+        "final.patch",
+        st.winner_patch.clone().unwrap_or_default().as_bytes(),
+    )?;
+    let sandbox_kept = match sandbox {
+        Some(s) if settings.keep_sandbox => Some(s.keep()),
+        Some(s) => {
+            if let Err(e) = s.cleanup() {
+                tracing::warn!("{e}");
+            }
+            None
+        }
+        None => None,
+    };
+    st.bundle
+        .write_json("environment.json", &environment(settings, &st))?;
+    let final_exit_code = final_exit(&st, &end);
+    let targets: Vec<TargetOutcome> = st
+        .targets
+        .iter()
+        .map(|t| TargetOutcome {
+            name: t.name.clone(),
+            command: t.invocation.display(),
+            baseline_exit_code: st
+                .baseline
+                .iter()
+                .find(|r| r.target == t.name)
+                .map(|r| r.capture.exit_code),
+            final_exit_code: st
+                .final_runs
+                .iter()
+                .find(|r| r.target == t.name)
+                .map(|r| r.capture.exit_code),
+        })
+        .collect();
+    let mut outcome = Outcome {
+        status: end.status,
+        session_id: st.session_id.clone(),
+        attempts_used: st.attempts_used,
+        final_exit_code,
+        proof_bundle: st.bundle.dir().to_owned(),
+        final_patch: Some(final_patch),
+        attestation: None,
+        message: end.message,
+        hint: end.hint,
+        applied: false,
+        sandbox_kept,
+        targets,
+        changed_files: st.changed_files.clone(),
+    };
+    st.bundle.write_bytes(
+        "final_summary.md",
+        report::final_summary(
+            &outcome,
+            &st.baseline,
+            &st.final_runs,
+            st.winner_patch.as_deref(),
+        )
+        .as_bytes(),
+    )?;
+    st.bundle.event(
+        "session_end",
+        json!({"status": outcome.status, "attempts_used": outcome.attempts_used}),
+    );
+    write_repro(
+        settings,
+        &st,
+        Some(&outcome),
+        outcome.status != Status::Interrupted,
+    )?;
+    if settings.attest.enabled {
+        outcome.attestation = Some(super::sign::sign_bundle(settings, st.bundle.dir())?);
+    }
+    if settings.apply && outcome.status == Status::Proven {
+        if let Some(patch_text) = &st.winner_patch {
+            super::apply::apply_to_workspace(settings, &st.bundle, patch_text)?;
+            outcome.applied = true;
+        }
+    }
+    Ok(outcome)
+}
+
+/// The winning diff, minimized when the policy asks and there is more than one hunk.
+async fn minimized(
+    _settings: &Settings,
+    st: &mut State,
+    _sandbox: Option<&Sandbox>,
+    w: &Winner,
+    _cancel: &Cancel,
+) -> (String, Vec<String>) {
+    st.bundle.event(
+        "winner",
+        json!({"attempt": w.attempt, "problems": w.verification.problems}),
+    );
+    (w.changes.diff(), w.changes.changed_paths())
+}
+
+fn final_exit(st: &State, end: &End) -> i32 {
+    match end.status {
+        Status::Proven | Status::AlreadyPassing => 0,
+        _ => st
+            .final_runs
+            .iter()
+            .chain(st.baseline.iter())
+            .find(|r| !r.passed())
+            .map(|r| r.capture.exit_code)
+            .unwrap_or(0),
+    }
+}
+
+fn record_attempt(
+    st: &mut State,
+    n: u32,
+    outcome: &str,
+    feedback: &str,
+    diff: Option<&str>,
+    rule: Option<&str>,
+) -> Result<(), Error> {
+    let rec = json!({
+        "attempt": n,
+        "outcome": outcome,
+        "rule": rule,
+        "feedback": feedback,
+        "proposer": st.proposer,
+        "diff_sha256": diff.map(|d| crate::digest::sha256_hex(d.as_bytes())),
+    });
+    st.bundle
+        .write_json(&format!("attempts/{n}/outcome.json"), &rec)?;
+    st.bundle.event("attempt", rec.clone());
+    tracing::info!("attempt {n}: {outcome}");
+    st.attempts.push(rec);
+    Ok(())
+}
+
+/// What the next attempt is told about a failed verification.
+fn verification_feedback(v: &Verification) -> String {
+    let mut s = String::from("The candidate applied, but verification failed:\n");
+    for p in &v.problems {
+        s.push_str("- ");
+        s.push_str(p);
+        s.push('\n');
+    }
+    for r in v.runs.iter().filter(|r| !r.passed()) {
+        s.push_str(&format!(
+            "\nOutput of `{}` (exit {}), last lines:\n{}\n",
+            r.capture.command,
+            r.capture.exit_code,
+            tail_chars(&r.capture.combined_tail(), 4000)
+        ));
+    }
+    s
+}
+
+fn summarize_runs(runs: &[TargetRun]) -> serde_json::Value {
+    runs.iter()
+        .map(|r| json!({"target": r.target, "exit_code": r.capture.exit_code, "timed_out": r.capture.timed_out, "duration_ms": r.capture.duration_ms, "tests": r.tests}))
+        .collect()
+}
+
+/// The last `max` bytes of `s`, cut at a char boundary.
+fn tail_chars(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("[… {start} bytes omitted …]\n{}", &s[start..])
+}
+
+fn infra_hint(rule: &str) -> &'static str {
+    match rule {
+        "timeout" => {
+            "raise `policy.limits.per_command_timeout_sec` if the command needs longer, or check what it waits for"
+        }
+        "command_not_found" => {
+            "install the missing tool or fix PATH; pp does not patch around a missing program"
+        }
+        "connection_refused" | "connection_reset" | "dns" | "tls" => {
+            "the command needs a network service: start it, or set `policy.network: allow` if it is remote and you trust it"
+        }
+        "auth" => {
+            "the command was refused credentials; provide them through the environment (and `policy.env.pass`)"
+        }
+        "rate_limit" => "a service rate-limited the command; try again later",
+        "disk_full" => "free disk space and run again",
+        "oom_kill" => "the command ran out of memory; raise the memory available to it",
+        _ => "fix the environment, then run again",
+    }
+}
+
+pub(crate) fn write_rules(settings: &Settings) -> WriteRules {
+    let p = &settings.doc().policy;
+    WriteRules {
+        write_allowlist: p.write_allowlist.clone(),
+        deny_write: p.deny_write.clone(),
+        protected: policy::protected_globs(settings.policy_rel.as_deref()),
+        max_files_changed: p.limits.max_files_changed,
+        max_patch_bytes: p.limits.max_patch_bytes,
+    }
+}
+
+fn request_policy(settings: &Settings) -> RequestPolicy {
+    let r = write_rules(settings);
+    RequestPolicy {
+        write_allowlist: r.write_allowlist,
+        deny_write: r.deny_write,
+        protected: r.protected,
+        max_files_changed: r.max_files_changed,
+        max_patch_bytes: r.max_patch_bytes,
+    }
+}
+
+/// An external proposer is the user's own program: it gets the environment minus the
+/// attestation key (it may need a model key of its own).
+fn proposer_env(settings: &Settings) -> Vec<(String, String)> {
+    settings
+        .env
+        .iter()
+        .filter(|(k, _)| *k != settings.attest.key_env && k != "PP_ATTEST_HMAC_KEY")
+        .cloned()
+        .collect()
+}
+
+/// Checks that the isolation wrapper works here by running `true` through it.
+pub(crate) async fn probe_network_isolation(self_exe: &Path) -> Result<(), String> {
+    let mut cmd = tokio::process::Command::new(self_exe);
+    cmd.args(sandbox::network_wrapper_args())
+        .args(["--", "true"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    match tokio::time::timeout(Duration::from_secs(10), cmd.output()).await {
+        Ok(Ok(out)) if out.status.success() => Ok(()),
+        Ok(Ok(out)) => Err(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
+        Ok(Err(e)) => Err(format!(
+            "could not run the isolation wrapper {}: {e}",
+            self_exe.display()
+        )),
+        Err(_) => Err("the isolation probe did not finish within 10 s".into()),
+    }
+}
+
+fn environment(settings: &Settings, st: &State) -> serde_json::Value {
+    let p = &settings.doc().policy;
+    let filter = EnvFilter::new(
+        [settings.attest.key_env.clone()],
+        &p.env.deny,
+        p.env.pass.as_deref(),
+    );
+    let passed: Vec<&str> = settings
+        .env
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| filter.allows(k))
+        .collect();
+    let withheld: Vec<&str> = settings
+        .env
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !filter.allows(k))
+        .collect();
+    json!({
+        "schema_version": "pp.environment/v1",
+        "pp_version": env!("CARGO_PKG_VERSION"),
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_owned()),
+        "git_version": tool_version("git", &["--version"]),
+        "sandbox": st.sandbox_info,
+        "isolation": st.isolation,
+        "env_passed": passed,
+        "env_withheld": withheld,
+    })
+}
+
+fn tool_version(prog: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(prog).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn write_repro(
+    settings: &Settings,
+    st: &State,
+    outcome: Option<&Outcome>,
+    complete: bool,
+) -> Result<PathBuf, Error> {
+    let now = jiff::Timestamp::now();
+    let targets: Vec<serde_json::Value> = settings
+        .targets
+        .iter()
+        .map(|t| {
+            let mut v = json!({"name": t.name});
+            if let Some(c) = &t.cmd {
+                v["cmd"] = c.clone().into();
+            }
+            if let Some(a) = &t.argv {
+                v["argv"] = json!(a);
+            }
+            v
+        })
+        .collect();
+    let command = match &settings.mode {
+        crate::settings::Mode::Run(c) => Some(c.clone()),
+        crate::settings::Mode::Prove => None,
+    };
+    let final_patch_sha256 = st
+        .winner_patch
+        .as_ref()
+        .map(|p| crate::digest::sha256_hex(p.as_bytes()));
+    let repro = json!({
+        "schema_version": bundle::REPRO_SCHEMA,
+        "complete": complete,
+        "session_id": st.session_id,
+        "status": outcome.map(|o| o.status.as_str()).unwrap_or("running"),
+        "success": outcome.map(|o| o.status.success()).unwrap_or(false),
+        "command": command,
+        "targets": targets,
+        "policy_path": settings.policy.path.as_ref().map(|p| p.display().to_string()),
+        "policy_sha256": settings.policy.sha256,
+        "provider": settings.provider_label,
+        "proposer": st.proposer,
+        "model": st.model,
+        "pp_version": env!("CARGO_PKG_VERSION"),
+        "timings": {
+            "started_at": st.started.to_string(),
+            "finished_at": outcome.map(|_| now.to_string()),
+            "duration_ms": u64::try_from(st.clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+        },
+        "sandbox": st.sandbox_info,
+        "isolation": st.isolation,
+        "source": st.source,
+        "git_commit": st.source.git_commit,
+        "git_branch": st.source.git_branch,
+        "git_remote_url": st.source.git_remote_url,
+        "git_dirty": st.source.git_dirty,
+        "workspace_manifest_sha256": st.manifest_sha256,
+        "runtime": {"os": std::env::consts::OS, "arch": std::env::consts::ARCH},
+        "classification": st.classification,
+        "baseline": summarize_runs(&st.baseline),
+        "attempts": st.attempts,
+        "minimization": st.minimization,
+        "result": outcome.map(|o| json!({
+            "status": o.status,
+            "attempts_used": o.attempts_used,
+            "final_exit_code": o.final_exit_code,
+            "final_patch_sha256": final_patch_sha256,
+            "changed_files": o.changed_files,
+            "message": o.message,
+            "hint": o.hint,
+            "final": summarize_runs(&st.final_runs),
+        })),
+    });
+    Ok(st.bundle.write_json("repro.json", &repro)?)
+}

@@ -1,0 +1,132 @@
+//! Running the proof targets in the sandbox and judging the result: exit codes, test counts
+//! compared with the baseline, and the integrity rule of DESIGN §5.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::context::{self, Classification, TestSummary};
+use crate::exec::{Cancel, Capture, CommandSpec, ExecError, Isolation};
+use crate::policy::{Limits, Target};
+
+/// One target's run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetRun {
+    pub target: String,
+    #[serde(flatten)]
+    pub capture: Capture,
+    pub tests: Option<TestSummary>,
+    pub classification: Classification,
+}
+
+impl TargetRun {
+    pub fn passed(&self) -> bool {
+        self.capture.passed()
+    }
+}
+
+/// The verdict over every target for one candidate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    pub passed: bool,
+    pub runs: Vec<TargetRun>,
+    pub problems: Vec<String>,
+}
+
+/// How targets are run in this session.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    pub cwd: std::path::PathBuf,
+    pub env: Vec<(String, String)>,
+    pub limits: Limits,
+    pub isolation: Isolation,
+    pub cancel: Cancel,
+}
+
+impl Runner {
+    /// Runs every target in order; logs under `log_root/<target>/`.
+    pub async fn run_all(
+        &self,
+        targets: &[Target],
+        log_root: &Path,
+    ) -> Result<Vec<TargetRun>, ExecError> {
+        let mut runs = Vec::with_capacity(targets.len());
+        for t in targets {
+            runs.push(self.run_one(t, &log_root.join(&t.name)).await?);
+        }
+        Ok(runs)
+    }
+
+    pub async fn run_one(&self, target: &Target, log_dir: &Path) -> Result<TargetRun, ExecError> {
+        let spec = CommandSpec {
+            invocation: target.invocation.clone(),
+            cwd: self.cwd.clone(),
+            env: self.env.clone(),
+            timeout: Duration::from_secs(self.limits.per_command_timeout_sec),
+            log_dir: log_dir.to_owned(),
+            max_output_bytes: self.limits.max_output_bytes,
+            tail_bytes: self.limits.output_tail_bytes,
+            isolation: self.isolation.clone(),
+            stdin: None,
+        };
+        tracing::info!("running {}: {}", target.name, target.invocation.display());
+        let capture = crate::exec::run(&spec, &self.cancel).await?;
+        let output = capture.combined_tail();
+        let tests = context::test_summary(&output);
+        let classification = if capture.passed() {
+            Classification::Code
+        } else {
+            context::classify(capture.exit_code, capture.timed_out, &output)
+        };
+        tracing::info!(
+            "{}: exit {}{}",
+            target.name,
+            capture.exit_code,
+            if capture.timed_out {
+                " (timed out)"
+            } else {
+                ""
+            }
+        );
+        Ok(TargetRun {
+            target: target.name.clone(),
+            capture,
+            tests,
+            classification,
+        })
+    }
+}
+
+/// Judges a candidate's runs against the baseline's.
+pub fn judge(baseline: &[TargetRun], runs: Vec<TargetRun>) -> Verification {
+    let mut problems = Vec::new();
+    for run in &runs {
+        if !run.passed() {
+            problems.push(format!(
+                "target `{}` failed with exit code {}{}",
+                run.target,
+                run.capture.exit_code,
+                if run.capture.timed_out {
+                    " (timed out)"
+                } else {
+                    ""
+                }
+            ));
+            continue;
+        }
+        let base = baseline.iter().find(|b| b.target == run.target);
+        for p in context::integrity_problems(
+            base.and_then(|b| b.tests.as_ref()),
+            run.tests.as_ref(),
+            run.capture.exit_code,
+        ) {
+            problems.push(format!("target `{}`: {p}", run.target));
+        }
+    }
+    Verification {
+        passed: problems.is_empty(),
+        runs,
+        problems,
+    }
+}

@@ -1,0 +1,223 @@
+//! Resolved settings: flags, environment and policy file merged once, before any work starts
+//! (CLI > environment > policy file > defaults). The session never looks at argv or the
+//! environment again.
+
+use std::path::{Path, PathBuf};
+
+use crate::policy::{self, AttestMode, LoadedPolicy, PolicyDoc, TargetSpec};
+use crate::propose::{self, ProviderSpec};
+
+/// Which proof targets a session proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// `pp run CMD`: one target named `default`.
+    Run(String),
+    /// `pp prove`: every `proof_targets` entry.
+    Prove,
+}
+
+/// Attestation settings after flags and policy are merged.
+#[derive(Debug, Clone)]
+pub struct AttestSettings {
+    pub enabled: bool,
+    pub mode: AttestMode,
+    pub key_env: String,
+    pub key_file: Option<PathBuf>,
+}
+
+/// Flags of `run` / `prove` after parsing (the CLI's plain view of them).
+#[derive(Debug, Clone, Default)]
+pub struct SessionFlags {
+    pub policy: Option<PathBuf>,
+    pub provider: Option<String>,
+    pub json: bool,
+    pub attest: bool,
+    pub attestation_mode: Option<AttestMode>,
+    pub attestation_key_env: Option<String>,
+    pub keep_sandbox: bool,
+    pub apply: bool,
+    pub context: Option<String>,
+}
+
+/// Everything a session needs, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub workspace: PathBuf,
+    pub policy: LoadedPolicy,
+    /// The policy file's path relative to the workspace, when it lies inside it.
+    pub policy_rel: Option<String>,
+    pub mode: Mode,
+    pub targets: Vec<TargetSpec>,
+    pub chain: Vec<ProviderSpec>,
+    pub provider_label: String,
+    pub attest: AttestSettings,
+    pub keep_sandbox: bool,
+    pub apply: bool,
+    pub json: bool,
+    pub user_context: Option<String>,
+    /// pp's own executable, for the isolation wrapper.
+    pub self_exe: PathBuf,
+    /// The process environment, read once.
+    pub env: Vec<(String, String)>,
+}
+
+/// Errors resolving settings: the user's to fix (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Policy(#[from] policy::PolicyError),
+    #[error(transparent)]
+    Provider(#[from] propose::ProposeError),
+    #[error("{message}\nhint: {hint}")]
+    Invalid { message: String, hint: String },
+}
+
+impl Settings {
+    /// Resolves a `run`/`prove` invocation in `workspace` with the given environment.
+    pub fn resolve(
+        workspace: &Path,
+        mode: Mode,
+        flags: &SessionFlags,
+        env: Vec<(String, String)>,
+        self_exe: PathBuf,
+    ) -> Result<Self, SettingsError> {
+        let workspace = workspace
+            .canonicalize()
+            .map_err(|e| SettingsError::Invalid {
+                message: format!("cannot use working directory {}: {e}", workspace.display()),
+                hint: "run pp from the project's directory".into(),
+            })?;
+        let mut policy = policy::load(&workspace, flags.policy.as_deref())?;
+        let policy_rel = policy
+            .path
+            .as_ref()
+            .and_then(|p| p.canonicalize().ok())
+            .and_then(|p| {
+                p.strip_prefix(&workspace)
+                    .ok()
+                    .map(|r| r.to_string_lossy().into_owned())
+            });
+        let targets = match &mode {
+            Mode::Run(cmd) => {
+                if cmd.trim().is_empty() {
+                    return Err(SettingsError::Invalid {
+                        message: "the command to prove is empty".into(),
+                        hint: "write e.g. `pp run \"cargo test\"`".into(),
+                    });
+                }
+                let p = &mut policy.doc.policy;
+                if p.allowed_commands.is_none() && p.allowed_argv.is_none() {
+                    // Without an allowlist in the file, `pp run CMD` allows exactly CMD.
+                    p.allowed_commands = Some(vec![cmd.clone()]);
+                }
+                vec![TargetSpec {
+                    name: "default".into(),
+                    cmd: Some(cmd.clone()),
+                    argv: None,
+                }]
+            }
+            Mode::Prove => {
+                if policy.doc.proof_targets.is_empty() {
+                    return Err(SettingsError::Invalid {
+                        message: match &policy.path {
+                            Some(p) => format!("{} defines no `proof_targets`", p.display()),
+                            None => "no policy file (pp.yaml, pp.yml, pp.json) found and no --policy given".into(),
+                        },
+                        hint: "add `proof_targets: [{name: unit, cmd: \"pytest -q\"}]` to the policy, or use `pp run CMD`".into(),
+                    });
+                }
+                policy.doc.proof_targets.clone()
+            }
+        };
+        let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let (provider_label, chain) = resolve_provider(flags, &policy.doc, &lookup)?;
+        let att = &policy.doc.policy.attestation;
+        let attest = AttestSettings {
+            enabled: flags.attest || att.enabled,
+            mode: flags.attestation_mode.unwrap_or(att.mode),
+            key_env: flags
+                .attestation_key_env
+                .clone()
+                .unwrap_or_else(|| att.key_env.clone()),
+            key_file: att.key_file.as_ref().map(|f| workspace.join(f)),
+        };
+        let user_context = match &flags.context {
+            Some(c) => Some(read_context(c, &workspace)?),
+            None => None,
+        };
+        Ok(Self {
+            workspace,
+            policy,
+            policy_rel,
+            mode,
+            targets,
+            chain,
+            provider_label,
+            attest,
+            keep_sandbox: flags.keep_sandbox,
+            apply: flags.apply,
+            json: flags.json,
+            user_context,
+            self_exe,
+            env,
+        })
+    }
+
+    pub fn doc(&self) -> &PolicyDoc {
+        &self.policy.doc
+    }
+
+    pub fn lookup_env(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `--context TEXT` or `--context @FILE`.
+fn read_context(value: &str, workspace: &Path) -> Result<String, SettingsError> {
+    match value.strip_prefix('@') {
+        Some(file) => {
+            let path = workspace.join(file);
+            std::fs::read_to_string(&path).map_err(|e| SettingsError::Invalid {
+                message: format!("cannot read --context file {}: {e}", path.display()),
+                hint: "use `--context @path/to/file` with a readable text file, or pass the text directly".into(),
+            })
+        }
+        None => Ok(value.to_owned()),
+    }
+}
+
+/// `--provider` > `PP_PROVIDER` > `policy.provider.name` > `auto`.
+fn resolve_provider(
+    flags: &SessionFlags,
+    doc: &PolicyDoc,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, Vec<ProviderSpec>), SettingsError> {
+    let policy_command = doc.policy.provider.command.as_deref();
+    let name = flags
+        .provider
+        .clone()
+        .or_else(|| env("PP_PROVIDER").filter(|s| !s.trim().is_empty()))
+        .or_else(|| doc.policy.provider.name.clone())
+        .unwrap_or_else(|| "auto".to_owned());
+    if name.trim() == "auto" {
+        let mut chain = Vec::new();
+        if env("PP_OPENAI_API_KEY").is_some() {
+            chain.push(ProviderSpec::OpenAi);
+        }
+        if env("PP_LOCAL_BASE_URL").is_some() || env("PP_LOCAL_MODEL").is_some() {
+            chain.push(ProviderSpec::Local);
+        }
+        if let Some(cmd) = policy_command {
+            chain.push(ProviderSpec::Command(cmd.to_vec()));
+        }
+        if chain.is_empty() {
+            chain.push(ProviderSpec::Stub);
+        }
+        return Ok(("auto".to_owned(), chain));
+    }
+    let chain = propose::parse_chain(&name, policy_command)?;
+    Ok((name, chain))
+}
