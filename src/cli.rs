@@ -363,6 +363,10 @@ async fn session(mode: Mode, args: &SessionArgs) -> Result<u8, Error> {
     } else {
         print!("{}", crate::report::human_summary(&outcome));
     }
+    if outcome.apply_refused.is_some() {
+        // The proof stands, but what the user asked for (--apply) did not happen.
+        return Ok(EXIT_USAGE);
+    }
     Ok(outcome.status.exit_code())
 }
 

@@ -254,18 +254,25 @@ pub fn apply(root: &Path, patch: &Patch, rules: &CompiledRules) -> Result<Change
         .collect();
     let file = root.join(".pp-candidate.patch");
     let _ = std::fs::write(&file, &patch.text);
+    let recount = std::cell::Cell::new(false);
     let run = |check: bool| {
         let mut c = Command::new("git");
         c.current_dir(root)
             .env("GIT_CEILING_DIRECTORIES", root.parent().unwrap_or(root))
-            .arg("apply")
-            .arg("--recount");
+            .arg("apply");
+        if recount.get() {
+            c.arg("--recount");
+        }
         if check {
             c.arg("--check");
         }
         c.arg(&file).output()
     };
-    let out = run(true);
+    let mut out = run(true);
+    if !matches!(&out, Ok(o) if o.status.success()) {
+        recount.set(true);
+        out = run(true);
+    }
     let res = match out {
         Ok(o) if o.status.success() => match run(false) {
             Ok(o) if o.status.success() => Ok(()),

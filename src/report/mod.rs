@@ -33,6 +33,9 @@ pub fn summary_json(o: &Outcome) -> serde_json::Value {
     if let Some(k) = &o.sandbox_kept {
         v["sandbox"] = json!(k);
     }
+    if let Some(r) = &o.apply_refused {
+        v["apply_refused"] = json!(r);
+    }
     v
 }
 
@@ -59,6 +62,9 @@ pub fn human_summary(o: &Outcome) -> String {
     }
     if o.applied {
         let _ = writeln!(s, "applied final.patch to the working tree");
+    }
+    if let Some(r) = &o.apply_refused {
+        let _ = writeln!(s, "--apply refused: {r}");
     }
     if let Some(k) = &o.sandbox_kept {
         let _ = writeln!(s, "sandbox kept at {}", k.display());

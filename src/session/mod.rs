@@ -86,6 +86,8 @@ pub struct Outcome {
     pub message: String,
     pub hint: Option<String>,
     pub applied: bool,
+    /// Why `--apply` did not write the patch (the proof itself stands).
+    pub apply_refused: Option<String>,
     pub sandbox_kept: Option<PathBuf>,
     pub targets: Vec<TargetOutcome>,
     pub changed_files: Vec<String>,

@@ -541,6 +541,9 @@ async fn prove(
             feedback: fb,
         });
     }
+    if st.final_runs.is_empty() {
+        st.final_runs = st.baseline.clone();
+    }
     let hint = if settings
         .chain
         .iter()
@@ -627,6 +630,7 @@ async fn finish(
         message: end.message,
         hint: end.hint,
         applied: false,
+        apply_refused: None,
         sandbox_kept,
         targets,
         changed_files: st.changed_files.clone(),
@@ -656,8 +660,13 @@ async fn finish(
     }
     if settings.apply && outcome.status == Status::Proven {
         if let Some(patch_text) = &st.winner_patch {
-            super::apply::apply_to_workspace(settings, &st.bundle, patch_text)?;
-            outcome.applied = true;
+            match super::apply::apply_to_workspace(settings, &st.bundle, patch_text) {
+                Ok(()) => outcome.applied = true,
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    outcome.apply_refused = Some(e.to_string());
+                }
+            }
         }
     }
     Ok(outcome)

@@ -1,0 +1,350 @@
+//! End-to-end sessions of `pp run` / `pp prove` with a scripted `command` proposer.
+
+use crate::support::*;
+
+const TEST_CMD: &str = "python3 -m unittest discover -s tests -v";
+
+const FIX: &str = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n";
+const WRONG: &str = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a * b\n";
+
+fn calc_env() -> TestEnv {
+    TestEnv::new(&[
+        ("calc.py", "def add(a, b):\n    return a - b\n"),
+        (
+            "tests/test_calc.py",
+            "import unittest\nfrom calc import add\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n",
+        ),
+    ])
+}
+
+fn bundle(v: &serde_json::Value) -> std::path::PathBuf {
+    std::path::PathBuf::from(v["proof_bundle"].as_str().unwrap())
+}
+
+#[test]
+fn correct_diff_is_proven_and_user_tree_untouched() {
+    let env = calc_env();
+    let before = env.snapshot();
+    let provider = env.proposer(&[&json_diff(FIX)]);
+    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(v["schema_version"], "pp.summary/v1");
+    assert_eq!(v["status"], "proven");
+    assert_eq!(v["success"], true);
+    assert_eq!(v["attempts_used"], 1);
+    assert_eq!(v["final_exit_code"], 0);
+    assert_eq!(env.snapshot(), before, "the user's tree changed");
+    let b = bundle(&v);
+    for f in [
+        "repro.json",
+        "policy.json",
+        "environment.json",
+        "workspace_manifest.json",
+        "final.patch",
+        "final_summary.md",
+        "events.jsonl",
+        "attempts/0_baseline/default/stdout.log",
+        "attempts/0_baseline/default/result.json",
+        "attempts/1/request.json",
+        "attempts/1/reply.txt",
+        "attempts/1/apply.json",
+        "attempts/1/verification.json",
+    ] {
+        assert!(b.join(f).is_file(), "bundle lacks {f}");
+    }
+    let patch = std::fs::read_to_string(b.join("final.patch")).unwrap();
+    assert!(patch.contains("+    return a + b"), "{patch}");
+    let repro: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("repro.json")).unwrap()).unwrap();
+    assert_eq!(repro["complete"], true);
+    assert_eq!(repro["status"], "proven");
+    assert_eq!(repro["git_dirty"], false);
+    assert!(repro["git_commit"].as_str().unwrap().len() == 40);
+    let summary = std::fs::read_to_string(b.join("final_summary.md")).unwrap();
+    assert!(summary.contains("2 ran, 1 passed, 1 failed") && summary.contains("2 ran, 2 passed"), "{summary}");
+    // The proposer saw the failing output.
+    let req = env.request(1);
+    assert_eq!(req["schema_version"], "pp.request/v1");
+    assert!(req["failures"][0]["output_tail"].as_str().unwrap().contains("AssertionError"));
+}
+
+#[test]
+fn only_wrong_diffs_are_not_proven_and_every_attempt_recorded() {
+    let env = calc_env();
+    let provider = env.proposer(&[&json_diff(WRONG), "I am not sure.", &json_diff(WRONG)]);
+    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 10, "{}", stderr(&out));
+    assert_eq!(v["status"], "not_proven");
+    assert_eq!(v["success"], false);
+    assert_eq!(v["attempts_used"], 3);
+    let b = bundle(&v);
+    for n in 1..=3 {
+        assert!(b.join(format!("attempts/{n}/outcome.json")).is_file(), "attempt {n} not recorded");
+    }
+    assert_eq!(std::fs::read_to_string(b.join("final.patch")).unwrap(), "");
+    // Each attempt starts from the original source: the second request reports the first failure.
+    let req2 = env.request(2);
+    let prev = &req2["previous_attempts"][0];
+    assert_eq!(prev["outcome"], "verification_failed");
+    assert!(prev["feedback"].as_str().unwrap().contains("AssertionError"), "{prev}");
+    let req3 = env.request(3);
+    assert_eq!(req3["previous_attempts"][1]["outcome"], "no_change");
+    assert_eq!(env.read("calc.py"), "def add(a, b):\n    return a - b\n");
+}
+
+#[test]
+fn passing_baseline_never_calls_the_proposer() {
+    let env = TestEnv::new(&[("ok.txt", "fine\n")]);
+    let provider = env.proposer(&[&json_diff(FIX)]);
+    let out = env.pp(&["run", "test -f ok.txt", "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 0);
+    assert_eq!(v["status"], "already_passing");
+    assert_eq!(v["success"], true);
+    assert_eq!(env.proposer_calls(), 0);
+}
+
+#[test]
+fn flaky_baseline_is_not_reproducible() {
+    let env = TestEnv::new(&[("a.txt", "a\n")]);
+    let marker = env.scratch.path().join("ran-once");
+    // Fails the first time, passes afterwards.
+    let cmd = format!("if [ -f {m} ]; then exit 0; else touch {m}; exit 1; fi", m = marker.display());
+    let provider = env.proposer(&[&json_diff(FIX)]);
+    let out = env.pp(&["run", &cmd, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 14, "{}", stderr(&out));
+    assert_eq!(v["status"], "not_reproducible");
+    assert_eq!(env.proposer_calls(), 0);
+}
+
+#[test]
+fn refused_connection_is_infra_stop() {
+    let env = TestEnv::new(&[("a.txt", "a\n")]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let cmd = format!("python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}))\"");
+    let provider = env.proposer(&[&json_diff(FIX)]);
+    let out = env.pp(&["run", &cmd, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 12, "{}", stderr(&out));
+    assert_eq!(v["status"], "infra_stop");
+    assert!(v["message"].as_str().unwrap().contains("Connection refused"), "{v}");
+    assert_eq!(env.proposer_calls(), 0);
+}
+
+#[test]
+fn command_outside_allowlist_is_refused_before_running() {
+    let env = TestEnv::new(&[("pp.yaml", "policy:\n  allowed_commands: [\"true\"]\n")]);
+    let marker = env.scratch.path().join("ran");
+    let cmd = format!("touch {}", marker.display());
+    let out = env.pp(&["run", &cmd, "--provider", "stub", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 11, "{}", stderr(&out));
+    assert_eq!(v["status"], "policy_violation");
+    assert!(v["message"].as_str().unwrap().contains("not allowed"), "{v}");
+    assert!(!marker.exists(), "the refused command ran");
+}
+
+#[test]
+fn unknown_key_and_wrong_type_exit_2_naming_key_and_line() {
+    let env = TestEnv::new(&[("pp.yaml", "policy:\n  network: deny\n  limits:\n    max_attempt: 3\n")]);
+    let out = env.pp(&["run", "true"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(err.contains("pp.yaml:4") && err.contains("max_attempt") && err.contains("policy.limits"), "{err}");
+
+    env.write("pp.yaml", "policy:\n  limits:\n    max_attempts: many\n");
+    let out = env.pp(&["run", "true", "--json"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(err.contains("policy.limits.max_attempts") && err.contains("line 3"), "{err}");
+    // --json still yields exactly one JSON document.
+    assert_eq!(json_out(&out)["exit_code"], 2);
+}
+
+#[test]
+fn hanging_command_and_its_grandchild_are_killed_at_the_timeout() {
+    let env = TestEnv::new(&[("pp.yaml", "policy:\n  limits: {per_command_timeout_sec: 1}\n")]);
+    let pidfile = env.scratch.path().join("gc.pid");
+    let cmd = format!("sh -c 'sleep 300 & echo $! > {}; wait'; sleep 300", pidfile.display());
+    let out = env.pp(&["run", &cmd, "--provider", "stub", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "infra_stop", "{}", stderr(&out));
+    assert_eq!(v["final_exit_code"], 124);
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(stat.is_empty() || stat.contains(") Z "), "grandchild {pid} still runs: {stat}");
+}
+
+#[test]
+fn candidate_fixing_one_target_but_breaking_another_is_rejected() {
+    let env = TestEnv::new(&[
+        ("value.txt", "1\n"),
+        (
+            "pp.yaml",
+            "proof_targets:\n  - {name: two, cmd: \"grep -qx 2 value.txt\"}\n  - {name: notone, cmd: \"test -s value.txt\"}\npolicy:\n  allowed_commands: [\"grep -qx 2 value.txt\", \"test -s value.txt\"]\n  limits: {max_attempts: 1}\n",
+        ),
+    ]);
+    // Empties the file: `two` still fails and `notone` now fails too. Then write 2 wrongly.
+    let breaks = "--- a/value.txt\n+++ b/value.txt\n@@ -1 +0,0 @@\n-1\n";
+    let provider = env.proposer(&[&json_diff(breaks)]);
+    let out = env.pp(&["prove", "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
+    assert_eq!(code(&out), 10);
+}
+
+#[test]
+fn two_targets_one_fixed_other_broken_is_not_accepted() {
+    // Target `a` needs a.txt to say yes; target `b` needs b.txt to say yes. The candidate fixes
+    // `a` by breaking `b`.
+    let env = TestEnv::new(&[
+        ("a.txt", "no\n"),
+        ("b.txt", "yes\n"),
+        (
+            "pp.yaml",
+            "proof_targets:\n  - {name: a, cmd: \"grep -qx yes a.txt\"}\n  - {name: b, cmd: \"grep -qx yes b.txt\"}\npolicy:\n  allowed_commands: [\"grep -qx yes a.txt\", \"grep -qx yes b.txt\"]\n  limits: {max_attempts: 1}\n",
+        ),
+    ]);
+    let diff = "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-no\n+yes\n--- a/b.txt\n+++ b/b.txt\n@@ -1 +1 @@\n-yes\n+no\n";
+    let provider = env.proposer(&[&json_diff(diff)]);
+    let out = env.pp(&["prove", "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
+    let b = bundle(&v);
+    let ver: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("attempts/1/verification.json")).unwrap()).unwrap();
+    assert_eq!(ver["passed"], false);
+    assert!(ver["problems"][0].as_str().unwrap().contains("target `b`"), "{ver}");
+}
+
+#[test]
+fn replay_of_a_proven_bundle_succeeds_and_a_later_commit_is_a_different_source() {
+    let env = calc_env();
+    let provider = env.proposer(&[&json_diff(FIX)]);
+    let v = json_out(&env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]));
+    assert_eq!(v["status"], "proven");
+    let b = bundle(&v);
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let r = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(r["success"], true);
+    assert_eq!(r["status"], "replayed");
+
+    env.write("other.txt", "x\n");
+    env.commit("later");
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let r = json_out(&out);
+    assert_eq!(code(&out), 13);
+    assert_eq!(r["status"], "different_source");
+    assert_eq!(r["success"], false);
+}
+
+#[test]
+fn apply_writes_the_patch_into_an_unchanged_tree() {
+    let env = calc_env();
+    let provider = env.proposer(&[&json_diff(FIX)]);
+    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--apply", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(v["applied"], true);
+    assert_eq!(env.read("calc.py"), "def add(a, b):\n    return a + b\n");
+}
+
+#[test]
+fn apply_refuses_when_the_tree_changed_during_the_run() {
+    let env = calc_env();
+    // The proposer edits the user's tree while pp runs.
+    let touch = env.root().join("NOTES.md");
+    let s = env.scratch.path().join("edit.sh");
+    std::fs::write(&s, format!("#!/bin/sh\necho changed > '{}'\ncat >/dev/null\ncat <<'X'\n{}\nX\n", touch.display(), json_diff(FIX))).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let provider = format!("command:{}", s.display());
+    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--apply", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(v["status"], "proven");
+    assert_eq!(v["applied"], false);
+    assert!(v["apply_refused"].as_str().unwrap().contains("NOTES.md"), "{v}");
+    assert_eq!(env.read("calc.py"), "def add(a, b):\n    return a - b\n");
+}
+
+#[test]
+fn path_traversal_in_a_reply_is_rejected_and_fed_back() {
+    let env = calc_env();
+    let evil = "--- a/../escape.txt\n+++ b/../escape.txt\n@@ -0,0 +1 @@\n+pwned\n";
+    let provider = env.proposer(&[&json_diff(evil), &json_diff(FIX)]);
+    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    assert_eq!(v["attempts_used"], 2);
+    assert!(!env.root().parent().unwrap().join("escape.txt").exists());
+    let prev = &env.request(2)["previous_attempts"][0];
+    assert!(prev["outcome"].as_str().unwrap().starts_with("rejected"), "{prev}");
+    assert!(prev["feedback"].as_str().unwrap().contains("escape.txt"), "{prev}");
+}
+
+#[test]
+fn network_deny_blocks_host_loopback_but_allows_own_servers() {
+    let env = TestEnv::new(&[("a.txt", "a\n")]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connect = format!("python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)\"");
+    // Under deny (the default) the host's listener is unreachable: the command fails.
+    let out = env.pp(&["run", &connect, "--provider", "stub", "--json"]);
+    assert_ne!(json_out(&out)["status"], "already_passing", "{}", stderr(&out));
+    // Under allow it connects.
+    env.write("pp.yaml", "policy:\n  network: allow\n");
+    env.commit("allow");
+    let out = env.pp(&["run", &connect, "--provider", "stub", "--json"]);
+    assert_eq!(json_out(&out)["status"], "already_passing", "{}", stderr(&out));
+    // A server started inside the sandbox is reachable under deny.
+    env.write("pp.yaml", "policy:\n  network: deny\n");
+    env.commit("deny");
+    let own = "python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); c=socket.create_connection(s.getsockname()); print('ok')\"";
+    let out = env.pp(&["run", own, "--provider", "stub", "--json"]);
+    assert_eq!(json_out(&out)["status"], "already_passing", "{}", stderr(&out));
+    drop(listener);
+}
+
+#[test]
+fn secrets_never_reach_the_command_or_the_bundle() {
+    let mut env = TestEnv::new(&[("a.txt", "a\n")]);
+    env.extra_env.push(("PP_OPENAI_API_KEY".into(), "sk-test-SECRETVALUE1234567890".into()));
+    env.extra_env.push(("PP_ATTEST_HMAC_KEY".into(), "attest-SECRETVALUE-0987654321-abcdefghij".into()));
+    let out = env.pp(&["run", "env; exit 1", "--provider", "stub", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
+    let b = bundle(&v);
+    let mut stack = vec![b.clone()];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files += 1;
+                let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+                assert!(!text.contains("SECRETVALUE"), "{} holds a secret", p.display());
+            }
+        }
+    }
+    assert!(files > 5);
+    // The command ran and printed its environment, without the keys.
+    let log = std::fs::read_to_string(b.join("attempts/0_baseline/default/stdout.log")).unwrap();
+    assert!(log.contains("PATH="), "{log}");
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = std::process::Command::new(pp_bin()).arg("--help").output().unwrap();
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for c in ["run", "prove", "replay", "attest", "verify-attestation", "doctor"] {
+        assert!(text.contains(c), "--help lacks {c}");
+    }
+}

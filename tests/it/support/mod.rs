@@ -1,0 +1,166 @@
+//! Test helpers: a temp git repo to run `pp` in, and a scripted `command` proposer.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn pp_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_pp")
+}
+
+/// A workspace (a real git repo in a temp dir) plus a scratch dir outside it.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub scratch: tempfile::TempDir,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl TestEnv {
+    pub fn new(files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let env = Self { dir, scratch, extra_env: Vec::new() };
+        for (p, c) in files {
+            env.write(p, c);
+        }
+        env.git(&["init", "-q"]);
+        env.commit("init");
+        env
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, content: &str) {
+        let p = self.root().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.root().join(rel)).unwrap()
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(self.root())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn commit(&self, msg: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-qm", msg, "--allow-empty"]);
+    }
+
+    /// Runs `pp` in the workspace with a clean PP_* environment.
+    pub fn pp(&self, args: &[&str]) -> Output {
+        self.pp_in(self.root(), args)
+    }
+
+    pub fn pp_in(&self, cwd: &Path, args: &[&str]) -> Output {
+        let mut cmd = Command::new(pp_bin());
+        cmd.args(args).current_dir(cwd);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("PP_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("NO_COLOR", "1");
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    /// A `command` proposer that answers request N with `replies[N-1]` (the last one repeats)
+    /// and saves each request as `request_N.json` in the scratch dir.
+    pub fn proposer(&self, replies: &[&str]) -> String {
+        let s = self.scratch.path();
+        for (i, r) in replies.iter().enumerate() {
+            std::fs::write(s.join(format!("reply_{}.txt", i + 1)), r).unwrap();
+        }
+        let script = s.join("proposer.sh");
+        let last = replies.len();
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nd='{d}'\nn=$(cat \"$d/count\" 2>/dev/null || echo 0)\nn=$((n+1))\necho $n > \"$d/count\"\ncat > \"$d/request_$n.json\"\nif [ $n -gt {last} ]; then n={last}; fi\ncat \"$d/reply_$n.txt\"\n",
+                d = s.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        format!("command:{}", script.display())
+    }
+
+    /// How many requests the scripted proposer received.
+    pub fn proposer_calls(&self) -> usize {
+        std::fs::read_to_string(self.scratch.path().join("count"))
+            .map(|s| s.trim().parse().unwrap())
+            .unwrap_or(0)
+    }
+
+    pub fn request(&self, n: usize) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.scratch.path().join(format!("request_{n}.json"))).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Every file of the workspace (but .git and .pp-artifacts) with its bytes.
+    pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut v = Vec::new();
+        walk(self.root(), self.root(), &mut v);
+        v.sort();
+        v
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        let name = e.file_name();
+        if name == ".git" || name == ".pp-artifacts" {
+            continue;
+        }
+        if p.is_dir() {
+            walk(root, &p, out);
+        } else {
+            out.push((p.strip_prefix(root).unwrap().to_owned(), std::fs::read(&p).unwrap()));
+        }
+    }
+}
+
+/// The JSON document on stdout.
+pub fn json_out(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A unified diff replacing `old` with `new` on line `line` of `path` (single-line files ok).
+pub fn json_diff(diff: &str) -> String {
+    serde_json::json!({"diff": diff, "rationale": "test"}).to_string()
+}
