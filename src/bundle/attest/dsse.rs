@@ -79,7 +79,12 @@ pub(crate) fn decode(value: &Value, problems: &mut Vec<String>) -> Option<Envelo
         problems.push("attestation.json is not a JSON object".to_owned());
         return None;
     };
-    only_keys(map, &["payloadType", "payload", "signatures"], "the envelope", problems);
+    only_keys(
+        map,
+        &["payloadType", "payload", "signatures"],
+        "the envelope",
+        problems,
+    );
 
     let payload_type = match map.get("payloadType") {
         Some(Value::String(t)) => t.clone(),
@@ -154,7 +159,9 @@ fn decode_signature(
         Some(Value::String(text)) => match decode_b64(text) {
             Ok(sig) => Some(EnvelopeSignature { keyid, sig }),
             Err(e) => {
-                problems.push(format!("{what} (keyid {keyid:?}) sig is not valid base64: {e}"));
+                problems.push(format!(
+                    "{what} (keyid {keyid:?}) sig is not valid base64: {e}"
+                ));
                 None
             }
         },
@@ -181,7 +188,10 @@ mod tests {
     #[test]
     fn pae_counts_bytes_not_characters_and_allows_empty_parts() {
         assert_eq!(pae("", b""), b"DSSEv1 0  0 ".to_vec());
-        assert_eq!(pae("t", "é".as_bytes()), "DSSEv1 1 t 2 é".as_bytes().to_vec());
+        assert_eq!(
+            pae("t", "é".as_bytes()),
+            "DSSEv1 1 t 2 é".as_bytes().to_vec()
+        );
     }
 
     #[test]
@@ -214,8 +224,18 @@ mod tests {
         let mut problems = Vec::new();
         let env = decode(&value, &mut problems).unwrap();
         assert!(env.signatures.is_empty());
-        assert!(problems.iter().any(|p| p.contains("sig is not valid base64")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("unexpected field \"extra\"")), "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("sig is not valid base64")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("unexpected field \"extra\"")),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -223,6 +243,9 @@ mod tests {
         let value = json!({"payloadType": PAYLOAD_TYPE, "payload": "e30", "signatures": []});
         let mut problems = Vec::new();
         assert!(decode(&value, &mut problems).is_none());
-        assert!(problems[0].contains("payload is not valid base64"), "{problems:?}");
+        assert!(
+            problems[0].contains("payload is not valid base64"),
+            "{problems:?}"
+        );
     }
 }

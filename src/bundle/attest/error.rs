@@ -27,7 +27,10 @@ pub enum AttestError {
         path.display(),
         problems.join("\n  ")
     )]
-    UnsafeBundle { path: PathBuf, problems: Vec<String> },
+    UnsafeBundle {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
 
     #[error("parse {}: {reason}\nhint: the bundle writer produces this file; rerun the session or restore the file", path.display())]
     Repro { path: PathBuf, reason: String },

@@ -80,7 +80,10 @@ impl fmt::Debug for SignKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SignKeys")
             .field("hmac", &self.hmac.as_ref().map(|_| "<redacted>"))
-            .field("ed25519_private_pem", &self.ed25519_private_pem.as_ref().map(|_| "<redacted>"))
+            .field(
+                "ed25519_private_pem",
+                &self.ed25519_private_pem.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -239,11 +242,12 @@ pub fn generate_ed25519(private_out: &Path, public_out: &Path) -> Result<(), Att
         reason: e.to_string(),
     })?;
     let signing = SigningKey::from_bytes(&seed);
-    let private_pem = signing
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| AttestError::PrivateKey {
-            reason: e.to_string(),
-        })?;
+    let private_pem =
+        signing
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| AttestError::PrivateKey {
+                reason: e.to_string(),
+            })?;
     let public_pem = signing
         .verifying_key()
         .to_public_key_pem(LineEnding::LF)
@@ -292,7 +296,11 @@ mod tests {
         );
         assert!(hmac_verify(b"Jefe", b"what do ya want for nothing?", &tag));
         assert!(!hmac_verify(b"Jeff", b"what do ya want for nothing?", &tag));
-        assert!(!hmac_verify(b"Jefe", b"what do ya want for nothing?", &tag[..31]));
+        assert!(!hmac_verify(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            &tag[..31]
+        ));
     }
 
     #[test]
@@ -353,6 +361,9 @@ mod tests {
             ed25519_private_pem: Some("PRIVATE".to_owned()),
         };
         let text = format!("{keys:?}");
-        assert!(!text.contains("super-secret") && !text.contains("PRIVATE"), "{text}");
+        assert!(
+            !text.contains("super-secret") && !text.contains("PRIVATE"),
+            "{text}"
+        );
     }
 }

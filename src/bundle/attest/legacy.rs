@@ -23,7 +23,9 @@ use super::walk::BundleScan;
 
 /// A legacy document has `statement` and `signing` and is not a DSSE envelope.
 pub(crate) fn is_legacy(doc: &Value) -> bool {
-    doc.get("statement").is_some() && doc.get("signing").is_some() && doc.get("payloadType").is_none()
+    doc.get("statement").is_some()
+        && doc.get("signing").is_some()
+        && doc.get("payloadType").is_none()
 }
 
 pub(crate) fn check(
@@ -65,7 +67,9 @@ pub(crate) fn check(
         };
         if let (Some(bytes), Some(file)) = (
             entry.get("bytes").and_then(Value::as_u64),
-            scan.files.iter().find(|f| f.path == *name && f.sha256 == sha),
+            scan.files
+                .iter()
+                .find(|f| f.path == *name && f.sha256 == sha),
         ) && bytes != file.size
         {
             found.problems.push(format!(
@@ -160,7 +164,7 @@ fn check_signing(
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
     // `from_str_radix` alone would accept a sign ("+1").
-    if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len())
@@ -184,7 +188,9 @@ mod tests {
     #[test]
     fn detects_the_legacy_shape_only() {
         assert!(is_legacy(&json!({"statement": {}, "signing": {}})));
-        assert!(!is_legacy(&json!({"payloadType": "x", "statement": {}, "signing": {}})));
+        assert!(!is_legacy(
+            &json!({"payloadType": "x", "statement": {}, "signing": {}})
+        ));
         assert!(!is_legacy(&json!({"payload": "", "signatures": []})));
     }
 }

@@ -36,7 +36,11 @@ pub struct AttestOutcome {
 /// (Re)writes `bundle_dir/attestation.json` for the bundle as it is now.
 ///
 /// Refuses a bundle holding symlinks or special files, and a `mode` whose key is missing.
-pub fn attest(bundle_dir: &Path, mode: Mode, keys: &SignKeys) -> Result<AttestOutcome, AttestError> {
+pub fn attest(
+    bundle_dir: &Path,
+    mode: Mode,
+    keys: &SignKeys,
+) -> Result<AttestOutcome, AttestError> {
     let mut warnings = Vec::new();
     let (use_hmac, use_ed25519) = match mode {
         Mode::Auto => (keys.hmac.is_some(), keys.ed25519_private_pem.is_some()),
@@ -76,7 +80,8 @@ pub fn attest(bundle_dir: &Path, mode: Mode, keys: &SignKeys) -> Result<AttestOu
     }
     let repro = read_repro(bundle_dir, &scan.files, &mut warnings)?;
     let statement = build_statement(&scan.files, predicate_from_repro(repro.as_ref()));
-    let payload = serde_json::to_vec(&statement).map_err(|source| AttestError::Encode { source })?;
+    let payload =
+        serde_json::to_vec(&statement).map_err(|source| AttestError::Encode { source })?;
     let message = dsse::pae(PAYLOAD_TYPE, &payload);
 
     let mut signatures = Vec::new();

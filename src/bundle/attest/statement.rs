@@ -27,12 +27,15 @@ impl ProofTarget {
         ProofTarget {
             name: value.get("name").and_then(Value::as_str).map(str::to_owned),
             cmd: value.get("cmd").and_then(Value::as_str).map(str::to_owned),
-            argv: value.get("argv").and_then(Value::as_array).and_then(|items| {
-                items
-                    .iter()
-                    .map(|a| a.as_str().map(str::to_owned))
-                    .collect::<Option<Vec<String>>>()
-            }),
+            argv: value
+                .get("argv")
+                .and_then(Value::as_array)
+                .and_then(|items| {
+                    items
+                        .iter()
+                        .map(|a| a.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<String>>>()
+                }),
         }
     }
 
@@ -51,7 +54,10 @@ fn field(repro: Option<&Value>, key: &str) -> Value {
 /// Builds the predicate from `repro.json`, reading it leniently: a missing field is `null`.
 /// `targets` is normalized to `[{name, cmd, argv}]` so replay reads one shape.
 pub(crate) fn predicate_from_repro(repro: Option<&Value>) -> Value {
-    let targets = match repro.and_then(|r| r.get("targets")).and_then(Value::as_array) {
+    let targets = match repro
+        .and_then(|r| r.get("targets"))
+        .and_then(Value::as_array)
+    {
         Some(items) => Value::Array(
             items
                 .iter()
@@ -177,7 +183,11 @@ pub(crate) fn parse_statement(
     Some(subjects)
 }
 
-fn parse_subject(index: usize, entry: &Value, problems: &mut Vec<String>) -> Option<(String, String)> {
+fn parse_subject(
+    index: usize,
+    entry: &Value,
+    problems: &mut Vec<String>,
+) -> Option<(String, String)> {
     let Some(map) = entry.as_object() else {
         problems.push(format!("subject {index} is not an object"));
         return None;
@@ -232,7 +242,10 @@ mod tests {
         });
         let p = predicate_from_repro(Some(&repro));
         assert_eq!(p["status"], "proven");
-        assert_eq!(p["targets"][0], json!({"name": "unit", "cmd": "cargo test", "argv": null}));
+        assert_eq!(
+            p["targets"][0],
+            json!({"name": "unit", "cmd": "cargo test", "argv": null})
+        );
         assert_eq!(p["targets"][1]["argv"], json!(["cargo", "clippy"]));
         assert_eq!(p["source"]["git_commit"], "abc");
         assert_eq!(p["source"]["dirty_diff_sha256"], Value::Null);
@@ -295,8 +308,14 @@ mod tests {
         let subjects = parse_statement(&statement, &mut problems).unwrap();
         assert_eq!(subjects.len(), 1);
         let text = problems.join("\n");
-        assert!(text.contains("statement _type is \"https://in-toto.io/Statement/v0.1\""), "{text}");
-        assert!(text.contains("subject \"a\" has no lowercase hex sha256"), "{text}");
+        assert!(
+            text.contains("statement _type is \"https://in-toto.io/Statement/v0.1\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("subject \"a\" has no lowercase hex sha256"),
+            "{text}"
+        );
         assert!(text.contains("duplicate subject \"b\""), "{text}");
     }
 }

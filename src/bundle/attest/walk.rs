@@ -45,7 +45,8 @@ pub(crate) fn scan_bundle(dir: &Path) -> Result<BundleScan, AttestError> {
         let entries = match fs::read_dir(&abs) {
             Ok(entries) => entries,
             Err(e) => {
-                scan.problems.push(format!("cannot list {}: {e}", shown(&rel)));
+                scan.problems
+                    .push(format!("cannot list {}: {e}", shown(&rel)));
                 continue;
             }
         };
@@ -53,7 +54,8 @@ pub(crate) fn scan_bundle(dir: &Path) -> Result<BundleScan, AttestError> {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(e) => {
-                    scan.problems.push(format!("cannot list {}: {e}", shown(&rel)));
+                    scan.problems
+                        .push(format!("cannot list {}: {e}", shown(&rel)));
                     continue;
                 }
             };
@@ -113,7 +115,11 @@ pub(crate) fn scan_bundle(dir: &Path) -> Result<BundleScan, AttestError> {
 }
 
 fn shown(rel: &str) -> &str {
-    if rel.is_empty() { "the bundle folder" } else { rel }
+    if rel.is_empty() {
+        "the bundle folder"
+    } else {
+        rel
+    }
 }
 
 /// Streams one file through sha256; returns the hex digest and the byte count.
@@ -163,7 +169,9 @@ mod tests {
     #[test]
     fn hashes_files_larger_than_the_buffer() {
         let dir = tempfile::tempdir().unwrap();
-        let data: Vec<u8> = (0..(HASH_BUFFER * 2 + 17)).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..(HASH_BUFFER * 2 + 17))
+            .map(|i| (i % 251) as u8)
+            .collect();
         fs::write(dir.path().join("big"), &data).unwrap();
         let scan = scan_bundle(dir.path()).unwrap();
         assert_eq!(scan.files[0].sha256, hex(&Sha256::digest(&data)));
@@ -177,8 +185,7 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         fs::create_dir(outside.path().join("secret")).unwrap();
         fs::write(outside.path().join("secret/key"), "k").unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link"))
-            .unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
         let scan = scan_bundle(dir.path()).unwrap();
         assert!(scan.files.is_empty(), "followed the link: {:?}", scan.files);
         assert_eq!(scan.problems, ["symlink in bundle (not followed): link"]);
