@@ -19,11 +19,11 @@ pub enum AttestError {
         source: std::io::Error,
     },
 
-    #[error("bundle {} is not a directory\nhint: pass the proof_bundle folder of a session", path.display())]
+    #[error("attest {}: not a directory\nhint: pass the proof_bundle folder of a session", path.display())]
     NotADirectory { path: PathBuf },
 
     #[error(
-        "bundle {} cannot be attested:\n  {}\nhint: a bundle holds only regular files and folders; remove the entries above",
+        "attest {}: the bundle holds entries that cannot be subjects:\n  {}\nhint: a bundle holds only regular files and folders with plain names; remove the entries above",
         path.display(),
         problems.join("\n  ")
     )]
@@ -36,7 +36,7 @@ pub enum AttestError {
     Repro { path: PathBuf, reason: String },
 
     #[error(
-        "use an HMAC key of at least {min} bytes (got {len})\nhint: set the key env var (default PP_ATTEST_HMAC_KEY) to a random secret, e.g. `openssl rand -hex 32`"
+        "accept the HMAC key: it is {len} bytes, at least {min} are needed\nhint: set the key env var (default PP_ATTEST_HMAC_KEY) to a random secret, e.g. `openssl rand -hex 32`"
     )]
     HmacKeyTooShort { len: usize, min: usize },
 

@@ -306,7 +306,10 @@ mod tests {
     #[test]
     fn short_hmac_keys_are_refused_with_a_hint() {
         let err = check_hmac_key(&[7u8; 31]).unwrap_err().to_string();
-        assert!(err.contains("at least 32 bytes (got 31)"), "{err}");
+        assert!(
+            err.contains("it is 31 bytes, at least 32 are needed"),
+            "{err}"
+        );
         assert!(err.contains("hint:"), "{err}");
         assert!(check_hmac_key(&[7u8; 32]).is_ok());
     }

@@ -230,6 +230,46 @@ mod tests {
         assert!(err.to_string().contains("duplicate key"), "{err}");
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_bundle_with_a_symlink_is_refused() {
+        let dir = bundle();
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("host")).unwrap();
+        let err = attest(dir.path(), Mode::None, &SignKeys::default()).unwrap_err();
+        assert!(
+            matches!(&err, AttestError::UnsafeBundle { problems, .. }
+                if problems == &["symlink in bundle (not followed): host"]),
+            "{err}"
+        );
+        assert!(!dir.path().join(ATTESTATION_FILE).exists());
+    }
+
+    #[test]
+    fn auto_signs_with_every_configured_key() {
+        let dir = bundle();
+        let keys_dir = tempfile::tempdir().unwrap();
+        let (private, public) = (keys_dir.path().join("k"), keys_dir.path().join("k.pub"));
+        crate::bundle::attest::generate_ed25519(&private, &public).unwrap();
+        let keys = SignKeys {
+            hmac: None,
+            ed25519_private_pem: Some(std::fs::read_to_string(&private).unwrap()),
+        };
+        let out = attest(dir.path(), Mode::Auto, &keys).unwrap();
+        assert_eq!(out.signed_with.len(), 1);
+        assert!(
+            out.signed_with[0].starts_with("ed25519:"),
+            "{:?}",
+            out.signed_with
+        );
+        let keys = SignKeys {
+            hmac: Some(vec![9; 32]),
+            ..keys
+        };
+        let out = attest(dir.path(), Mode::Auto, &keys).unwrap();
+        assert_eq!(out.signed_with[0], HMAC_KEYID);
+        assert_eq!(out.signed_with.len(), 2);
+    }
+
     #[test]
     fn reattesting_leaves_no_temp_files() {
         let dir = bundle();

@@ -110,8 +110,11 @@ pub fn verify(bundle_dir: &Path, keys: &VerifyKeys, require: Option<Trust>) -> V
     let mut format = None;
     let scan = match scan_bundle(bundle_dir) {
         Ok(scan) => scan,
-        Err(e) => {
-            found.problems.push(e.to_string());
+        Err(_) => {
+            found.problems.push(format!(
+                "bundle {} is not a directory (hint: pass the proof_bundle folder of a session)",
+                bundle_dir.display()
+            ));
             BundleScan::default()
         }
     };

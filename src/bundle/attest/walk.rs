@@ -77,6 +77,14 @@ pub(crate) fn scan_bundle(dir: &Path) -> Result<BundleScan, AttestError> {
                     .push(format!("file name contains a backslash: {child_rel}"));
                 continue;
             }
+            // Such a name could never pass as a subject, so it is refused here, where the
+            // attestation is written, rather than discovered at verification.
+            if name.chars().any(char::is_control) {
+                scan.problems.push(format!(
+                    "file name contains a control character: {child_rel:?}"
+                ));
+                continue;
+            }
             // `DirEntry::file_type` does not follow symlinks.
             let kind = match entry.file_type() {
                 Ok(kind) => kind,
@@ -189,6 +197,23 @@ mod tests {
         let scan = scan_bundle(dir.path()).unwrap();
         assert!(scan.files.is_empty(), "followed the link: {:?}", scan.files);
         assert_eq!(scan.problems, ["symlink in bundle (not followed): link"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_names_that_cannot_be_subjects() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a\nb"), "x").unwrap();
+        fs::write(dir.path().join("c\\d"), "x").unwrap();
+        let scan = scan_bundle(dir.path()).unwrap();
+        assert!(scan.files.is_empty(), "{:?}", scan.files);
+        assert_eq!(
+            scan.problems,
+            [
+                "file name contains a backslash: c\\d",
+                "file name contains a control character: \"a\\nb\"",
+            ]
+        );
     }
 
     #[test]
