@@ -11,6 +11,7 @@
 //! `{"files": files}`. `mode: none` is always `unsigned`; an HMAC signature counts only when it
 //! verifies with the verifier's key. The legacy `key_env` and `key_id` fields are ignored: trust
 //! never comes from the bundle (and `key_id` was a hash of the secret).
+//! HMAC keys shorter than 32 bytes are accepted here only: veripatch never enforced a minimum.
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
