@@ -2,6 +2,7 @@
 //! atomically under `.pp-artifacts/<session-id>/proof_bundle/`, plus the source's provenance
 //! (git metadata, workspace manifest). Signing lives in `attest`.
 
+pub mod attest;
 mod manifest;
 mod source;
 mod writer;
