@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::error::{EXIT_INTERRUPTED, EXIT_MISMATCH, EXIT_USAGE, Error};
+use crate::error::{EXIT_MISMATCH, EXIT_USAGE, Error};
 use crate::exec::Cancel;
 use crate::policy::AttestMode;
 use crate::settings::{Mode, SessionFlags, Settings};
@@ -114,6 +114,12 @@ pub struct ReplayArgs {
     /// Replay even when the source differs from the recorded one (reported, never as a plain pass).
     #[arg(long)]
     pub allow_different_source: bool,
+    /// Environment variable holding the HMAC key, for --verify-attestation.
+    #[arg(long, value_name = "NAME", default_value = "PP_ATTEST_HMAC_KEY")]
+    pub key_env: String,
+    /// Ed25519 public key (SPKI PEM) to trust, for --verify-attestation; may be repeated.
+    #[arg(long, value_name = "F")]
+    pub public_key: Vec<PathBuf>,
     /// Print exactly one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
@@ -122,15 +128,19 @@ pub struct ReplayArgs {
 #[derive(Debug, Args)]
 pub struct AttestArgs {
     /// The proof bundle directory.
-    pub bundle: PathBuf,
+    #[arg(required_unless_present = "generate_key")]
+    pub bundle: Option<PathBuf>,
     #[arg(long, value_name = "M", default_value = "auto")]
     pub mode: ModeArg,
-    /// Environment variable holding the HMAC key.
+    /// Environment variable holding the HMAC key (at least 32 bytes).
     #[arg(long, value_name = "NAME", default_value = "PP_ATTEST_HMAC_KEY")]
     pub key_env: String,
     /// Ed25519 private key (PKCS#8 PEM).
     #[arg(long, value_name = "F")]
     pub key_file: Option<PathBuf>,
+    /// Generate an Ed25519 key pair: the private key at F, the public key (SPKI PEM) at F.pub.
+    #[arg(long, value_name = "F", conflicts_with = "bundle")]
+    pub generate_key: Option<PathBuf>,
     /// Print exactly one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
@@ -342,8 +352,8 @@ async fn dispatch(cmd: Command) -> Result<u8, Error> {
         }
         Command::Prove(a) => session(Mode::Prove, &a).await,
         Command::Replay(a) => replay(a).await,
-        Command::Attest(a) => crate::attestation_cli::attest(a),
-        Command::VerifyAttestation(a) => crate::attestation_cli::verify(a),
+        Command::Attest(a) => attest(a),
+        Command::VerifyAttestation(a) => verify_attestation(a),
         Command::Doctor(a) => crate::doctor::doctor(a).await,
     }
 }
@@ -370,10 +380,102 @@ async fn session(mode: Mode, args: &SessionArgs) -> Result<u8, Error> {
     Ok(outcome.status.exit_code())
 }
 
+fn attest(a: AttestArgs) -> Result<u8, Error> {
+    use crate::bundle::attest;
+    if let Some(private) = &a.generate_key {
+        let mut public = private.clone().into_os_string();
+        public.push(".pub");
+        let public = PathBuf::from(public);
+        attest::generate_ed25519(private, &public)?;
+        let keyid = std::fs::read_to_string(&public)
+            .ok()
+            .and_then(|pem| attest::ed25519_public_keyid(&pem).ok());
+        if a.json {
+            print_json(
+                &json!({"schema_version": "pp.keygen/v1", "private_key": private, "public_key": public, "keyid": keyid}),
+            );
+        } else {
+            println!(
+                "private key: {}\npublic key:  {}",
+                private.display(),
+                public.display()
+            );
+            if let Some(k) = keyid {
+                println!("keyid:       {k}");
+            }
+        }
+        return Ok(0);
+    }
+    let Some(bundle) = &a.bundle else {
+        return Err(Error::Usage {
+            message: "no bundle given".into(),
+            hint: "pp attest BUNDLE [--mode M]".into(),
+        });
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let keys = crate::session::sign_keys(&env, &a.key_env, a.key_file.as_deref())?;
+    let outcome = attest::attest(bundle, a.mode.into(), &keys)?;
+    for w in &outcome.warnings {
+        eprintln!("warning: {w}");
+    }
+    if a.json {
+        print_json(
+            &json!({"schema_version": "pp.attest/v1", "attestation": outcome.path, "signed_with": outcome.signed_with, "warnings": outcome.warnings}),
+        );
+    } else {
+        let with = if outcome.signed_with.is_empty() {
+            "unsigned".to_owned()
+        } else {
+            outcome.signed_with.join(", ")
+        };
+        println!("wrote {} ({with})", outcome.path.display());
+    }
+    Ok(0)
+}
+
+fn require(r: Option<RequireArg>) -> Option<crate::bundle::attest::Trust> {
+    use crate::bundle::attest::Trust;
+    r.map(|r| match r {
+        RequireArg::Hmac => Trust::Hmac,
+        RequireArg::Ed25519 => Trust::Ed25519,
+    })
+}
+
+fn verify_attestation(a: VerifyArgs) -> Result<u8, Error> {
+    let report =
+        crate::session::verify_bundle(&a.bundle, &a.key_env, &a.public_key, require(a.require))?;
+    for n in &report.notes {
+        eprintln!("note: {n}");
+    }
+    if a.json {
+        let mut v = serde_json::to_value(&report).unwrap_or_default();
+        v["schema_version"] = json!("pp.verify/v1");
+        print_json(&v);
+    } else if report.ok {
+        println!(
+            "ok: {} (trust: {})",
+            a.bundle.display(),
+            trust_name(&report)
+        );
+    } else {
+        println!("FAILED: {}", a.bundle.display());
+        for p in &report.problems {
+            println!("- {p}");
+        }
+    }
+    Ok(if report.ok { 0 } else { EXIT_MISMATCH })
+}
+
+fn trust_name(report: &crate::bundle::attest::VerifyReport) -> String {
+    serde_json::to_value(report.trust)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 async fn replay(a: ReplayArgs) -> Result<u8, Error> {
-    if a.verify_attestation {
-        let report =
-            crate::attestation_cli::verify_report(&a.bundle, "PP_ATTEST_HMAC_KEY", &[], None)?;
+    let verified = if a.verify_attestation {
+        let report = crate::session::verify_bundle(&a.bundle, &a.key_env, &a.public_key, None)?;
         if !report.ok {
             if a.json {
                 print_json(
@@ -387,13 +489,18 @@ async fn replay(a: ReplayArgs) -> Result<u8, Error> {
             }
             return Ok(EXIT_MISMATCH);
         }
-    }
+        eprintln!("attestation verified (trust: {})", trust_name(&report));
+        Some(report)
+    } else {
+        None
+    };
     let opts = crate::session::ReplayOptions {
         bundle: a.bundle.clone(),
         cwd: a.cwd.clone(),
         allow_different_source: a.allow_different_source,
         self_exe: self_exe()?,
         env: std::env::vars().collect(),
+        verified,
     };
     let out = crate::session::replay(&opts, cancel_on_signals()).await?;
     if a.json {
@@ -409,11 +516,5 @@ async fn replay(a: ReplayArgs) -> Result<u8, Error> {
             );
         }
     }
-    Ok(if out.success {
-        0
-    } else if out.status == "interrupted" {
-        EXIT_INTERRUPTED
-    } else {
-        EXIT_MISMATCH
-    })
+    Ok(if out.success { 0 } else { EXIT_MISMATCH })
 }

@@ -2,6 +2,7 @@
 //! documented exit codes (2 for what the user can fix, 1 for bugs) by an exhaustive match.
 
 use crate::bundle::BundleError;
+use crate::bundle::attest::AttestError;
 use crate::exec::ExecError;
 use crate::policy::PolicyError;
 use crate::propose::ProposeError;
@@ -30,6 +31,8 @@ pub enum Error {
     #[error(transparent)]
     Bundle(#[from] BundleError),
     #[error(transparent)]
+    Attest(#[from] AttestError),
+    #[error(transparent)]
     Sandbox(#[from] SandboxError),
     #[error(transparent)]
     Exec(#[from] ExecError),
@@ -54,6 +57,21 @@ impl Error {
                 ProposeError::Config { .. } => EXIT_USAGE,
                 ProposeError::Interrupted => EXIT_INTERRUPTED,
                 ProposeError::Unusable { .. } | ProposeError::Failed { .. } => EXIT_INTERNAL,
+            },
+            Self::Attest(e) => match e {
+                AttestError::NotADirectory { .. }
+                | AttestError::UnsafeBundle { .. }
+                | AttestError::Repro { .. }
+                | AttestError::HmacKeyTooShort { .. }
+                | AttestError::MissingHmacKey
+                | AttestError::MissingEd25519Key
+                | AttestError::PrivateKey { .. }
+                | AttestError::PublicKey { .. }
+                | AttestError::KeyFileExists { .. } => EXIT_USAGE,
+                AttestError::Read { .. }
+                | AttestError::Write { .. }
+                | AttestError::Randomness { .. }
+                | AttestError::Encode { .. } => EXIT_INTERNAL,
             },
             Self::Exec(ExecError::Interrupted { .. }) | Self::Interrupted => EXIT_INTERRUPTED,
             Self::Bundle(_)

@@ -5,7 +5,6 @@
 //! Stages, in the order a session uses them: [`policy`] → [`sandbox`] / [`exec`] →
 //! [`context`] → [`propose`] → [`patch`] → [`session`] → [`bundle`] → [`report`].
 
-pub mod attestation_cli;
 pub mod bundle;
 pub mod cli;
 pub mod context;

@@ -75,10 +75,10 @@ pub fn source_info(workspace: &Path) -> SourceInfo {
             })
         });
     }
-    if info.git_dirty {
-        if let Some(d) = dirty_diff(workspace).filter(|d| !d.is_empty()) {
-            info.dirty_diff_sha256 = Some(crate::digest::sha256_hex(d.as_bytes()));
-        }
+    if info.git_dirty
+        && let Some(d) = dirty_diff(workspace).filter(|d| !d.is_empty())
+    {
+        info.dirty_diff_sha256 = Some(crate::digest::sha256_hex(d.as_bytes()));
     }
     info
 }

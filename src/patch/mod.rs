@@ -106,9 +106,11 @@ pub struct ApplyReport {
     pub files: Vec<String>,
 }
 
+type FileState = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+
 #[derive(Debug, Clone)]
 pub struct ChangeSet {
-    files: Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>)>,
+    files: Vec<FileState>,
     report: ApplyReport,
     diff: String,
 }

@@ -195,14 +195,14 @@ pub fn validate(path: &Path, doc: &PolicyDoc) -> Result<(), PolicyError> {
             }
         }
     }
-    if let Some(cmd) = &p.provider.command {
-        if cmd.is_empty() {
-            return Err(invalid(
-                "policy.provider.command".into(),
-                "the proposer command is empty".into(),
-                "give the program and its arguments as a list",
-            ));
-        }
+    if let Some(cmd) = &p.provider.command
+        && cmd.is_empty()
+    {
+        return Err(invalid(
+            "policy.provider.command".into(),
+            "the proposer command is empty".into(),
+            "give the program and its arguments as a list",
+        ));
     }
     Ok(())
 }

@@ -156,26 +156,8 @@ impl Default for SandboxConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AttestMode {
-    #[default]
-    Auto,
-    HmacSha256,
-    Ed25519,
-    None,
-}
-
-impl AttestMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::HmacSha256 => "hmac-sha256",
-            Self::Ed25519 => "ed25519",
-            Self::None => "none",
-        }
-    }
-}
+/// Attestation modes are the attestation module's own (`auto`, `hmac-sha256`, `ed25519`, `none`).
+pub use crate::bundle::attest::Mode as AttestMode;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -2,11 +2,12 @@
 //! recorded targets under the recorded policy. No model is called. A different source is
 //! reported as such, never as a pass.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
 use super::verify::Runner;
+use crate::bundle::attest::VerifyReport;
 use crate::bundle::{self, BundleError};
 use crate::error::Error;
 use crate::exec::{Cancel, EnvFilter, Isolation};
@@ -21,6 +22,9 @@ pub struct ReplayOptions {
     pub allow_different_source: bool,
     pub self_exe: PathBuf,
     pub env: Vec<(String, String)>,
+    /// A verified attestation: replay then uses only bytes whose digests it vouches for, and the
+    /// targets and source from its payload.
+    pub verified: Option<VerifyReport>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,16 +47,35 @@ pub struct ReplayOutcome {
     pub targets: Vec<ReplayTarget>,
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
-    let bytes = std::fs::read(path).map_err(|e| {
+/// Reads a bundle file; under a verified attestation, only if its bytes are the attested ones.
+fn read_bundle_file(opts: &ReplayOptions, name: &str) -> Result<Vec<u8>, Error> {
+    let path = opts.bundle.join(name);
+    let bytes = std::fs::read(&path).map_err(|e| {
         Error::Bundle(BundleError::Read {
-            path: path.to_owned(),
+            path: path.clone(),
             message: e.to_string(),
         })
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    if let Some(report) = &opts.verified {
+        let digest = crate::digest::sha256_hex(&bytes);
+        if report.file_sha256(name) != Some(digest.as_str()) {
+            return Err(Error::Bundle(BundleError::Read {
+                path,
+                message: "its bytes are not the ones the attestation vouches for (changed after verification?)".into(),
+            }));
+        }
+    }
+    Ok(bytes)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(
+    opts: &ReplayOptions,
+    name: &str,
+    bytes: &[u8],
+) -> Result<T, Error> {
+    serde_json::from_slice(bytes).map_err(|e| {
         Error::Bundle(BundleError::Read {
-            path: path.to_owned(),
+            path: opts.bundle.join(name),
             message: format!("invalid JSON: {e}"),
         })
     })
@@ -60,16 +83,30 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
 
 /// Replays a bundle.
 pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcome, Error> {
-    let repro: serde_json::Value = read_json(&opts.bundle.join("repro.json"))?;
-    let doc: PolicyDoc = read_json(&opts.bundle.join("policy.json"))?;
-    let targets: Vec<TargetSpec> =
-        serde_json::from_value(repro["targets"].clone()).map_err(|e| {
+    let repro: serde_json::Value =
+        parse_json(opts, "repro.json", &read_bundle_file(opts, "repro.json")?)?;
+    let doc: PolicyDoc = parse_json(opts, "policy.json", &read_bundle_file(opts, "policy.json")?)?;
+    let patch_text = String::from_utf8_lossy(&read_bundle_file(opts, "final.patch")?).into_owned();
+    // Under a verified attestation the targets and the source come from its payload.
+    let predicate = opts.verified.as_ref().and_then(|r| r.predicate().cloned());
+    let record = predicate.as_ref().unwrap_or(&repro);
+    let targets: Vec<TargetSpec> = match &opts.verified {
+        Some(r) if !r.targets().is_empty() => r
+            .targets()
+            .into_iter()
+            .map(|t| TargetSpec {
+                name: t.name.unwrap_or_else(|| "default".into()),
+                cmd: t.cmd,
+                argv: t.argv,
+            })
+            .collect(),
+        _ => serde_json::from_value(repro["targets"].clone()).map_err(|e| {
             Error::Bundle(BundleError::Read {
                 path: opts.bundle.join("repro.json"),
                 message: format!("`targets` is malformed: {e}"),
             })
-        })?;
-    let patch_text = std::fs::read_to_string(opts.bundle.join("final.patch")).unwrap_or_default();
+        })?,
+    };
     let source: PathBuf = match &opts.cwd {
         Some(c) => c.clone(),
         None => repro["source"]["workspace"]
@@ -96,8 +133,8 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
 
     // The source must be the one the proof was made on.
     let now = bundle::source_info(&source);
-    let recorded_commit = repro["source"]["git_commit"].as_str();
-    let recorded_dirty = repro["source"]["dirty_diff_sha256"].as_str();
+    let recorded_commit = record["source"]["git_commit"].as_str();
+    let recorded_dirty = record["source"]["dirty_diff_sha256"].as_str();
     let mut differences = Vec::new();
     if recorded_commit != now.git_commit.as_deref() {
         differences.push(format!(

@@ -203,10 +203,10 @@ async fn prove(
 
     // Provenance of the user's tree, before anything else touches it.
     st.source = bundle::source_info(&settings.workspace);
-    if st.source.git_dirty {
-        if let Some(diff) = bundle::dirty_diff(&settings.workspace).filter(|d| !d.is_empty()) {
-            st.bundle.write_bytes("source_git.diff", diff.as_bytes())?;
-        }
+    if st.source.git_dirty
+        && let Some(diff) = bundle::dirty_diff(&settings.workspace).filter(|d| !d.is_empty())
+    {
+        st.bundle.write_bytes("source_git.diff", diff.as_bytes())?;
     }
     let manifest = bundle::manifest(&settings.workspace).map_err(|e| Error::Io {
         what: format!("hash workspace {}", settings.workspace.display()),
@@ -635,6 +635,18 @@ async fn finish(
         targets,
         changed_files: st.changed_files.clone(),
     };
+    if settings.apply
+        && outcome.status == Status::Proven
+        && let Some(patch_text) = &st.winner_patch
+    {
+        match super::apply::apply_to_workspace(settings, &st.bundle, patch_text) {
+            Ok(()) => outcome.applied = true,
+            Err(e) => {
+                tracing::warn!("{e}");
+                outcome.apply_refused = Some(e.to_string());
+            }
+        }
+    }
     st.bundle.write_bytes(
         "final_summary.md",
         report::final_summary(
@@ -647,7 +659,7 @@ async fn finish(
     )?;
     st.bundle.event(
         "session_end",
-        json!({"status": outcome.status, "attempts_used": outcome.attempts_used}),
+        json!({"status": outcome.status, "attempts_used": outcome.attempts_used, "applied": outcome.applied}),
     );
     write_repro(
         settings,
@@ -655,19 +667,9 @@ async fn finish(
         Some(&outcome),
         outcome.status != Status::Interrupted,
     )?;
+    // Signing comes last: nothing may be written to the bundle after it.
     if settings.attest.enabled {
         outcome.attestation = Some(super::sign::sign_bundle(settings, st.bundle.dir())?);
-    }
-    if settings.apply && outcome.status == Status::Proven {
-        if let Some(patch_text) = &st.winner_patch {
-            match super::apply::apply_to_workspace(settings, &st.bundle, patch_text) {
-                Ok(()) => outcome.applied = true,
-                Err(e) => {
-                    tracing::warn!("{e}");
-                    outcome.apply_refused = Some(e.to_string());
-                }
-            }
-        }
     }
     Ok(outcome)
 }
@@ -941,6 +943,8 @@ fn write_repro(
             "final_exit_code": o.final_exit_code,
             "final_patch_sha256": final_patch_sha256,
             "changed_files": o.changed_files,
+            "applied": o.applied,
+            "apply_refused": o.apply_refused,
             "message": o.message,
             "hint": o.hint,
             "final": summarize_runs(&st.final_runs),

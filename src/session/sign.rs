@@ -1,14 +1,88 @@
-//! Signing a finished bundle with the keys the settings name.
+//! Keys for signing and verifying bundles, read from where the user put them (an environment
+//! variable, a PEM file), and the signing step that closes a session.
 
 use std::path::{Path, PathBuf};
 
+use crate::bundle::attest::{self, AttestError, Mode, SignKeys, Trust, VerifyKeys, VerifyReport};
 use crate::error::Error;
 use crate::settings::Settings;
 
-/// Writes `attestation.json` for the bundle; returns its path.
-pub fn sign_bundle(_settings: &Settings, bundle: &Path) -> Result<PathBuf, Error> {
-    Err(Error::Internal(format!(
-        "attestation of {} is not available in this build",
-        bundle.display()
-    )))
+fn read_pem(path: &Path, what: &str) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| Error::Usage {
+        message: format!("cannot read the {what} {}: {e}", path.display()),
+        hint: "give the path of a PEM file (`pp attest --generate-key F` makes a key pair)".into(),
+    })
+}
+
+/// Signing keys: the HMAC key from `key_env` (when set) and the Ed25519 key file (when given).
+pub fn sign_keys(
+    env: &dyn Fn(&str) -> Option<String>,
+    key_env: &str,
+    key_file: Option<&Path>,
+) -> Result<SignKeys, Error> {
+    Ok(SignKeys {
+        hmac: env(key_env)
+            .filter(|v| !v.is_empty())
+            .map(String::into_bytes),
+        ed25519_private_pem: key_file
+            .map(|f| read_pem(f, "Ed25519 private key"))
+            .transpose()?,
+    })
+}
+
+/// Verification keys: the HMAC key from `key_env` (when set) and trusted public keys.
+pub fn verify_keys(
+    env: &dyn Fn(&str) -> Option<String>,
+    key_env: &str,
+    public_keys: &[PathBuf],
+) -> Result<VerifyKeys, Error> {
+    Ok(VerifyKeys {
+        hmac: env(key_env)
+            .filter(|v| !v.is_empty())
+            .map(String::into_bytes),
+        ed25519_public_pems: public_keys
+            .iter()
+            .map(|f| read_pem(f, "Ed25519 public key"))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// Verifies a bundle with keys from the environment and the given public key files.
+pub fn verify_bundle(
+    bundle: &Path,
+    key_env: &str,
+    public_keys: &[PathBuf],
+    require: Option<Trust>,
+) -> Result<VerifyReport, Error> {
+    let env = |k: &str| std::env::var(k).ok();
+    let keys = verify_keys(&env, key_env, public_keys)?;
+    Ok(attest::verify(bundle, &keys, require))
+}
+
+/// Writes `attestation.json` for a finished session; returns its path. Nothing may be written
+/// to the bundle afterwards.
+pub fn sign_bundle(settings: &Settings, bundle: &Path) -> Result<PathBuf, Error> {
+    let env = |k: &str| settings.lookup_env(k).map(str::to_owned);
+    let keys = sign_keys(
+        &env,
+        &settings.attest.key_env,
+        settings.attest.key_file.as_deref(),
+    )?;
+    let outcome = attest::attest(bundle, settings.attest.mode, &keys).map_err(|e| match e {
+        AttestError::MissingHmacKey if settings.attest.mode == Mode::HmacSha256 => Error::Usage {
+            message: format!(
+                "attestation mode hmac-sha256 needs a key in ${}",
+                settings.attest.key_env
+            ),
+            hint: format!(
+                "export {}=<at least 32 random bytes>, or use --attestation-mode auto",
+                settings.attest.key_env
+            ),
+        },
+        other => Error::Attest(other),
+    })?;
+    for w in &outcome.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(outcome.path)
 }

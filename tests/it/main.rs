@@ -1,4 +1,13 @@
-//! Integration tests: the built `pp` binary on real git repos in temp dirs.
+//! Integration tests: one binary, a module per area. End-to-end modules drive the built `pp`
+//! binary on real git repos in temp dirs; the others use the library API.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers panic on failure, like the tests they serve"
+)]
+
+mod attest_cli;
+mod attest_negative;
 mod session;
 mod support;

@@ -55,17 +55,26 @@ fn correct_diff_is_proven_and_user_tree_untouched() {
     }
     let patch = std::fs::read_to_string(b.join("final.patch")).unwrap();
     assert!(patch.contains("+    return a + b"), "{patch}");
-    let repro: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("repro.json")).unwrap()).unwrap();
+    let repro: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("repro.json")).unwrap()).unwrap();
     assert_eq!(repro["complete"], true);
     assert_eq!(repro["status"], "proven");
     assert_eq!(repro["git_dirty"], false);
     assert!(repro["git_commit"].as_str().unwrap().len() == 40);
     let summary = std::fs::read_to_string(b.join("final_summary.md")).unwrap();
-    assert!(summary.contains("2 ran, 1 passed, 1 failed") && summary.contains("2 ran, 2 passed"), "{summary}");
+    assert!(
+        summary.contains("2 ran, 1 passed, 1 failed") && summary.contains("2 ran, 2 passed"),
+        "{summary}"
+    );
     // The proposer saw the failing output.
     let req = env.request(1);
     assert_eq!(req["schema_version"], "pp.request/v1");
-    assert!(req["failures"][0]["output_tail"].as_str().unwrap().contains("AssertionError"));
+    assert!(
+        req["failures"][0]["output_tail"]
+            .as_str()
+            .unwrap()
+            .contains("AssertionError")
+    );
 }
 
 #[test]
@@ -80,14 +89,23 @@ fn only_wrong_diffs_are_not_proven_and_every_attempt_recorded() {
     assert_eq!(v["attempts_used"], 3);
     let b = bundle(&v);
     for n in 1..=3 {
-        assert!(b.join(format!("attempts/{n}/outcome.json")).is_file(), "attempt {n} not recorded");
+        assert!(
+            b.join(format!("attempts/{n}/outcome.json")).is_file(),
+            "attempt {n} not recorded"
+        );
     }
     assert_eq!(std::fs::read_to_string(b.join("final.patch")).unwrap(), "");
     // Each attempt starts from the original source: the second request reports the first failure.
     let req2 = env.request(2);
     let prev = &req2["previous_attempts"][0];
     assert_eq!(prev["outcome"], "verification_failed");
-    assert!(prev["feedback"].as_str().unwrap().contains("AssertionError"), "{prev}");
+    assert!(
+        prev["feedback"]
+            .as_str()
+            .unwrap()
+            .contains("AssertionError"),
+        "{prev}"
+    );
     let req3 = env.request(3);
     assert_eq!(req3["previous_attempts"][1]["outcome"], "no_change");
     assert_eq!(env.read("calc.py"), "def add(a, b):\n    return a - b\n");
@@ -110,7 +128,10 @@ fn flaky_baseline_is_not_reproducible() {
     let env = TestEnv::new(&[("a.txt", "a\n")]);
     let marker = env.scratch.path().join("ran-once");
     // Fails the first time, passes afterwards.
-    let cmd = format!("if [ -f {m} ]; then exit 0; else touch {m}; exit 1; fi", m = marker.display());
+    let cmd = format!(
+        "if [ -f {m} ]; then exit 0; else touch {m}; exit 1; fi",
+        m = marker.display()
+    );
     let provider = env.proposer(&[&json_diff(FIX)]);
     let out = env.pp(&["run", &cmd, "--provider", &provider, "--json"]);
     let v = json_out(&out);
@@ -125,13 +146,20 @@ fn refused_connection_is_infra_stop() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let cmd = format!("python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}))\"");
+    let cmd =
+        format!("python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}))\"");
     let provider = env.proposer(&[&json_diff(FIX)]);
     let out = env.pp(&["run", &cmd, "--provider", &provider, "--json"]);
     let v = json_out(&out);
     assert_eq!(code(&out), 12, "{}", stderr(&out));
     assert_eq!(v["status"], "infra_stop");
-    assert!(v["message"].as_str().unwrap().contains("Connection refused"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("Connection refused"),
+        "{v}"
+    );
     assert_eq!(env.proposer_calls(), 0);
 }
 
@@ -144,39 +172,64 @@ fn command_outside_allowlist_is_refused_before_running() {
     let v = json_out(&out);
     assert_eq!(code(&out), 11, "{}", stderr(&out));
     assert_eq!(v["status"], "policy_violation");
-    assert!(v["message"].as_str().unwrap().contains("not allowed"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("not allowed"),
+        "{v}"
+    );
     assert!(!marker.exists(), "the refused command ran");
 }
 
 #[test]
 fn unknown_key_and_wrong_type_exit_2_naming_key_and_line() {
-    let env = TestEnv::new(&[("pp.yaml", "policy:\n  network: deny\n  limits:\n    max_attempt: 3\n")]);
+    let env = TestEnv::new(&[(
+        "pp.yaml",
+        "policy:\n  network: deny\n  limits:\n    max_attempt: 3\n",
+    )]);
     let out = env.pp(&["run", "true"]);
     assert_eq!(code(&out), 2);
     let err = stderr(&out);
-    assert!(err.contains("pp.yaml:4") && err.contains("max_attempt") && err.contains("policy.limits"), "{err}");
+    assert!(
+        err.contains("pp.yaml:4") && err.contains("max_attempt") && err.contains("policy.limits"),
+        "{err}"
+    );
 
     env.write("pp.yaml", "policy:\n  limits:\n    max_attempts: many\n");
     let out = env.pp(&["run", "true", "--json"]);
     assert_eq!(code(&out), 2);
     let err = stderr(&out);
-    assert!(err.contains("policy.limits.max_attempts") && err.contains("line 3"), "{err}");
+    assert!(
+        err.contains("policy.limits.max_attempts") && err.contains("line 3"),
+        "{err}"
+    );
     // --json still yields exactly one JSON document.
     assert_eq!(json_out(&out)["exit_code"], 2);
 }
 
 #[test]
 fn hanging_command_and_its_grandchild_are_killed_at_the_timeout() {
-    let env = TestEnv::new(&[("pp.yaml", "policy:\n  limits: {per_command_timeout_sec: 1}\n")]);
+    let env = TestEnv::new(&[(
+        "pp.yaml",
+        "policy:\n  limits: {per_command_timeout_sec: 1}\n",
+    )]);
     let pidfile = env.scratch.path().join("gc.pid");
-    let cmd = format!("sh -c 'sleep 300 & echo $! > {}; wait'; sleep 300", pidfile.display());
+    let cmd = format!(
+        "sh -c 'sleep 300 & echo $! > {}; wait'; sleep 300",
+        pidfile.display()
+    );
     let out = env.pp(&["run", &cmd, "--provider", "stub", "--json"]);
     let v = json_out(&out);
     assert_eq!(v["status"], "infra_stop", "{}", stderr(&out));
     assert_eq!(v["final_exit_code"], 124);
-    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    assert!(stat.is_empty() || stat.contains(") Z "), "grandchild {pid} still runs: {stat}");
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "grandchild {pid} still runs: {stat}"
+    );
 }
 
 #[test]
@@ -215,9 +268,14 @@ fn two_targets_one_fixed_other_broken_is_not_accepted() {
     let v = json_out(&out);
     assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
     let b = bundle(&v);
-    let ver: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("attempts/1/verification.json")).unwrap()).unwrap();
+    let ver: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("attempts/1/verification.json")).unwrap())
+            .unwrap();
     assert_eq!(ver["passed"], false);
-    assert!(ver["problems"][0].as_str().unwrap().contains("target `b`"), "{ver}");
+    assert!(
+        ver["problems"][0].as_str().unwrap().contains("target `b`"),
+        "{ver}"
+    );
 }
 
 #[test]
@@ -246,7 +304,14 @@ fn replay_of_a_proven_bundle_succeeds_and_a_later_commit_is_a_different_source()
 fn apply_writes_the_patch_into_an_unchanged_tree() {
     let env = calc_env();
     let provider = env.proposer(&[&json_diff(FIX)]);
-    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--apply", "--json"]);
+    let out = env.pp(&[
+        "run",
+        TEST_CMD,
+        "--provider",
+        &provider,
+        "--apply",
+        "--json",
+    ]);
     let v = json_out(&out);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(v["applied"], true);
@@ -259,16 +324,34 @@ fn apply_refuses_when_the_tree_changed_during_the_run() {
     // The proposer edits the user's tree while pp runs.
     let touch = env.root().join("NOTES.md");
     let s = env.scratch.path().join("edit.sh");
-    std::fs::write(&s, format!("#!/bin/sh\necho changed > '{}'\ncat >/dev/null\ncat <<'X'\n{}\nX\n", touch.display(), json_diff(FIX))).unwrap();
+    std::fs::write(
+        &s,
+        format!(
+            "#!/bin/sh\necho changed > '{}'\ncat >/dev/null\ncat <<'X'\n{}\nX\n",
+            touch.display(),
+            json_diff(FIX)
+        ),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o755)).unwrap();
     let provider = format!("command:{}", s.display());
-    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--apply", "--json"]);
+    let out = env.pp(&[
+        "run",
+        TEST_CMD,
+        "--provider",
+        &provider,
+        "--apply",
+        "--json",
+    ]);
     let v = json_out(&out);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert_eq!(v["status"], "proven");
     assert_eq!(v["applied"], false);
-    assert!(v["apply_refused"].as_str().unwrap().contains("NOTES.md"), "{v}");
+    assert!(
+        v["apply_refused"].as_str().unwrap().contains("NOTES.md"),
+        "{v}"
+    );
     assert_eq!(env.read("calc.py"), "def add(a, b):\n    return a - b\n");
 }
 
@@ -283,8 +366,14 @@ fn path_traversal_in_a_reply_is_rejected_and_fed_back() {
     assert_eq!(v["attempts_used"], 2);
     assert!(!env.root().parent().unwrap().join("escape.txt").exists());
     let prev = &env.request(2)["previous_attempts"][0];
-    assert!(prev["outcome"].as_str().unwrap().starts_with("rejected"), "{prev}");
-    assert!(prev["feedback"].as_str().unwrap().contains("escape.txt"), "{prev}");
+    assert!(
+        prev["outcome"].as_str().unwrap().starts_with("rejected"),
+        "{prev}"
+    );
+    assert!(
+        prev["feedback"].as_str().unwrap().contains("escape.txt"),
+        "{prev}"
+    );
 }
 
 #[test]
@@ -292,29 +381,52 @@ fn network_deny_blocks_host_loopback_but_allows_own_servers() {
     let env = TestEnv::new(&[("a.txt", "a\n")]);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let connect = format!("python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)\"");
+    let connect = format!(
+        "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)\""
+    );
     // Under deny (the default) the host's listener is unreachable: the command fails.
     let out = env.pp(&["run", &connect, "--provider", "stub", "--json"]);
-    assert_ne!(json_out(&out)["status"], "already_passing", "{}", stderr(&out));
+    assert_ne!(
+        json_out(&out)["status"],
+        "already_passing",
+        "{}",
+        stderr(&out)
+    );
     // Under allow it connects.
     env.write("pp.yaml", "policy:\n  network: allow\n");
     env.commit("allow");
     let out = env.pp(&["run", &connect, "--provider", "stub", "--json"]);
-    assert_eq!(json_out(&out)["status"], "already_passing", "{}", stderr(&out));
+    assert_eq!(
+        json_out(&out)["status"],
+        "already_passing",
+        "{}",
+        stderr(&out)
+    );
     // A server started inside the sandbox is reachable under deny.
     env.write("pp.yaml", "policy:\n  network: deny\n");
     env.commit("deny");
     let own = "python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); c=socket.create_connection(s.getsockname()); print('ok')\"";
     let out = env.pp(&["run", own, "--provider", "stub", "--json"]);
-    assert_eq!(json_out(&out)["status"], "already_passing", "{}", stderr(&out));
+    assert_eq!(
+        json_out(&out)["status"],
+        "already_passing",
+        "{}",
+        stderr(&out)
+    );
     drop(listener);
 }
 
 #[test]
 fn secrets_never_reach_the_command_or_the_bundle() {
     let mut env = TestEnv::new(&[("a.txt", "a\n")]);
-    env.extra_env.push(("PP_OPENAI_API_KEY".into(), "sk-test-SECRETVALUE1234567890".into()));
-    env.extra_env.push(("PP_ATTEST_HMAC_KEY".into(), "attest-SECRETVALUE-0987654321-abcdefghij".into()));
+    env.extra_env.push((
+        "PP_OPENAI_API_KEY".into(),
+        "sk-test-SECRETVALUE1234567890".into(),
+    ));
+    env.extra_env.push((
+        "PP_ATTEST_HMAC_KEY".into(),
+        "attest-SECRETVALUE-0987654321-abcdefghij".into(),
+    ));
     let out = env.pp(&["run", "env; exit 1", "--provider", "stub", "--json"]);
     let v = json_out(&out);
     assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
@@ -329,7 +441,11 @@ fn secrets_never_reach_the_command_or_the_bundle() {
             } else {
                 files += 1;
                 let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
-                assert!(!text.contains("SECRETVALUE"), "{} holds a secret", p.display());
+                assert!(
+                    !text.contains("SECRETVALUE"),
+                    "{} holds a secret",
+                    p.display()
+                );
             }
         }
     }
@@ -341,10 +457,20 @@ fn secrets_never_reach_the_command_or_the_bundle() {
 
 #[test]
 fn help_lists_every_command() {
-    let out = std::process::Command::new(pp_bin()).arg("--help").output().unwrap();
+    let out = std::process::Command::new(pp_bin())
+        .arg("--help")
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 0);
     let text = String::from_utf8_lossy(&out.stdout);
-    for c in ["run", "prove", "replay", "attest", "verify-attestation", "doctor"] {
+    for c in [
+        "run",
+        "prove",
+        "replay",
+        "attest",
+        "verify-attestation",
+        "doctor",
+    ] {
         assert!(text.contains(c), "--help lacks {c}");
     }
 }

@@ -20,7 +20,11 @@ impl TestEnv {
     pub fn new(files: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let scratch = tempfile::tempdir().unwrap();
-        let env = Self { dir, scratch, extra_env: Vec::new() };
+        let env = Self {
+            dir,
+            scratch,
+            extra_env: Vec::new(),
+        };
         for (p, c) in files {
             env.write(p, c);
         }
@@ -53,7 +57,11 @@ impl TestEnv {
             .env("GIT_COMMITTER_EMAIL", "t@example.com")
             .output()
             .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -112,7 +120,8 @@ impl TestEnv {
     }
 
     pub fn request(&self, n: usize) -> serde_json::Value {
-        let text = std::fs::read_to_string(self.scratch.path().join(format!("request_{n}.json"))).unwrap();
+        let text =
+            std::fs::read_to_string(self.scratch.path().join(format!("request_{n}.json"))).unwrap();
         serde_json::from_str(&text).unwrap()
     }
 
@@ -136,7 +145,10 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
         if p.is_dir() {
             walk(root, &p, out);
         } else {
-            out.push((p.strip_prefix(root).unwrap().to_owned(), std::fs::read(&p).unwrap()));
+            out.push((
+                p.strip_prefix(root).unwrap().to_owned(),
+                std::fs::read(&p).unwrap(),
+            ));
         }
     }
 }

@@ -1,10 +1,6 @@
 //! Attestation through the library API on bundles made in temp dirs: every tampering case must
 //! fail verification for its own stated reason; the positive cases prove the same checks pass
 //! honest bundles.
-#![expect(
-    clippy::unwrap_used,
-    reason = "test setup helpers panic on failure, like the tests they serve"
-)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

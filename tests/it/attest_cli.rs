@@ -1,0 +1,145 @@
+//! Attestation through the binary: `run --attest`, `attest`, `verify-attestation`, and
+//! `replay --verify-attestation` refusing a tampered bundle.
+
+use crate::support::*;
+
+const KEY: &str = "an-hmac-key-of-more-than-32-bytes-0123456789";
+
+fn proven_bundle(env: &TestEnv) -> std::path::PathBuf {
+    let fix = "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n";
+    let provider = env.proposer(&[&json_diff(fix)]);
+    let out = env.pp(&[
+        "run",
+        "grep -qx good v.txt",
+        "--provider",
+        &provider,
+        "--attest",
+        "--json",
+    ]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    assert!(
+        v["attestation"]
+            .as_str()
+            .unwrap()
+            .ends_with("attestation.json")
+    );
+    std::path::PathBuf::from(v["proof_bundle"].as_str().unwrap())
+}
+
+fn keyed_env() -> TestEnv {
+    let mut env = TestEnv::new(&[("v.txt", "bad\n")]);
+    env.extra_env
+        .push(("PP_ATTEST_HMAC_KEY".into(), KEY.into()));
+    env
+}
+
+#[test]
+fn hmac_signed_run_verifies_and_a_changed_byte_fails() {
+    let env = keyed_env();
+    let b = proven_bundle(&env);
+    let bs = b.to_str().unwrap();
+    let out = env.pp(&["verify-attestation", bs, "--json"]);
+    let r = json_out(&out);
+    assert_eq!(code(&out), 0, "{r}");
+    assert_eq!(r["ok"], true);
+    assert_eq!(r["trust"], "hmac");
+    // The key never lands in the bundle.
+    for entry in std::fs::read_dir(&b).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            assert!(
+                !std::fs::read_to_string(&p)
+                    .unwrap_or_default()
+                    .contains(KEY)
+            );
+        }
+    }
+    let patch = b.join("final.patch");
+    let mut bytes = std::fs::read(&patch).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&patch, bytes).unwrap();
+    let out = env.pp(&["verify-attestation", bs, "--json"]);
+    let r = json_out(&out);
+    assert_eq!(code(&out), 13);
+    assert_eq!(r["ok"], false);
+    assert!(r["problems"].to_string().contains("final.patch"), "{r}");
+}
+
+#[test]
+fn verifier_without_the_key_cannot_claim_hmac_trust() {
+    let env = keyed_env();
+    let b = proven_bundle(&env);
+    let plain = TestEnv::new(&[]);
+    let out = plain.pp(&[
+        "verify-attestation",
+        b.to_str().unwrap(),
+        "--require",
+        "hmac",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 13, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_ne!(json_out(&out)["trust"], "hmac");
+}
+
+#[test]
+fn replay_verified_runs_only_attested_commands() {
+    let env = keyed_env();
+    let b = proven_bundle(&env);
+    let bs = b.to_str().unwrap();
+    let out = env.pp(&["replay", bs, "--verify-attestation", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json_out(&out)["success"], true);
+    // An attacker rewrites the recorded command (and allows it).
+    let marker = env.scratch.path().join("attacker-ran");
+    let evil = format!("touch {}", marker.display());
+    for f in ["repro.json", "policy.json"] {
+        let p = b.join(f);
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("grep -qx good v.txt", &evil);
+        std::fs::write(&p, text).unwrap();
+    }
+    let out = env.pp(&["replay", bs, "--verify-attestation", "--json"]);
+    assert_eq!(code(&out), 13);
+    assert_eq!(json_out(&out)["status"], "attestation_failed");
+    assert!(!marker.exists(), "replay ran the edited command");
+}
+
+#[test]
+fn ed25519_key_pair_signs_and_public_key_alone_verifies() {
+    let env = TestEnv::new(&[("v.txt", "bad\n")]);
+    let b = proven_bundle(&env);
+    let key = env.scratch.path().join("signing.pem");
+    let out = env.pp(&["attest", "--generate-key", key.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let bs = b.to_str().unwrap();
+    let out = env.pp(&[
+        "attest",
+        bs,
+        "--mode",
+        "ed25519",
+        "--key-file",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let public = format!("{}.pub", key.display());
+    let out = env.pp(&[
+        "verify-attestation",
+        bs,
+        "--public-key",
+        &public,
+        "--require",
+        "ed25519",
+        "--json",
+    ]);
+    let r = json_out(&out);
+    assert_eq!(code(&out), 0, "{r}");
+    assert_eq!(r["trust"], "ed25519");
+    // Re-attested unsigned after tampering: the verifier holding the key refuses it.
+    std::fs::write(b.join("final.patch"), "tampered\n").unwrap();
+    let out = env.pp(&["attest", bs, "--mode", "none"]);
+    assert_eq!(code(&out), 0);
+    let out = env.pp(&["verify-attestation", bs, "--public-key", &public, "--json"]);
+    assert_eq!(code(&out), 13);
+}
