@@ -130,7 +130,17 @@ impl Settings {
             }
         };
         let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let (provider_label, chain) = resolve_provider(flags, &policy.doc, &lookup)?;
+        let (provider_label, mut chain) = resolve_provider(flags, &policy.doc, &lookup)?;
+        // Proposers run inside the sandbox: a relative program path means the user's directory.
+        for spec in &mut chain {
+            if let ProviderSpec::Command(argv) = spec
+                && let Some(prog) = argv.first_mut()
+                && prog.contains('/')
+                && Path::new(prog.as_str()).is_relative()
+            {
+                *prog = workspace.join(&*prog).to_string_lossy().into_owned();
+            }
+        }
         let att = &policy.doc.policy.attestation;
         let attest = AttestSettings {
             enabled: flags.attest || att.enabled,

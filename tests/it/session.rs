@@ -474,3 +474,41 @@ fn help_lists_every_command() {
         assert!(text.contains(c), "--help lacks {c}");
     }
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if name == ".pp-artifacts" || name == "target" || name == "__pycache__" {
+            continue;
+        }
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(&name));
+        } else {
+            std::fs::copy(e.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_example_fails_first_and_is_proven_with_its_known_fix() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/failing_targets");
+    for name in ["name_error", "slug_bug", "unsorted_median", "rust_compile_error", "rust_logic_bug"] {
+        let env = TestEnv::new(&[]);
+        copy_dir(&examples.join(name), &env.root().join(name));
+        env.commit("example");
+        let ws = env.root().join(name);
+        let cmd = if name.starts_with("rust_") { "cargo test --offline" } else { TEST_CMD };
+        let provider = format!("command:{}", examples.join("known_fix.sh").display());
+        // The stub proposes nothing: not proven, with the hint on configuring a model.
+        let out = env.pp_in(&ws, &["run", cmd, "--provider", "stub", "--json"]);
+        let v = json_out(&out);
+        assert_eq!(v["status"], "not_proven", "{name}: {}", stderr(&out));
+        assert!(v["hint"].as_str().unwrap().contains("PP_PROVIDER"), "{v}");
+        let out = env.pp_in(&ws, &["run", cmd, "--provider", &provider, "--json"]);
+        let v = json_out(&out);
+        assert_eq!(v["status"], "proven", "{name}: {}", stderr(&out));
+        assert_eq!(code(&out), 0);
+    }
+}
