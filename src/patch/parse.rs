@@ -366,7 +366,9 @@ impl<'a> Parser<'a, '_> {
                     let next_is_body = self.text(self.i + 1).is_some_and(|n| {
                         n.starts_with([' ', '+', '-']) && !self.boundary_at(self.i + 1)
                     });
-                    if !satisfied && next_is_body {
+                    // A line right after hunk lines (no blank line between) that hunk lines
+                    // follow is a hunk line missing its prefix; prose comes after a blank line.
+                    if !satisfied && next_is_body && blanks == 0 {
                         return Err(Rejection::at_line(
                             Rule::MalformedDiff,
                             self.no(self.i),
