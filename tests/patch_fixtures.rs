@@ -260,6 +260,13 @@ fn clean_patches_go_through_git_and_drifted_ones_through_the_builtin_applier() {
     let clean = run("001_git_diff");
     assert_eq!(clean.applier, Applier::Git);
     assert!(clean.git_refusal.is_none());
+    for name in [
+        "016_new_file_nested_dirs",
+        "018_delete_removes_empty_dir",
+        "019_rename_with_change",
+    ] {
+        assert_eq!(run(name).applier, Applier::Git, "{name}");
+    }
     let crlf = run("009_crlf_file");
     assert_eq!(crlf.applier, Applier::Builtin);
     assert!(crlf.git_refusal.is_some());

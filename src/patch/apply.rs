@@ -65,7 +65,11 @@ pub fn apply_with(
         Some("skipped: built-in applier requested".to_owned())
     } else {
         let dirs_before = dir_states(root, &paths);
-        match git::apply(root, &render(patch), &paths) {
+        // git's numstat names only where each entry ends up (a rename's target, a deletion's
+        // path), so that is what it is compared with.
+        let mut targets: Vec<String> = patch.files.iter().map(|f| f.path().to_owned()).collect();
+        targets.dedup();
+        match git::apply(root, &render(patch), &targets) {
             Ok(()) => {
                 let after = match read_states(root, &paths) {
                     Ok(a) => a,

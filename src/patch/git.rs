@@ -49,7 +49,8 @@ fn run(root: &Path, args: &[&str], patch: &Path) -> Result<Output, String> {
     }
 }
 
-/// Paths listed by `git apply --numstat -z` (renames give both names).
+/// Paths listed by `git apply --numstat -z`: one per entry, where it ends up (git's own
+/// `diff --numstat` gives both names of a rename; `apply` gives the target, but both are read).
 fn numstat_paths(stdout: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     let mut tokens = stdout.split(|&b| b == 0).filter(|t| !t.is_empty());
@@ -71,7 +72,7 @@ fn numstat_paths(stdout: &[u8]) -> Vec<String> {
     out
 }
 
-/// Checks and applies `diff` with git. Refuses (with git's words) when git would touch other
+/// Checks and applies `diff` with git. Refuses (with git's words) when git reads other target
 /// paths than `expected`, so git never writes anything pp did not validate.
 pub(crate) fn apply(root: &Path, diff: &str, expected: &[String]) -> Result<(), String> {
     let mut file = tempfile::NamedTempFile::new()
@@ -85,6 +86,7 @@ pub(crate) fn apply(root: &Path, diff: &str, expected: &[String]) -> Result<(), 
     got.dedup();
     let mut want = expected.to_vec();
     want.sort();
+    want.dedup();
     if got != want {
         return Err(format!(
             "git apply reads the paths as [{}] but pp parsed [{}]",

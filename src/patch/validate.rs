@@ -118,8 +118,9 @@ impl WriteRules {
         protected.extend(self.protected.iter().cloned());
         Ok(CompiledRules {
             allow: Globs::compile("policy.write_allowlist", &allow, false)?,
-            deny: Globs::compile("policy.deny_write", &self.deny_write, false)?,
-            // Case-insensitive: `.GIT/hooks` is `.git/hooks` on macOS and Windows file systems.
+            // Case-insensitive: `.GIT/hooks` is `.git/hooks` and `SRC/.ENV` is `src/.env` on
+            // macOS and Windows file systems; a deny or protect rule must not depend on case.
+            deny: Globs::compile("policy.deny_write", &self.deny_write, true)?,
             protected: Globs::compile("protected paths", &protected, true)?,
             max_files_changed: self.max_files_changed,
             max_patch_bytes: self.max_patch_bytes,
@@ -131,6 +132,18 @@ impl CompiledRules {
     /// Checks one path's syntax and globs.
     pub fn check_path(&self, path: &str) -> Result<(), Rejection> {
         check_path_syntax(path)?;
+        if let Some(comp) = path.split('/').find(|c| is_dotgit_alias(c)) {
+            return Err(Rejection::at_path(
+                Rule::ProtectedPath,
+                path,
+                format!(
+                    "`{}` names `{}`, which some file systems read as `.git`; it is never written",
+                    path.escape_debug(),
+                    comp.escape_debug()
+                ),
+            )
+            .with_hint("change only source files; version control data is off limits"));
+        }
         if let Some(g) = self.protected.first_match(path) {
             return Err(Rejection::at_path(
                 Rule::ProtectedPath,
@@ -160,6 +173,17 @@ impl CompiledRules {
         }
         Ok(())
     }
+}
+
+/// Whether a path component is `.git` in disguise: HFS+ ignores some invisible code points,
+/// NTFS drops trailing dots and spaces and knows the short name `GIT~1` and `::` streams
+/// (the same aliases git itself refuses).
+fn is_dotgit_alias(comp: &str) -> bool {
+    let ignorable = |c: &char| matches!(*c as u32, 0x200c..=0x200f | 0x202a..=0x202e | 0x206a..=0x206f | 0xfeff);
+    let visible: String = comp.chars().filter(|c| !ignorable(c)).collect();
+    let base = visible.split("::").next().unwrap_or("");
+    let trimmed = base.trim_end_matches(['.', ' ']).to_lowercase();
+    comp != ".git" && (trimmed == ".git" || trimmed == "git~1")
 }
 
 /// Refuses empty, absolute, climbing or odd paths. Paths are workspace-relative with `/`.
@@ -412,6 +436,22 @@ mod tests {
         assert_eq!(deny.rule, Rule::DenyWrite);
         assert!(deny.message.contains("**/secrets/**"), "{}", deny.message);
         assert_eq!(r.check_path("src/.env").unwrap_err().rule, Rule::DenyWrite);
+        assert_eq!(r.check_path("src/.ENV").unwrap_err().rule, Rule::DenyWrite);
+        for alias in [
+            ".git./config",
+            ".git /config",
+            "GIT~1/config",
+            ".g\u{200c}it/hooks/x",
+            "src/.git::$INDEX_ALLOCATION/x",
+        ] {
+            assert_eq!(
+                r.check_path(alias).unwrap_err().rule,
+                Rule::ProtectedPath,
+                "{alias}"
+            );
+        }
+        r.check_path("src/.gitignore").unwrap();
+        r.check_path("src/git~10.rs").unwrap();
         assert_eq!(
             r.check_path("README.md").unwrap_err().rule,
             Rule::NotAllowlisted
