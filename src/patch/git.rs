@@ -18,6 +18,9 @@ const GIT_VARS: &[&str] = &[
     "GIT_PREFIX",
     "GIT_CEILING_DIRECTORIES",
     "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+    // `-c` settings inherited from a calling git would change how the patch applies.
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
 ];
 
 fn run(root: &Path, args: &[&str], patch: &Path) -> Result<Output, String> {

@@ -16,6 +16,8 @@ pub fn parse(text: &str) -> Result<Patch, Rejection> {
     Parser {
         lines: &lines,
         i: 0,
+        short: None,
+        body_until: 0,
     }
     .run()
 }
@@ -26,6 +28,11 @@ const HUNK_FORM_HINT: &str =
 struct Parser<'a, 'b> {
     lines: &'b [ReplyLine<'a>],
     i: usize,
+    /// The last hunk had fewer lines than its header states: (header line, stated old/new,
+    /// seen old/new). Hunk-like lines after it then mean a line lost its prefix.
+    short: Option<(usize, usize, usize, usize, usize)>,
+    /// Lines before this index are known to run on as hunk lines to the next header.
+    body_until: usize,
 }
 
 impl<'a> Parser<'a, '_> {
@@ -41,6 +48,32 @@ impl<'a> Parser<'a, '_> {
     fn plain_header_at(&self, i: usize) -> bool {
         self.text(i).is_some_and(|t| t.starts_with("--- "))
             && self.text(i + 1).is_some_and(|t| t.starts_with("+++ "))
+    }
+
+    /// Whether lines from `i` up to the next header (or the end) are all hunk lines or blank,
+    /// with at least one hunk line: then a blank line is context, not the end of the hunk.
+    fn body_runs_on(&mut self, i: usize) -> bool {
+        if i < self.body_until {
+            return true;
+        }
+        let mut j = i;
+        let mut body = false;
+        while let Some(t) = self.text(j) {
+            if self.boundary_at(j) {
+                break;
+            }
+            if !t.is_empty() {
+                if !t.starts_with([' ', '+', '-', '\\']) {
+                    return false;
+                }
+                body = true;
+            }
+            j += 1;
+        }
+        if body {
+            self.body_until = j;
+        }
+        body
     }
 
     fn boundary_at(&self, i: usize) -> bool {
@@ -266,7 +299,20 @@ impl<'a> Parser<'a, '_> {
                 Some(t) if t.starts_with("@@") => hunks.push(self.hunk()?),
                 Some(_) if !hunks.is_empty() => {
                     let mut j = self.i;
-                    while self.text(j).is_some() && !self.boundary_at(j) {
+                    while let Some(t) = self.text(j) {
+                        if self.boundary_at(j) {
+                            break;
+                        }
+                        if let Some((h, so, sn, o, n)) = self.short
+                            && t.starts_with([' ', '+', '-'])
+                        {
+                            return Err(Rejection::at_line(
+                                Rule::MalformedDiff,
+                                self.no(j),
+                                format!("this hunk line is cut off from the hunk at line {h} by a line without a ' ', '+' or '-' prefix (the header states {so} old and {sn} new lines; {o} and {n} came before the cut)"),
+                            )
+                            .with_hint("prefix every unchanged line with a space (blank lines too), removed lines with '-', added lines with '+'"));
+                        }
                         j += 1;
                     }
                     if self.text(j).is_some_and(|t| t.starts_with("@@")) {
@@ -309,8 +355,9 @@ impl<'a> Parser<'a, '_> {
             if t.starts_with("@@") || t.starts_with("diff --git ") || self.plain_header_at(self.i) {
                 break;
             }
-            if satisfied && (t == "-- " || t.is_empty()) {
-                // A mail signature or a blank line after a complete hunk ends it: prose follows.
+            if satisfied && (t == "-- " || (t.is_empty() && !self.body_runs_on(self.i))) {
+                // A mail signature, or a blank line after a complete hunk followed by prose,
+                // ends the hunk. Hunk lines after the blank line (counts too small) do not.
                 break;
             }
             let first = t.chars().next();
@@ -388,6 +435,9 @@ impl<'a> Parser<'a, '_> {
         for _ in 0..blanks.min(wanted) {
             hunk.lines.push(HunkLine::Context(String::new()));
         }
+        let (o, n) = (hunk.old_len(), hunk.new_len());
+        self.short =
+            (o < old_count || n < new_count).then_some((header_no, old_count, new_count, o, n));
         if hunk.lines.is_empty() {
             return Err(Rejection::at_line(
                 Rule::MalformedDiff,

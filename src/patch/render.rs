@@ -47,6 +47,15 @@ fn render_file(out: &mut String, fp: &FilePatch) {
             }
         }
     }
+    if fp.binary {
+        // Kept so a re-parse still sees (and validation still refuses) a binary patch.
+        let _ = writeln!(
+            out,
+            "Binary files {} and {} differ",
+            quote("a/", old),
+            quote("b/", new)
+        );
+    }
     if fp.hunks.is_empty() {
         return;
     }
