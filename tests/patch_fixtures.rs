@@ -473,3 +473,48 @@ proptest! {
         prop_assert_eq!(std::fs::read_to_string(tmp.path().join("f.txt")).unwrap(), old);
     }
 }
+
+/// Applies a fixture's patch (built-in applier) and returns the outcome.
+fn outcome(name: &str) -> Result<patch::ChangeSet, Rejection> {
+    let case = fixtures().join(name);
+    let tmp = tempfile::tempdir().unwrap();
+    let root = prepare(&case, tmp.path());
+    let text = std::fs::read_to_string(case.join("patch.txt")).unwrap();
+    let rules = rules_for(&case).compile().unwrap();
+    patch::parse(&text)
+        .and_then(|p| patch::apply_with(&root, &p, &rules, &ApplyOptions { builtin_only: true }))
+}
+
+#[test]
+fn feedback_texts() {
+    let mut all = String::new();
+    for name in [
+        "101_hunk_only_fragment",
+        "104_context_not_found",
+        "105_already_applied",
+        "106_ambiguous_context",
+        "113_write_through_existing_dir_symlink",
+        "119_policy_file",
+        "123_too_many_files",
+        "138_prefix_lost_after_blank_line",
+    ] {
+        let err = outcome(name).err().unwrap();
+        all.push_str(&format!("## {name} [{}]\n{}\n", err.rule(), err.feedback()));
+    }
+    insta::assert_snapshot!(all);
+}
+
+#[test]
+fn apply_report_json() {
+    let mut all = serde_json::Map::new();
+    for name in [
+        "005_wrong_line_numbers",
+        "010_trailing_whitespace_drift",
+        "019_rename_with_change",
+        "023_multi_hunk",
+    ] {
+        let cs = outcome(name).unwrap();
+        all.insert(name.to_owned(), serde_json::to_value(cs.report()).unwrap());
+    }
+    insta::assert_json_snapshot!(all);
+}

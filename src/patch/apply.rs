@@ -71,37 +71,8 @@ pub fn apply_with(
         targets.dedup();
         match git::apply(root, &render(patch), &targets) {
             Ok(()) => {
-                let after = match read_states(root, &paths) {
-                    Ok(a) => a,
-                    Err(r) => {
-                        let partial = change_set(
-                            &paths,
-                            &before,
-                            &before,
-                            Vec::new(),
-                            Vec::new(),
-                            git_report(patch, None),
-                        );
-                        let _ = partial.undo(root);
-                        return Err(r);
-                    }
-                };
-                let dirs_after = dir_states(root, &paths);
-                let mut created: Vec<String> = dirs_after
-                    .iter()
-                    .filter(|(d, e)| **e && !dirs_before[*d])
-                    .map(|(d, _)| d.clone())
-                    .collect();
-                let mut removed: Vec<String> = dirs_before
-                    .iter()
-                    .filter(|(d, e)| **e && !dirs_after[*d])
-                    .map(|(d, _)| d.clone())
-                    .collect();
-                created.sort_by_key(|d| d.matches('/').count());
-                removed.sort_by_key(|d| std::cmp::Reverse(d.matches('/').count()));
                 let report = git_report(patch, planned.as_ref().ok());
-                let cs = change_set(&paths, &before, &after, created, removed, report);
-                return finish(root, cs, rules);
+                return after_git(root, &paths, &before, dirs_before, report, rules);
             }
             Err(why) => Some(why),
         }
@@ -128,6 +99,44 @@ pub fn apply_with(
         ));
     }
     finish(root, cs, rules)
+}
+
+/// Builds the change set after git wrote the patch: reads the touched paths back and works out
+/// which directories git created or removed.
+fn after_git(
+    root: &Path,
+    paths: &[String],
+    before: &BTreeMap<String, State>,
+    dirs_before: BTreeMap<String, bool>,
+    report: ApplyReport,
+    rules: &CompiledRules,
+) -> Result<ChangeSet, Rejection> {
+    let dirs_after = dir_states(root, paths);
+    let mut created: Vec<String> = dirs_after
+        .iter()
+        .filter(|(d, e)| **e && !dirs_before.get(*d).copied().unwrap_or(true))
+        .map(|(d, _)| d.clone())
+        .collect();
+    let mut removed: Vec<String> = dirs_before
+        .iter()
+        .filter(|(d, e)| **e && !dirs_after.get(*d).copied().unwrap_or(true))
+        .map(|(d, _)| d.clone())
+        .collect();
+    created.sort_by_key(|d| d.matches('/').count());
+    removed.sort_by_key(|d| std::cmp::Reverse(d.matches('/').count()));
+    match read_states(root, paths) {
+        Ok(after) => finish(
+            root,
+            change_set(paths, before, &after, created, removed, report),
+            rules,
+        ),
+        Err(r) => {
+            // What git left cannot be read back safely: put every touched path back.
+            let cs = change_set(paths, before, before, created, removed, report);
+            let _ = cs.restore(root, true);
+            Err(r)
+        }
+    }
 }
 
 /// The re-check after writing: the changed paths must still pass the rules and be regular files.
@@ -476,3 +485,7 @@ fn plan_patch(patch: &Patch, before: &BTreeMap<String, State>) -> Result<Plan, R
     }
     Ok(Plan { after: cur, files })
 }
+
+#[cfg(test)]
+#[path = "apply_tests.rs"]
+mod tests;

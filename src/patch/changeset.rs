@@ -54,11 +54,17 @@ impl ChangeSet {
     /// directories the change created, and recreates the ones it removed. Symbolic links found
     /// on the way (planted by code run since) are replaced, never written through.
     pub fn undo(&self, root: &Path) -> std::io::Result<()> {
+        self.restore(root, false)
+    }
+
+    /// Undo; with `all`, also rewrites paths that look unchanged (when the after state is not
+    /// known). Unchanged paths are otherwise left alone so their timestamps keep build caches warm.
+    pub(crate) fn restore(&self, root: &Path, all: bool) -> std::io::Result<()> {
         for dir in self.removed_dirs.iter().rev() {
             write::make_dir(root, dir)?;
         }
         let mut scratch = Vec::new();
-        for change in self.files.iter().rev() {
+        for change in self.files.iter().rev().filter(|c| all || c.changed()) {
             match &change.before {
                 Some(content) => write::write_file(
                     root,

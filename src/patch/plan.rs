@@ -254,19 +254,26 @@ fn locate(
         && new != old
         && let Some(&p) = find(lines, &new, loose, taken).first()
     {
-        {
-            return Err(Rejection::at_path(
-                Rule::AlreadyApplied,
-                path,
-                format!(
-                    "{} is already applied: its new lines are already at line {}",
-                    describe(path, k, hunk),
-                    p + 1
-                ),
-            )
-            .with_hunk(location(k, hunk))
-            .with_hint("the file already has this change; send only changes still needed against the current file"));
-        }
+        let mut r = Rejection::at_path(
+            Rule::AlreadyApplied,
+            path,
+            format!(
+                "{} is already applied: its new lines are already at line {}",
+                describe(path, k, hunk),
+                p + 1
+            ),
+        )
+        .with_hunk(location(k, hunk))
+        .with_hint("the file already has this change; send only changes still needed against the current file");
+        r.nearest = (p..(p + new.len()).min(p + 10))
+            .filter_map(|i| {
+                lines.get(i).map(|l| NearLine {
+                    line: i + 1,
+                    text: l.text.to_owned(),
+                })
+            })
+            .collect();
+        return Err(r);
     }
     Err(not_found(path, k, hunk, lines, old, expected))
 }

@@ -215,6 +215,24 @@ mod tests {
         assert!(diff.contains("+++ b/new/b.txt"), "{diff}");
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn rewrites_never_read_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret.txt");
+        std::fs::write(&secret, "token\n").unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        std::os::unix::fs::symlink(&secret, root.join("leak.txt")).unwrap();
+        let body = ReplyBody::Rewrites(vec![FileRewrite {
+            path: "leak.txt".into(),
+            content: "x\n".into(),
+        }]);
+        let err = candidate_diff(&root, &body).unwrap_err();
+        assert_eq!(err.rule, Rule::SymlinkInPath);
+        assert!(!err.to_string().contains("token"));
+    }
+
     #[test]
     fn rewrite_paths_are_checked_before_reading() {
         let dir = tempfile::tempdir().unwrap();
