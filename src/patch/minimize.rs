@@ -128,6 +128,12 @@ where
     F: FnMut(Vec<usize>) -> Fut,
     Fut: Future<Output = Result<bool, E>>,
 {
+    // The worst-case bound is also enforced, so the doc's promise holds whatever the test does.
+    let max_runs = max_runs.min(
+        hunks
+            .saturating_mul(hunks)
+            .saturating_add(hunks.saturating_mul(3)),
+    );
     let mut current: Vec<usize> = (0..hunks).collect();
     let mut runs: Vec<MinimizeRun> = Vec::new();
     let mut seen: HashMap<Vec<usize>, bool> = HashMap::new();
@@ -255,6 +261,30 @@ mod tests {
         assert_eq!(m.runs.len(), 3);
         assert!(m.exhausted);
         assert!(m.kept.contains(&1) && m.kept.contains(&14));
+    }
+
+    #[test]
+    fn erratic_tests_stay_within_the_bound_and_keep_a_passing_set() {
+        for seed in 0..200u64 {
+            for k in [2usize, 3, 5, 8, 13] {
+                let m = run(k, usize::MAX, move |s: Vec<usize>| {
+                    // A deterministic but arbitrary (non-monotone) verdict per subset.
+                    let h = s
+                        .iter()
+                        .fold(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15), |h, &x| {
+                            (h ^ x as u64).wrapping_mul(0x0100_0000_01b3)
+                        });
+                    async move { Ok(h % 3 == 0) }
+                });
+                assert!(
+                    m.runs.len() <= k * k + 3 * k,
+                    "k={k} seed={seed}: {} runs",
+                    m.runs.len()
+                );
+                let full: Vec<usize> = (0..k).collect();
+                assert!(m.kept == full || m.runs.iter().any(|r| r.passed && r.subset == m.kept));
+            }
+        }
     }
 
     #[test]

@@ -32,11 +32,19 @@ pub fn sanitize(reply: &str) -> Vec<ReplyLine<'_>> {
         lines.pop();
     }
     let blocks = fenced_blocks(&lines);
-    let diff_blocks: Vec<&[ReplyLine<'_>]> = blocks
-        .iter()
-        .map(|r| &lines[r.clone()])
-        .filter(|block| block.iter().any(|l| looks_like_diff(l.text)))
-        .collect();
+    // Blocks with file headers win; a block with only `@@` lines is used when nothing better
+    // exists, so a hunk-only fragment is reported as such rather than as "no diff".
+    let pick = |test: fn(&str) -> bool| -> Vec<&[ReplyLine<'_>]> {
+        blocks
+            .iter()
+            .map(|r| &lines[r.clone()])
+            .filter(|block| block.iter().any(|l| test(l.text)))
+            .collect()
+    };
+    let mut diff_blocks = pick(has_file_header);
+    if diff_blocks.is_empty() {
+        diff_blocks = pick(|t| t.starts_with("@@ "));
+    }
     if diff_blocks.is_empty() {
         return lines;
     }
@@ -83,11 +91,8 @@ fn fenced_blocks(lines: &[ReplyLine<'_>]) -> Vec<std::ops::Range<usize>> {
     blocks
 }
 
-fn looks_like_diff(text: &str) -> bool {
-    text.starts_with("diff --git ")
-        || text.starts_with("--- ")
-        || text.starts_with("+++ ")
-        || text.starts_with("@@ ")
+fn has_file_header(text: &str) -> bool {
+    text.starts_with("diff --git ") || text.starts_with("--- ") || text.starts_with("+++ ")
 }
 
 #[cfg(test)]
@@ -108,6 +113,14 @@ mod tests {
         assert_eq!(got.first(), Some(&(6, "--- a/x".to_owned())));
         assert_eq!(got.len(), 5);
         assert_eq!(got.last(), Some(&(10, "+b".to_owned())));
+    }
+
+    #[test]
+    fn a_block_of_test_output_with_hunk_markers_is_not_taken_for_the_diff() {
+        let reply = "Output:\n```text\n@@ -1 +1 @@\n-1\n+2\n```\nFix:\n```diff\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n```\n";
+        let got = texts(reply);
+        assert_eq!(got.first(), Some(&(9, "--- a/x".to_owned())));
+        assert_eq!(got.len(), 5);
     }
 
     #[test]
