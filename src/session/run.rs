@@ -24,11 +24,18 @@ use crate::settings::Settings;
 /// Bytes of a failing command's output kept for a proposer.
 const EVIDENCE_TAIL_BYTES: usize = 12_000;
 
-/// A candidate that passed.
+/// Verification runs minimization may spend; ddmin's own worst case (n² + 3n) bounds it below
+/// this for small patches.
+const MINIMIZE_MAX_RUNS: usize = 16;
+
+/// A candidate that passed, with what minimization needs to rerun it.
 struct Winner {
     attempt: u32,
     changes: ChangeSet,
-    verification: Verification,
+    patch: patch::Patch,
+    runner: Runner,
+    rules: patch::CompiledRules,
+    root: PathBuf,
 }
 
 /// Everything the session accumulates, for the bundle and the report.
@@ -136,7 +143,7 @@ pub async fn run_session(settings: &Settings, cancel: Cancel) -> Result<Outcome,
             return Err(e);
         }
     };
-    finish(settings, st, sandbox_slot, end, winner, &cancel).await
+    finish(settings, st, sandbox_slot, end, winner).await
 }
 
 /// The loop proper; returns how it ended and the winning candidate, if any.
@@ -352,7 +359,7 @@ async fn prove(
         .map(|f| f.output_tail.as_str())
         .collect::<Vec<_>>()
         .join("\n");
-    let editable = |path: &str| rules.may_write(path);
+    let editable = |path: &str| rules.check_path(path).is_ok();
     let failure_context = context::build(&combined, &root, &map, &editable, p.context_budget_bytes);
 
     // Attempts.
@@ -524,7 +531,10 @@ async fn prove(
                 Some(Winner {
                     attempt: n,
                     changes,
-                    verification,
+                    patch: parsed,
+                    runner: runner.clone(),
+                    rules: rules.clone(),
+                    root: root.clone(),
                 }),
             ));
         }
@@ -577,10 +587,9 @@ async fn finish(
     sandbox: Option<Sandbox>,
     end: End,
     winner: Option<Winner>,
-    cancel: &Cancel,
 ) -> Result<Outcome, Error> {
     if let Some(w) = &winner {
-        let (patch_text, files) = minimized(settings, &mut st, sandbox.as_ref(), w, cancel).await;
+        let (patch_text, files) = minimized(settings, &mut st, w).await;
         st.winner_patch = Some(patch_text);
         st.changed_files = files;
     }
@@ -674,19 +683,79 @@ async fn finish(
     Ok(outcome)
 }
 
-/// The winning diff, minimized when the policy asks and there is more than one hunk.
-async fn minimized(
-    _settings: &Settings,
-    st: &mut State,
-    _sandbox: Option<&Sandbox>,
-    w: &Winner,
-    _cancel: &Cancel,
-) -> (String, Vec<String>) {
-    st.bundle.event(
-        "winner",
-        json!({"attempt": w.attempt, "problems": w.verification.problems}),
-    );
-    (w.changes.diff(), w.changes.changed_paths())
+/// The winning diff, minimized when the policy asks and there is more than one hunk: subsets
+/// are applied to the same sandbox, verified, and undone (delta debugging, at most
+/// `MINIMIZE_MAX_RUNS` runs). Falls back to the whole winner when anything goes wrong.
+async fn minimized(settings: &Settings, st: &mut State, w: &Winner) -> (String, Vec<String>) {
+    st.bundle.event("winner", json!({"attempt": w.attempt}));
+    let whole = (w.changes.diff(), w.changes.changed_paths());
+    let units = patch::hunks(&w.patch);
+    if !settings.doc().policy.minimize || units.len() < 2 {
+        return whole;
+    }
+    if let Err(e) = w.changes.undo(&w.root) {
+        tracing::warn!("minimization skipped: failed to undo the winner: {e}");
+        return whole;
+    }
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let baseline = st.baseline.clone();
+    let targets = st.targets.clone();
+    let bundle = st.bundle.clone();
+    let result = patch::minimize(units.len(), MINIMIZE_MAX_RUNS, |subset: Vec<usize>| {
+        let (runner, rules, root, patch_all) = (
+            w.runner.clone(),
+            w.rules.clone(),
+            w.root.clone(),
+            w.patch.clone(),
+        );
+        let targets = targets.clone();
+        let baseline = baseline.clone();
+        let log_root = bundle.path(&format!(
+            "attempts/{}/minimize/run_{}",
+            w.attempt,
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+        ));
+        async move {
+            let sub = patch::sub_patch(&patch_all, &subset);
+            let Ok(changes) = patch::apply(&root, &sub, &rules) else {
+                return Ok::<bool, ExecError>(false);
+            };
+            let runs = runner.run_all(&targets, &log_root).await;
+            let undo = changes.undo(&root);
+            let passed = judge(&baseline, runs?).passed;
+            Ok(undo.is_ok() && passed)
+        }
+    })
+    .await;
+    match result {
+        Ok(m) => {
+            let mut kept_paths: Vec<String> = m
+                .kept
+                .iter()
+                .filter_map(|i| units.get(*i))
+                .map(|u| u.path.clone())
+                .collect();
+            kept_paths.dedup();
+            let record = json!({
+                "hunks_before": units.len(),
+                "hunks_after": m.kept.len(),
+                "kept": m.kept,
+                "runs": m.runs,
+                "max_runs": MINIMIZE_MAX_RUNS,
+                "exhausted": m.exhausted,
+            });
+            st.bundle.event("minimized", record.clone());
+            st.minimization = Some(record);
+            if m.kept.len() == units.len() {
+                return whole;
+            }
+            (patch::render_subset(&w.patch, &m.kept), kept_paths)
+        }
+        Err(e) => {
+            tracing::warn!("minimization stopped: {e}");
+            whole
+        }
+    }
 }
 
 fn final_exit(st: &State, end: &End) -> i32 {

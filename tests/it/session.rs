@@ -493,13 +493,24 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 
 #[test]
 fn every_example_fails_first_and_is_proven_with_its_known_fix() {
-    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/failing_targets");
-    for name in ["name_error", "slug_bug", "unsorted_median", "rust_compile_error", "rust_logic_bug"] {
+    let examples =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/failing_targets");
+    for name in [
+        "name_error",
+        "slug_bug",
+        "unsorted_median",
+        "rust_compile_error",
+        "rust_logic_bug",
+    ] {
         let env = TestEnv::new(&[]);
         copy_dir(&examples.join(name), &env.root().join(name));
         env.commit("example");
         let ws = env.root().join(name);
-        let cmd = if name.starts_with("rust_") { "cargo test --offline" } else { TEST_CMD };
+        let cmd = if name.starts_with("rust_") {
+            "cargo test --offline"
+        } else {
+            TEST_CMD
+        };
         let provider = format!("command:{}", examples.join("known_fix.sh").display());
         // The stub proposes nothing: not proven, with the hint on configuring a model.
         let out = env.pp_in(&ws, &["run", cmd, "--provider", "stub", "--json"]);
@@ -511,4 +522,70 @@ fn every_example_fails_first_and_is_proven_with_its_known_fix() {
         assert_eq!(v["status"], "proven", "{name}: {}", stderr(&out));
         assert_eq!(code(&out), 0);
     }
+}
+
+#[test]
+fn a_candidate_whose_second_file_cannot_apply_leaves_both_untouched() {
+    let env = calc_env();
+    env.write("notes.txt", "alpha\n");
+    env.commit("notes");
+    // calc.py would apply; notes.txt's context does not exist: nothing may be written.
+    let half = format!("{FIX}--- a/notes.txt\n+++ b/notes.txt\n@@ -1 +1 @@\n-gamma\n+delta\n");
+    let provider = env.proposer(&[&json_diff(&half), &json_diff(WRONG)]);
+    let out = env.pp(&[
+        "run",
+        TEST_CMD,
+        "--provider",
+        &provider,
+        "--json",
+        "--keep-sandbox",
+    ]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
+    let b = bundle(&v);
+    let apply1: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("attempts/1/apply.json")).unwrap()).unwrap();
+    assert_eq!(apply1["applied"], false, "{apply1}");
+    assert!(apply1.to_string().contains("notes.txt"), "{apply1}");
+    // The second candidate was applied to the original calc.py (its `-` line matched), which
+    // it could not have been had the first candidate's calc.py hunk stayed behind.
+    let apply2: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("attempts/2/apply.json")).unwrap()).unwrap();
+    assert_eq!(apply2["applied"], true, "{apply2}");
+    let sandbox = std::path::PathBuf::from(v["sandbox"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("notes.txt")).unwrap(),
+        "alpha\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("calc.py")).unwrap(),
+        "def add(a, b):\n    return a - b\n"
+    );
+    std::fs::remove_dir_all(sandbox.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn minimization_drops_an_unneeded_hunk_in_another_file() {
+    let env = calc_env();
+    env.write("README.txt", "calc\n");
+    env.commit("readme");
+    let extra = format!(
+        "{FIX}--- a/README.txt\n+++ b/README.txt\n@@ -1 +1,2 @@\n calc\n+An unneeded line.\n"
+    );
+    let provider = env.proposer(&[&json_diff(&extra)]);
+    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    assert_eq!(v["changed_files"], serde_json::json!(["calc.py"]));
+    let b = bundle(&v);
+    let patch = std::fs::read_to_string(b.join("final.patch")).unwrap();
+    assert!(patch.contains("return a + b"), "{patch}");
+    assert!(!patch.contains("README.txt"), "{patch}");
+    let repro: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("repro.json")).unwrap()).unwrap();
+    assert_eq!(repro["minimization"]["hunks_before"], 2);
+    assert_eq!(repro["minimization"]["hunks_after"], 1);
+    // The minimized patch replays.
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    assert_eq!(json_out(&out)["success"], true, "{}", stderr(&out));
 }
