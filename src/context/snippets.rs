@@ -13,7 +13,8 @@ pub struct Snippet {
     pub path: String,
     pub start_line: u32,
     pub end_line: u32,
-    /// Each line as `> 12 | text` (a line a location points at) or `  13 | text`.
+    /// Each line as `> 12 | text` (a line a location or a definition the test uses points at)
+    /// or `  13 | text`.
     pub text: String,
 }
 
@@ -252,7 +253,7 @@ fn merge(
     mark: u32,
 ) {
     for entry in chosen.iter_mut() {
-        if entry.0 == path && start <= entry.2 + 2 && end + 2 >= entry.1 {
+        if entry.0 == path && start <= entry.2 + 3 && end + 3 >= entry.1 {
             entry.1 = entry.1.min(start);
             entry.2 = entry.2.max(end);
             if !entry.3.contains(&mark) {
