@@ -2,6 +2,11 @@
 //! recall over the whole corpus (must stay at or above 90%), exact test summaries, JUnit
 //! summaries and infra/code classification per fixture.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a broken fixture should fail loudly"
+)]
+
 use pp::context::{
     Classification, PathMap, TestSummary, classify, junit_summary, locations, test_summary,
 };
@@ -92,13 +97,13 @@ fn check_summary(
                     got.failing, want.failing
                 ));
             }
-            if let Some(passing) = &want.passing {
-                if &got.passing != passing {
-                    return Err(format!(
-                        "{what}: passing {:?}, expected {passing:?}",
-                        got.passing
-                    ));
-                }
+            if let Some(passing) = &want.passing
+                && &got.passing != passing
+            {
+                return Err(format!(
+                    "{what}: passing {:?}, expected {passing:?}",
+                    got.passing
+                ));
             }
             Ok(())
         }

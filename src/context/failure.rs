@@ -92,12 +92,9 @@ pub fn build_from(
     }
     if let Some(summary) = &summary {
         for name in &summary.failing {
-            if let Some(path) =
-                test_file_of(name).filter(|p| is_test_file(p) && tree.read(p).is_some())
-            {
-                if !tests.contains(&path) {
-                    tests.push(path);
-                }
+            let path = test_file_of(name).filter(|p| is_test_file(p) && tree.read(p).is_some());
+            if let Some(path) = path.filter(|p| !tests.contains(p)) {
+                tests.push(path);
             }
         }
     }

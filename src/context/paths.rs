@@ -175,11 +175,11 @@ mod tests {
 
     #[test]
     fn outside_or_foreign_paths_are_hints() {
-        assert_eq!(mapped("/usr/lib/python3.11/unittest/case.py").1, false);
-        assert_eq!(mapped("../other/a.py").1, false);
-        assert_eq!(mapped(".venv/lib/python3.11/site-packages/x.py").1, false);
-        assert_eq!(mapped("node_modules/jest/x.js").1, false);
-        assert_eq!(mapped("target/debug/build/x/out/gen.rs").1, false);
+        assert!(!mapped("/usr/lib/python3.11/unittest/case.py").1);
+        assert!(!mapped("../other/a.py").1);
+        assert!(!mapped(".venv/lib/python3.11/site-packages/x.py").1);
+        assert!(!mapped("node_modules/jest/x.js").1);
+        assert!(!mapped("target/debug/build/x/out/gen.rs").1);
         assert!(map().map("<frozen importlib._bootstrap>").is_none());
         assert!(map().map("node:internal/modules/cjs/loader").is_none());
     }
