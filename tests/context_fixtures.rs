@@ -1,6 +1,7 @@
 //! Runs the failure-output corpus in `tests/fixtures/context/` through `pp::context`: location
 //! recall over the whole corpus (must stay at or above 90%), exact test summaries, JUnit
-//! summaries and infra/code classification per fixture.
+//! summaries and infra/code classification per fixture, and `build` on the fixtures that keep a
+//! copy of their project in `workspace/`.
 
 #![expect(
     clippy::unwrap_used,
@@ -8,7 +9,8 @@
 )]
 
 use pp::context::{
-    Classification, PathMap, TestSummary, classify, junit_summary, locations, test_summary,
+    Classification, DEFAULT_CONTEXT_BUDGET_BYTES, PathMap, TestSummary, build, classify,
+    junit_summary, locations, test_summary,
 };
 use serde::Deserialize;
 use std::fs;
@@ -25,6 +27,8 @@ struct Expected {
     locations: Vec<ExpectedLocation>,
     summary: Option<ExpectedSummary>,
     junit: Option<ExpectedSummary>,
+    /// Present when the fixture keeps a copy of its project in `workspace/`.
+    related: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +114,64 @@ fn check_summary(
     }
 }
 
+/// `build` against the fixture's copy of its project: every expected in-workspace location whose
+/// file exists is an edit target, each edit target's line is inside a snippet, the related
+/// files are the expected ones, and the budget holds.
+fn check_context(
+    name: &str,
+    output: &str,
+    root: &Path,
+    map: &PathMap,
+    expected: &Expected,
+    related: &[String],
+) -> Result<(), String> {
+    let ctx = build(output, root, map, &|_| true, DEFAULT_CONTEXT_BUDGET_BYTES);
+    for want in expected
+        .locations
+        .iter()
+        .filter(|l| l.in_workspace && root.join(&l.path).is_file())
+    {
+        if !ctx
+            .locations
+            .iter()
+            .any(|l| l.path == want.path && l.line == want.line)
+        {
+            return Err(format!("{name}: build lost {}:{}", want.path, want.line));
+        }
+    }
+    for loc in &ctx.locations {
+        let covered = ctx
+            .snippets
+            .iter()
+            .any(|s| s.path == loc.path && s.start_line <= loc.line && loc.line <= s.end_line);
+        if !covered {
+            return Err(format!(
+                "{name}: no snippet shows {}:{}",
+                loc.path, loc.line
+            ));
+        }
+    }
+    if ctx.related != related {
+        return Err(format!(
+            "{name}: related {:?}, expected {related:?}",
+            ctx.related
+        ));
+    }
+    if ctx.assertions.is_empty() {
+        return Err(format!("{name}: no failure message extracted"));
+    }
+    let used: usize = ctx.assertions.iter().map(String::len).sum::<usize>()
+        + ctx
+            .snippets
+            .iter()
+            .map(|s| s.text.len() + s.path.len())
+            .sum::<usize>();
+    if used > DEFAULT_CONTEXT_BUDGET_BYTES {
+        return Err(format!("{name}: context uses {used} bytes"));
+    }
+    Ok(())
+}
+
 #[test]
 fn corpus() {
     let dirs = fixtures();
@@ -162,6 +224,19 @@ fn corpus() {
                 &format!("{name}/junit.xml"),
                 junit_summary(&xml).as_ref(),
                 expected.junit.as_ref(),
+            ) {
+                failures.push(e);
+            }
+        }
+
+        if let Some(related) = &expected.related {
+            if let Err(e) = check_context(
+                &name,
+                &output,
+                &dir.join("workspace"),
+                &map,
+                &expected,
+                related,
             ) {
                 failures.push(e);
             }

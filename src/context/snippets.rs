@@ -5,6 +5,7 @@
 use super::pattern::compile;
 use regex::Regex;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// Numbered source lines shown to the proposer.
@@ -185,32 +186,34 @@ pub(crate) struct Focus {
     pub line: u32,
 }
 
+/// At most this many focuses are considered; the rest rank too low to matter.
+const MAX_FOCUSES: usize = 200;
+
 /// Builds snippets for `focuses` (best first) from file texts, within `budget` bytes of
-/// snippet text. Returns the snippets in rank order and how many focuses did not fit.
+/// snippet text (paths included). Returns the snippets in rank order and how many focuses did
+/// not fit.
 pub(crate) fn snippets(
     focuses: &[Focus],
     read: &dyn Fn(&str) -> Option<String>,
     budget: usize,
 ) -> (Vec<Snippet>, u32) {
     // Per snippet: the source path, its range, and the marked lines.
-    let mut chosen: Vec<(String, usize, usize, Vec<u32>)> = Vec::new();
-    let mut texts: std::collections::HashMap<String, Option<String>> =
-        std::collections::HashMap::new();
+    let mut chosen: Vec<Range> = Vec::new();
+    let mut files: HashMap<String, Option<Vec<String>>> = HashMap::new();
     let mut omitted = 0;
-    for focus in focuses {
-        let text = texts
+    for focus in focuses.iter().take(MAX_FOCUSES) {
+        let lines = files
             .entry(focus.path.clone())
-            .or_insert_with(|| read(&focus.path))
-            .clone();
-        let Some(text) = text.as_deref() else {
+            .or_insert_with(|| read(&focus.path).map(|t| t.lines().map(str::to_string).collect()));
+        let Some(lines) = lines.as_deref() else {
             continue;
         };
-        let lines: Vec<&str> = text.lines().collect();
         let target = (focus.line as usize).saturating_sub(1);
         if target >= lines.len() {
             continue;
         }
-        let wide = block_range(&focus.path, &lines, target);
+        let borrowed: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let wide = block_range(&focus.path, &borrowed, target);
         let narrow = (
             target.saturating_sub(NARROW),
             (target + NARROW).min(lines.len() - 1),
@@ -219,10 +222,7 @@ pub(crate) fn snippets(
         for (start, end) in [wide, narrow] {
             let mut trial = chosen.clone();
             merge(&mut trial, &focus.path, start, end, focus.line);
-            let used: usize = trial
-                .iter()
-                .map(|(p, s, e, m)| cost(p, &texts, *s, *e, m))
-                .sum();
+            let used: usize = trial.iter().map(|r| cost(r, &files)).sum();
             if used <= budget {
                 chosen = trial;
                 placed = true;
@@ -235,48 +235,58 @@ pub(crate) fn snippets(
     }
     let rendered = chosen
         .iter()
-        .filter_map(|(path, start, end, marks)| {
-            let text = texts.get(path)?.as_deref()?;
-            let lines: Vec<&str> = text.lines().collect();
-            Some(render(path, &lines, *start, *end, marks))
+        .filter_map(|r| {
+            let lines = files.get(&r.path)?.as_deref()?;
+            let borrowed: Vec<&str> = lines.iter().map(String::as_str).collect();
+            Some(render(&r.path, &borrowed, r.start, r.end, &r.marks))
         })
         .collect();
     (rendered, omitted)
 }
 
-/// Adds a range, joining it with an overlapping or adjacent range of the same file.
-fn merge(
-    chosen: &mut Vec<(String, usize, usize, Vec<u32>)>,
-    path: &str,
+/// A chosen 0-based inclusive range of a file and the 1-based lines to mark in it.
+#[derive(Debug, Clone)]
+struct Range {
+    path: String,
     start: usize,
     end: usize,
-    mark: u32,
-) {
+    marks: Vec<u32>,
+}
+
+/// Adds a range, joining it with an overlapping or nearly adjacent range of the same file.
+fn merge(chosen: &mut Vec<Range>, path: &str, start: usize, end: usize, mark: u32) {
     for entry in chosen.iter_mut() {
-        if entry.0 == path && start <= entry.2 + 3 && end + 3 >= entry.1 {
-            entry.1 = entry.1.min(start);
-            entry.2 = entry.2.max(end);
-            if !entry.3.contains(&mark) {
-                entry.3.push(mark);
+        if entry.path == path && start <= entry.end + 3 && end + 3 >= entry.start {
+            entry.start = entry.start.min(start);
+            entry.end = entry.end.max(end);
+            if !entry.marks.contains(&mark) {
+                entry.marks.push(mark);
             }
             return;
         }
     }
-    chosen.push((path.to_string(), start, end, vec![mark]));
+    chosen.push(Range {
+        path: path.to_string(),
+        start,
+        end,
+        marks: vec![mark],
+    });
 }
 
-fn cost(
-    path: &str,
-    texts: &std::collections::HashMap<String, Option<String>>,
-    start: usize,
-    end: usize,
-    marks: &[u32],
-) -> usize {
-    let Some(Some(text)) = texts.get(path) else {
+/// The bytes `render` produces for a range plus its path, without rendering it.
+fn cost(range: &Range, files: &HashMap<String, Option<Vec<String>>>) -> usize {
+    let Some(Some(lines)) = files.get(&range.path) else {
         return 0;
     };
-    let lines: Vec<&str> = text.lines().collect();
-    path.len() + render(path, &lines, start, end, marks).text.len()
+    let width = (range.end + 1).to_string().len();
+    // "{mark} {number:>width$} | {line}\n"
+    let body: usize = lines
+        .iter()
+        .take(range.end + 1)
+        .skip(range.start)
+        .map(|l| l.len() + width + 6)
+        .sum();
+    range.path.len() + body
 }
 
 #[cfg(test)]
@@ -329,5 +339,18 @@ mod tests {
         let (got, omitted) = snippets(&focuses, &read, 10);
         assert!(got.is_empty());
         assert_eq!(omitted, 2);
+        // The computed cost is exactly what rendering produces.
+        let (got, _) = snippets(&focuses[..1], &read, 10_000);
+        let range = Range {
+            path: "a.py".into(),
+            start: 3,
+            end: 5,
+            marks: vec![6],
+        };
+        let files = HashMap::from([(
+            "a.py".to_string(),
+            Some(PY.lines().map(str::to_string).collect()),
+        )]);
+        assert_eq!(cost(&range, &files), got[0].text.len() + "a.py".len());
     }
 }
