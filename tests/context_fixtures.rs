@@ -273,3 +273,23 @@ fn corpus() {
         recall * 100.0
     );
 }
+
+/// What the lead writes into the bundle and the prompt, for two fixtures whose failing tests
+/// lead to the code under test.
+#[test]
+fn failure_context_snapshots() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/context");
+    for name in ["jest_fail", "rust_workspace"] {
+        let dir = root.join(name);
+        let output = fs::read_to_string(dir.join("output.txt")).unwrap();
+        let expected: Expected =
+            serde_json::from_str(&fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+        let map = PathMap {
+            workspace: expected.workspace,
+            sandbox: expected.sandbox,
+            container_workdir: expected.container_workdir,
+        };
+        let ctx = build(&output, &dir.join("workspace"), &map, &|_| true, 4_000);
+        insta::assert_json_snapshot!(name, ctx);
+    }
+}

@@ -12,6 +12,7 @@ use super::source::{DiskTree, SourceTree};
 use super::summary::{TestSummary, test_summary};
 use regex::Regex;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::LazyLock;
 
@@ -62,9 +63,13 @@ pub fn build_from(
     let go_module = tree
         .read("go.mod")
         .and_then(|m| GO_MODULE.captures(&m).map(|c| c[1].to_string()));
+    let mut exists: HashMap<String, bool> = HashMap::new();
     for mut loc in locations(&text, map) {
         resolve_package(&mut loc, go_module.as_deref());
-        let readable = loc.in_workspace && tree.read(&loc.path).is_some();
+        let readable = loc.in_workspace
+            && *exists
+                .entry(loc.path.clone())
+                .or_insert_with(|| tree.exists(&loc.path));
         if readable && editable(&loc.path) {
             primary.push(loc);
         } else {
@@ -92,7 +97,7 @@ pub fn build_from(
     }
     if let Some(summary) = &summary {
         for name in &summary.failing {
-            let path = test_file_of(name).filter(|p| is_test_file(p) && tree.read(p).is_some());
+            let path = test_file_of(name).filter(|p| is_test_file(p) && tree.exists(p));
             if let Some(path) = path.filter(|p| !tests.contains(p)) {
                 tests.push(path);
             }

@@ -51,7 +51,7 @@ pub fn related_sources(
         };
         let (candidates, symbols) = imports(test, &text, tree);
         for path in candidates {
-            if is_test_file(&path) || !editable(&path) || tree.read(&path).is_none() {
+            if is_test_file(&path) || !editable(&path) || !tree.exists(&path) {
                 continue;
             }
             let stem_match = stem(&path) == test_stem(test);

@@ -13,6 +13,10 @@ pub trait SourceTree {
     fn read(&self, rel: &str) -> Option<String>;
     /// The names of the regular files directly in `rel_dir` (`""` for the root), sorted.
     fn list(&self, rel_dir: &str) -> Vec<String>;
+    /// Whether `read` would return the file, without reading it.
+    fn exists(&self, rel: &str) -> bool {
+        self.read(rel).is_some()
+    }
 }
 
 /// A `SourceTree` over a directory on disk (the sandbox or the workspace).
@@ -38,8 +42,9 @@ impl DiskTree {
     }
 }
 
-impl SourceTree for DiskTree {
-    fn read(&self, rel: &str) -> Option<String> {
+impl DiskTree {
+    /// The real path of a readable file inside the root.
+    fn checked(&self, rel: &str) -> Option<PathBuf> {
         let path = self.resolve(rel)?;
         // A symlink inside the workspace may point anywhere; only follow it if it stays inside.
         let real = fs::canonicalize(&path).ok()?;
@@ -48,11 +53,18 @@ impl SourceTree for DiskTree {
             return None;
         }
         let meta = fs::metadata(&real).ok()?;
-        if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
-            return None;
-        }
-        let bytes = fs::read(&real).ok()?;
+        (meta.is_file() && meta.len() <= MAX_FILE_BYTES).then_some(real)
+    }
+}
+
+impl SourceTree for DiskTree {
+    fn read(&self, rel: &str) -> Option<String> {
+        let bytes = fs::read(self.checked(rel)?).ok()?;
         Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn exists(&self, rel: &str) -> bool {
+        self.checked(rel).is_some()
     }
 
     fn list(&self, rel_dir: &str) -> Vec<String> {
@@ -126,6 +138,8 @@ mod tests {
         assert_eq!(tree.read("src/a.py").as_deref(), Some("x = 1\n"));
         assert_eq!(tree.read("src/../src/a.py"), None);
         assert_eq!(tree.read("link"), None);
+        assert!(!tree.exists("link"));
+        assert!(tree.exists("src/a.py"));
         assert_eq!(tree.read("/etc/passwd"), None);
         assert_eq!(tree.list("src"), vec!["a.py"]);
         assert!(tree.list("..").is_empty());
