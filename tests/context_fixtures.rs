@@ -229,17 +229,17 @@ fn corpus() {
             }
         }
 
-        if let Some(related) = &expected.related {
-            if let Err(e) = check_context(
+        if let Some(related) = &expected.related
+            && let Err(e) = check_context(
                 &name,
                 &output,
                 &dir.join("workspace"),
                 &map,
                 &expected,
                 related,
-            ) {
-                failures.push(e);
-            }
+            )
+        {
+            failures.push(e);
         }
 
         let verdict = match classify(expected.exit_code, expected.timed_out, &output) {
