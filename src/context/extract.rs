@@ -2,7 +2,7 @@
 //! de-duplicated list.
 
 use super::location::Location;
-use super::locations::{gcc, generic, go, node, pytest, python, rust, tsc};
+use super::locations::{gcc, generic, go, java, node, pytest, python, rust, tsc};
 use super::paths::PathMap;
 use super::pattern::strip_ansi;
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ use std::collections::HashMap;
 /// keeps its first rank and gains the column or message it lacked.
 pub fn locations(output: &str, map: &PathMap) -> Vec<Location> {
     let text = strip_ansi(output);
-    let parsers: [fn(&str, &PathMap) -> Vec<Location>; 8] = [
+    let parsers: [fn(&str, &PathMap) -> Vec<Location>; 9] = [
         rust::parse,
         tsc::parse,
         gcc::parse,
@@ -23,6 +23,7 @@ pub fn locations(output: &str, map: &PathMap) -> Vec<Location> {
         pytest::parse,
         python::parse,
         node::parse,
+        java::parse,
         generic::parse,
     ];
     let mut merged: Vec<Location> = Vec::new();

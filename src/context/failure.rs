@@ -66,6 +66,7 @@ pub fn build_from(
     let mut exists: HashMap<String, bool> = HashMap::new();
     for mut loc in locations(&text, map) {
         resolve_package(&mut loc, go_module.as_deref());
+        resolve_source_root(&mut loc, tree);
         let readable = loc.in_workspace
             && *exists
                 .entry(loc.path.clone())
@@ -177,6 +178,33 @@ fn resolve_package(loc: &mut Location, module: Option<&str>) {
     }
 }
 
+/// Source roots JVM builds keep package folders under.
+const JVM_SOURCE_ROOTS: &[&str] = &[
+    "src/main/java",
+    "src/test/java",
+    "src/main/kotlin",
+    "src/test/kotlin",
+    "src/main/scala",
+    "src/test/scala",
+    "src",
+    "app/src/main/java",
+    "app/src/test/java",
+];
+
+/// JVM frames name `com/acme/Invoice.java`; find the source root that holds it.
+fn resolve_source_root(loc: &mut Location, tree: &dyn SourceTree) {
+    if loc.parser != "java" || !loc.in_workspace || tree.exists(&loc.path) {
+        return;
+    }
+    if let Some(found) = JVM_SOURCE_ROOTS
+        .iter()
+        .map(|root| format!("{root}/{}", loc.path))
+        .find(|p| tree.exists(p))
+    {
+        loc.path = found;
+    }
+}
+
 /// The file part of a failing test's id: `tests/t.py::test_a`, `test/a.test.ts > s > t`.
 fn test_file_of(name: &str) -> Option<String> {
     let file = name
@@ -246,6 +274,14 @@ mod tests {
         let out = "--- FAIL: TestReverse (0.00s)\n    strings_test.go:1: bad\nFAIL\nFAIL\texample.com/tools/internal/text\t0.003s\n";
         let ctx = build_from(out, &tree, &PathMap::local("/w"), &all, 10_000);
         assert_eq!(ctx.locations[0].path, "internal/text/strings_test.go");
+    }
+
+    #[test]
+    fn jvm_frames_find_their_source_root() {
+        let tree = MemTree::with(&[("src/main/java/com/acme/Invoice.java", "class Invoice {}\n")]);
+        let out = "java.lang.ArithmeticException: / by zero\n\tat com.acme.Invoice.average(Invoice.java:1)\n";
+        let ctx = build_from(out, &tree, &PathMap::local("/w"), &all, 10_000);
+        assert_eq!(ctx.locations[0].path, "src/main/java/com/acme/Invoice.java");
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub struct Location {
     /// outside the workspace (kept as hints, never edit targets).
     pub in_workspace: bool,
     /// Which parser found it (`rust`, `panic`, `python`, `pytest`, `go`, `node`, `tsc`, `gcc`,
-    /// `javac`, `generic`).
+    /// `javac`, `java`, `generic`).
     pub parser: &'static str,
     /// The diagnostic or exception reported at this position, when the format gives one.
     pub message: Option<String>,

@@ -3,6 +3,7 @@
 pub(crate) mod gcc;
 pub(crate) mod generic;
 pub(crate) mod go;
+pub(crate) mod java;
 pub(crate) mod node;
 pub(crate) mod pytest;
 pub(crate) mod python;
