@@ -17,8 +17,7 @@ pub(crate) fn parse(text: &str, map: &PathMap) -> Vec<Location> {
     let mut elines: Vec<String> = Vec::new();
     for line in text.lines() {
         if SECTION.is_match(line) {
-            found.extend(section.drain(..).rev());
-            elines.clear();
+            close(&mut section, &mut elines, &mut found);
             continue;
         }
         if let Some(caps) = ELINE.captures(line) {
@@ -27,21 +26,16 @@ pub(crate) fn parse(text: &str, map: &PathMap) -> Vec<Location> {
         }
         if let Some(caps) = LOC.captures(line) {
             let rest = caps[3].trim();
-            let message = if !elines.is_empty() {
-                Some(
-                    elines
-                        .iter()
-                        .take(3)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                )
-            } else if rest.starts_with("in ") {
+            // `--tb=short` prints `path:N: in func` before the source and `E` lines of that
+            // frame; the long form prints `path:N: ExcType` after them.
+            let message = if rest.starts_with("in ") {
+                attach(&mut section, &mut elines);
                 None
+            } else if !elines.is_empty() {
+                Some(joined(&mut elines))
             } else {
                 Some(rest.to_string())
             };
-            elines.clear();
             section.extend(Location::new(
                 map,
                 &caps[1],
@@ -52,8 +46,36 @@ pub(crate) fn parse(text: &str, map: &PathMap) -> Vec<Location> {
             ));
         }
     }
-    found.extend(section.drain(..).rev());
+    close(&mut section, &mut elines, &mut found);
     found
+}
+
+fn joined(elines: &mut Vec<String>) -> String {
+    let text = elines
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    elines.clear();
+    text
+}
+
+/// Gives pending `E` lines to the section's last frame when it has no message yet.
+fn attach(section: &mut [Location], elines: &mut Vec<String>) {
+    if elines.is_empty() {
+        return;
+    }
+    match section.last_mut() {
+        Some(last) if last.message.is_none() => last.message = Some(joined(elines)),
+        _ => elines.clear(),
+    }
+}
+
+/// Ends a failure section: innermost frame first.
+fn close(section: &mut Vec<Location>, elines: &mut Vec<String>, found: &mut Vec<Location>) {
+    attach(section, elines);
+    found.extend(section.drain(..).rev());
 }
 
 #[cfg(test)]
@@ -71,5 +93,16 @@ mod tests {
             (locs[1].path.as_str(), locs[1].line),
             ("tests/test_a.py", 5)
         );
+    }
+
+    #[test]
+    fn short_mode_messages_belong_to_the_frame_above() {
+        let out = "______ test_add ______\ntests/test_a.py:5: in test_add\n    assert f() == 4\nsrc/a.py:2: in f\n    return 1 / 0\nE   ZeroDivisionError: division by zero\n______ test_b ______\n";
+        let locs = parse(out, &PathMap::local("/w"));
+        assert_eq!(
+            (locs[0].path.as_str(), locs[0].message.as_deref()),
+            ("src/a.py", Some("ZeroDivisionError: division by zero"))
+        );
+        assert_eq!(locs[1].message, None);
     }
 }
