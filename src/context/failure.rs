@@ -28,7 +28,8 @@ pub struct FailureContext {
     /// Editable positions in the project, best first.
     pub locations: Vec<Location>,
     /// Positions that are not edit targets: dependencies, the toolchain, files outside the
-    /// workspace, files the policy protects, or paths that do not exist in the sandbox.
+    /// workspace, and files the policy protects. In-workspace paths that name no file in the
+    /// sandbox are dropped: they were misread or are generated.
     pub hints: Vec<Location>,
     /// Source files the failing tests exercise, best first (when every location is in a test).
     pub related: Vec<String>,
