@@ -73,7 +73,14 @@ impl Runner {
         tracing::info!("running {}: {}", target.name, target.invocation.display());
         let capture = crate::exec::run(&spec, &self.cancel).await?;
         let output = capture.combined_tail();
-        let tests = context::test_summary(&output);
+        // Test summaries come from the whole stored output: libtest prints one result line per
+        // test binary, and a tail could miss the first ones.
+        let full = format!(
+            "{}\n{}",
+            crate::exec::read_log(&log_dir.join("stdout.log")),
+            crate::exec::read_log(&log_dir.join("stderr.log"))
+        );
+        let tests = context::test_summary(&full);
         let classification = if capture.passed() {
             Classification::Code
         } else {

@@ -1,0 +1,86 @@
+//! `TestSummary` and `test_summary`: how many tests ran, passed, failed and were skipped, and
+//! which, read from a test runner's own report. Parsing lives in `summaries/`, one file per
+//! runner.
+
+use super::pattern::strip_ansi;
+use super::summaries::{gotest, jest, libtest, pytest, unittest, vitest};
+use serde::Serialize;
+
+/// What a test run reported about itself.
+///
+/// `ran` counts tests that executed to a verdict (`passed + failed`); skipped, ignored and
+/// deselected tests are in `skipped` only, so that `ran` compares across runs of the same
+/// suite whatever the runner's own convention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct TestSummary {
+    /// `libtest`, `nextest`, `pytest`, `unittest`, `gotest`, `jest`, `vitest` or `junit`.
+    pub format: String,
+    pub ran: u32,
+    pub passed: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    /// Failing tests by the runner's own name for them, in order, without duplicates.
+    pub failing: Vec<String>,
+    /// Passing tests, when the output lists them (verbose modes); empty otherwise.
+    pub passing: Vec<String>,
+    /// False when the counts are only a lower bound: `go test` without `-v` reports failures
+    /// but not how many tests passed.
+    pub counts_exact: bool,
+}
+
+impl TestSummary {
+    pub(crate) fn new(format: &str) -> Self {
+        TestSummary {
+            format: format.to_string(),
+            counts_exact: true,
+            ..TestSummary::default()
+        }
+    }
+
+    /// True when every passing test is named, so a test missing from both lists did not run.
+    pub fn names_complete(&self) -> bool {
+        self.counts_exact
+            && self.passing.len() as u32 >= self.passed
+            && self.failing.len() as u32 >= self.failed
+    }
+
+    pub(crate) fn add_failing(&mut self, name: &str) {
+        push_unique(&mut self.failing, name);
+    }
+
+    pub(crate) fn add_passing(&mut self, name: &str) {
+        push_unique(&mut self.passing, name);
+    }
+
+    pub(crate) fn finish(mut self) -> Self {
+        self.ran = self.passed + self.failed;
+        self
+    }
+}
+
+fn push_unique(list: &mut Vec<String>, name: &str) {
+    let name = name.trim();
+    if !name.is_empty() && !list.iter().any(|n| n == name) {
+        list.push(name.to_string());
+    }
+}
+
+/// The test report in `output`, if any runner's summary is there.
+///
+/// Runners are tried in a fixed order and the first that recognises its own summary line wins;
+/// a command that runs two different runners reports the first one found.
+pub fn test_summary(output: &str) -> Option<TestSummary> {
+    let text = strip_ansi(output);
+    let parsers: [fn(&str) -> Option<TestSummary>; 7] = [
+        libtest::parse_nextest,
+        libtest::parse,
+        pytest::parse,
+        unittest::parse,
+        gotest::parse,
+        jest::parse,
+        vitest::parse,
+    ];
+    parsers.iter().find_map(|parse| parse(&text))
+}
+
+pub use super::summaries::junit::junit_summary;
