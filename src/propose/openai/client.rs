@@ -43,7 +43,7 @@ enum Exchange {
 
 /// What the retry loop does next.
 enum Step {
-    Done(Completion),
+    Done(Box<Completion>),
     Fallback {
         compat: Compat,
         reason: String,
@@ -120,7 +120,7 @@ impl ChatClient {
                     completion.total_ms = millis(started.elapsed());
                     completion.requests = requests;
                     completion.retries = retries;
-                    return Ok(completion);
+                    return Ok(*completion);
                 }
                 Step::Fail(err) => return Err(err),
                 Step::Fallback {
@@ -322,7 +322,7 @@ impl ChatClient {
         request_body: Value,
         retries: &[RetryRecord],
     ) -> Step {
-        let invalid = |reason: String, raw: Option<Value>| {
+        let invalid = |reason: String, raw: Option<Box<Value>>| {
             Step::Fail(HttpError::InvalidResponse {
                 url: self.shown_url.clone(),
                 reason,
@@ -343,7 +343,7 @@ impl ChatClient {
             }
         };
         match parse_reply(&raw) {
-            Ok(reply) => Step::Done(Completion {
+            Ok(reply) => Step::Done(Box::new(Completion {
                 text: reply.text,
                 model: reply.model,
                 usage: reply.usage,
@@ -355,8 +355,8 @@ impl ChatClient {
                 retries: Vec::new(),
                 request_body,
                 raw_response: raw,
-            }),
-            Err(reason) => invalid(self.scrub(&reason), Some(raw)),
+            })),
+            Err(reason) => invalid(self.scrub(&reason), Some(Box::new(raw))),
         }
     }
 
@@ -448,23 +448,15 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         })
 }
 
-/// The error and its causes on one line; reqwest's own message alone is just "error sending
-/// request", and the useful part ("connection refused") is in the sources.
+/// The innermost cause of a transport error: reqwest's own message is only "error sending
+/// request for url (…)", while the cause says what happened ("Connection refused (os error
+/// 111)", "invalid peer certificate: UnknownIssuer").
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = Vec::new();
-    let mut current = e.source();
-    while let Some(cause) = current {
-        let text = cause.to_string();
-        if !parts.contains(&text) {
-            parts.push(text);
-        }
-        current = cause.source();
+    let mut innermost = e;
+    while let Some(cause) = innermost.source() {
+        innermost = cause;
     }
-    if parts.is_empty() {
-        e.to_string()
-    } else {
-        parts.join(": ")
-    }
+    innermost.to_string()
 }
 
 #[cfg(test)]

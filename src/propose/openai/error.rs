@@ -53,8 +53,8 @@ pub enum HttpError {
 
     /// No connection could be made (or it kept breaking) within the retry budget.
     #[error(
-        "could not reach the model server at {url}: {cause} (after {} retries)\nhint: {hint}",
-        .retries.len()
+        "could not reach the model server at {url}: {cause} ({})\nhint: {hint}",
+        retries_phrase(.retries)
     )]
     Unreachable {
         url: String,
@@ -65,8 +65,8 @@ pub enum HttpError {
 
     /// The last exchange got no complete reply within the request timeout.
     #[error(
-        "model server at {url} did not answer within {after:?} (after {} retries)\nhint: {hint}",
-        .retries.len()
+        "model server at {url} did not answer within {after:?} ({})\nhint: {hint}",
+        retries_phrase(.retries)
     )]
     Timeout {
         url: String,
@@ -76,7 +76,7 @@ pub enum HttpError {
     },
 
     /// Retryable failures (429, 5xx, …) outlasted the retry budget or count.
-    #[error("model server at {url} kept failing, gave up after {} retries; last: {last}", .retries.len())]
+    #[error("model server at {url} kept failing, gave up after {}; last: {last}", retries_phrase(.retries))]
     BudgetExhausted {
         url: String,
         last: String,
@@ -89,7 +89,7 @@ pub enum HttpError {
         url: String,
         reason: String,
         /// The decoded body when it was JSON, for the bundle.
-        raw: Option<Value>,
+        raw: Option<Box<Value>>,
         retries: Vec<RetryRecord>,
     },
 }
@@ -126,6 +126,14 @@ impl HttpError {
             HttpError::BudgetExhausted { .. } => "budget_exhausted",
             HttpError::InvalidResponse { .. } => "invalid_response",
         }
+    }
+}
+
+fn retries_phrase(retries: &[RetryRecord]) -> String {
+    match retries.len() {
+        0 => "no retry".to_owned(),
+        1 => "1 retry".to_owned(),
+        n => format!("{n} retries"),
     }
 }
 
