@@ -334,3 +334,33 @@ async fn local_flavor_without_a_key_sends_no_authorization() {
     assert_eq!(seen[0].header("authorization"), None);
     assert_eq!(seen[0].json()["model"], "qwen-local");
 }
+
+#[tokio::test]
+async fn redirects_are_reported_not_followed() {
+    let server = ModelServer::start([
+        Reply::raw(307, "").header("Location", "https://elsewhere.example/v1/chat/completions")
+    ]);
+    let client = ChatClient::new(config(server.base_url())).unwrap();
+    let err = client.complete(&messages()).await.unwrap_err();
+    match &err {
+        HttpError::BadRequest {
+            status, message, ..
+        } => {
+            assert_eq!(*status, 307);
+            assert!(message.contains("https://elsewhere.example"), "{message}");
+            assert!(message.contains("PP_OPENAI_BASE_URL"), "{message}");
+        }
+        other => panic!("expected BadRequest, got {other:?}"),
+    }
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn an_oversized_reply_is_invalid_not_buffered_whole() {
+    let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(17 * 1024 * 1024));
+    let server = ModelServer::start([Reply::raw(200, huge)]);
+    let client = ChatClient::new(config(server.base_url())).unwrap();
+    let err = client.complete(&messages()).await.unwrap_err();
+    assert!(matches!(err, HttpError::InvalidResponse { .. }), "{err:?}");
+    assert!(err.to_string().contains("larger than"), "{err}");
+}

@@ -18,6 +18,9 @@ use super::retry::{
     parse_retry_after_ms,
 };
 
+/// Largest reply body read; a chat completion of a few thousand tokens is far smaller.
+const MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
+
 /// An OpenAI-compatible chat client. Cheap to share by reference; remembers for its lifetime
 /// which optional parameters the server rejected.
 #[derive(Debug)]
@@ -36,6 +39,8 @@ enum Exchange {
         status: u16,
         headers: HeaderMap,
         body: String,
+        /// The body passed [`MAX_REPLY_BYTES`] and was cut there.
+        truncated: bool,
     },
     Connect(String),
     Timeout,
@@ -192,13 +197,28 @@ impl ChatClient {
         };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        match response.text().await {
-            Ok(body) => Exchange::Reply {
-                status,
-                headers,
-                body,
-            },
-            Err(e) => self.transport_failure(&e),
+        let mut response = response;
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut truncated = false;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if bytes.len() + chunk.len() > MAX_REPLY_BYTES {
+                        // Stop reading: memory stays bounded whatever the server sends.
+                        truncated = true;
+                        break;
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return self.transport_failure(&e),
+            }
+        }
+        Exchange::Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            truncated,
         }
     }
 
@@ -221,7 +241,7 @@ impl ChatClient {
         request_body: Value,
         retries: &[RetryRecord],
     ) -> Step {
-        let (status, headers, body) = match exchange {
+        let (status, headers, body, truncated) = match exchange {
             Exchange::Connect(cause) => {
                 return Step::Retry {
                     kind: RetryKind::Connect,
@@ -242,9 +262,18 @@ impl ChatClient {
                 status,
                 headers,
                 body,
-            } => (status, headers, body),
+                truncated,
+            } => (status, headers, body, truncated),
         };
         let url = self.shown_url.clone();
+        if (200..300).contains(&status) && truncated {
+            return Step::Fail(HttpError::InvalidResponse {
+                url,
+                reason: format!("the reply is larger than {MAX_REPLY_BYTES} bytes"),
+                raw: None,
+                retries: retries.to_vec(),
+            });
+        }
         if (200..300).contains(&status) {
             return self.accept(status, &body, request_body, retries);
         }
