@@ -45,3 +45,54 @@ pub fn is_searchable_value(value: &str) -> bool {
         "enabled" | "disabled" | "required" | "optional" | "default"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names() {
+        for name in [
+            "PP_OPENAI_API_KEY",
+            "PP_ATTEST_HMAC_KEY",
+            "GITHUB_TOKEN",
+            "gh_token",
+            "AWS_SECRET_ACCESS_KEY",
+            "DB_PASSWORD",
+            "MYSQL_PASSWD",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "OAUTH_CLIENT",
+            "NPM_AUTH",
+            "APIKEY",
+            "SSH_PASSPHRASE",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "PATH",
+            "HOME",
+            "KEYBOARD",
+            "AUTHOR",
+            "TOKENIZER",
+            "SECRETARY",
+            "PWD",
+            "GIT_ASKPASS",
+            "RUST_LOG",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+        // Judged per segment on purpose: a `*_PASSWORD_FILE` path is redacted too, harmlessly.
+        assert!(is_secret_name("DB_PASSWORD_FILE"));
+    }
+
+    #[test]
+    fn searchable_values() {
+        assert!(is_searchable_value("hunter22"));
+        assert!(is_searchable_value("/run/secrets/db"));
+        for v in [
+            "", "abc", "short", "300000", "1.5e10", "enabled", "  tiny  ",
+        ] {
+            assert!(!is_searchable_value(v), "{v:?}");
+        }
+    }
+}
