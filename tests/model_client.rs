@@ -364,3 +364,19 @@ async fn an_oversized_reply_is_invalid_not_buffered_whole() {
     assert!(matches!(err, HttpError::InvalidResponse { .. }), "{err:?}");
     assert!(err.to_string().contains("larger than"), "{err}");
 }
+
+#[tokio::test]
+async fn retries_before_a_final_rejection_are_kept() {
+    let server = ModelServer::start([
+        Reply::error(502, "bad gateway"),
+        Reply::error(401, "invalid key"),
+    ]);
+    let client = ChatClient::new(config(server.base_url())).unwrap();
+    let err = client.complete(&messages()).await.unwrap_err();
+    assert!(
+        matches!(err, HttpError::Auth { status: 401, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.retries().len(), 1);
+    assert_eq!(err.retries()[0].status, Some(502));
+}

@@ -280,7 +280,11 @@ impl ChatClient {
         let message = self.scrub(&server_message(&body));
         if is_retryable_status(status) {
             if status == 429 && error_code(&body).as_deref() == Some("insufficient_quota") {
-                return Step::Fail(HttpError::QuotaExceeded { url, message });
+                return Step::Fail(HttpError::QuotaExceeded {
+                    url,
+                    message,
+                    retries: retries.to_vec(),
+                });
             }
             return Step::Retry {
                 kind: RetryKind::Status,
@@ -310,6 +314,7 @@ impl ChatClient {
                     ),
                     None => format!("no key is set; export {}", flavor.api_key_var()),
                 },
+                retries: retries.to_vec(),
             },
             404 => HttpError::NotFound {
                 url,
@@ -320,6 +325,7 @@ impl ChatClient {
                     flavor.model_var(),
                     self.cfg.model
                 ),
+                retries: retries.to_vec(),
             },
             300..=399 => {
                 let to = headers
@@ -334,12 +340,14 @@ impl ChatClient {
                         mask_url_password(to),
                         flavor.base_url_var()
                     ),
+                    retries: retries.to_vec(),
                 }
             }
             _ => HttpError::BadRequest {
                 url,
                 status,
                 message,
+                retries: retries.to_vec(),
             },
         })
     }

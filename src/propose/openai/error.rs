@@ -27,6 +27,7 @@ pub enum HttpError {
         status: u16,
         message: String,
         hint: String,
+        retries: Vec<RetryRecord>,
     },
 
     /// 404: wrong base URL or unknown model.
@@ -35,6 +36,7 @@ pub enum HttpError {
         url: String,
         message: String,
         hint: String,
+        retries: Vec<RetryRecord>,
     },
 
     /// A 4xx the client cannot work around (400, 413, 422 without a fallback left, …).
@@ -43,13 +45,18 @@ pub enum HttpError {
         url: String,
         status: u16,
         message: String,
+        retries: Vec<RetryRecord>,
     },
 
     /// 429 with `insufficient_quota`: waiting will not help.
     #[error(
         "model server at {url} reports the account's quota is used up (http 429): {message}\nhint: check the plan and billing of the account behind the key"
     )]
-    QuotaExceeded { url: String, message: String },
+    QuotaExceeded {
+        url: String,
+        message: String,
+        retries: Vec<RetryRecord>,
+    },
 
     /// No connection could be made (or it kept breaking) within the retry budget.
     #[error(
@@ -101,14 +108,18 @@ impl HttpError {
         !matches!(self, HttpError::InvalidResponse { .. })
     }
 
-    /// Retries made before giving up, for the bundle.
+    /// Retries made before giving up (including ones before a final 4xx), for the bundle.
     pub fn retries(&self) -> &[RetryRecord] {
         match self {
-            HttpError::Unreachable { retries, .. }
+            HttpError::Auth { retries, .. }
+            | HttpError::NotFound { retries, .. }
+            | HttpError::BadRequest { retries, .. }
+            | HttpError::QuotaExceeded { retries, .. }
+            | HttpError::Unreachable { retries, .. }
             | HttpError::Timeout { retries, .. }
             | HttpError::BudgetExhausted { retries, .. }
             | HttpError::InvalidResponse { retries, .. } => retries,
-            _ => &[],
+            HttpError::Config(_) | HttpError::Client(_) => &[],
         }
     }
 
@@ -155,6 +166,7 @@ mod tests {
             status: 401,
             message: "bad key".into(),
             hint: "check PP_OPENAI_API_KEY".into(),
+            retries: vec![],
         };
         assert!(auth.is_infra());
         assert_eq!(auth.kind(), "auth");
