@@ -2,8 +2,10 @@
 
 use super::*;
 
-fn r() -> Redactor {
-    Redactor::default()
+/// One default redactor for all cases: building one compiles every pattern.
+fn r() -> &'static Redactor {
+    static SHARED: std::sync::LazyLock<Redactor> = std::sync::LazyLock::new(Redactor::default);
+    &SHARED
 }
 
 /// Asserts that `text` is redacted to exactly `expected`.

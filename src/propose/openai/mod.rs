@@ -10,7 +10,10 @@ mod response;
 mod retry;
 
 pub use client::ChatClient;
-pub use config::{ApiKey, ConfigError, Flavor, HttpConfig};
+pub use config::{
+    ApiKey, ConfigError, DEFAULT_LOCAL_BASE_URL, DEFAULT_LOCAL_MODEL, DEFAULT_MAX_TOKENS,
+    DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, Flavor, HttpConfig,
+};
 pub use error::HttpError;
 pub use request::{ChatMessage, Compat, build_request_body};
 pub use response::{Completion, ParsedReply, Usage, parse_reply, server_message};
