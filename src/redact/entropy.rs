@@ -18,6 +18,7 @@
 //! almost always. The known-shape rules and the environment values back this up.
 
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use regex::Regex;
 
@@ -39,11 +40,17 @@ impl EntropyRule {
         clippy::expect_used,
         reason = "the pattern is a constant, compiled by every test"
     )]
-    pub(crate) fn new() -> Self {
+    fn new() -> Self {
         EntropyRule {
             candidates: Regex::new(r"[A-Za-z0-9+/_-]{32,}={0,2}")
                 .expect("entropy candidate pattern compiles"),
         }
+    }
+
+    /// The rule, compiled once per process.
+    pub(crate) fn shared() -> &'static EntropyRule {
+        static RULE: LazyLock<EntropyRule> = LazyLock::new(EntropyRule::new);
+        &RULE
     }
 
     /// Ranges of `text` holding tokens that look like random secrets.

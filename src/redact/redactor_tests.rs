@@ -298,3 +298,31 @@ fn existing_markers_are_left_alone() {
         "x [REDACTED:secret_value] y"
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// A registered secret never survives, whatever text surrounds it, and redacting never
+        /// panics on arbitrary (multi-byte) input.
+        #[test]
+        fn registered_secret_never_survives(
+            before in "\\PC{0,60}",
+            after in "\\PC{0,60}",
+            secret in "[A-Za-z0-9!@#%^*_+=-]{6,30}",
+        ) {
+            let red = Redactor::new([secret.clone()]);
+            let text = format!("{before}{secret}{after}");
+            let out = red.redact(&text);
+            prop_assert!(!out.contains(secret.as_str()), "{out}");
+        }
+
+        #[test]
+        fn arbitrary_text_does_not_panic(text in "\\PC{0,300}") {
+            let _ = r().redact(&text);
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! alone would also match ordinary code, a check on the matched value.
 
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
@@ -39,8 +40,14 @@ fn re(pattern: &str) -> Regex {
     Regex::new(pattern).expect("built-in redaction pattern compiles")
 }
 
-/// The built-in rules, most specific first (earlier rules win ties on the same span).
-pub(crate) fn builtin() -> Vec<Rule> {
+/// The built-in rules, most specific first (earlier rules win ties on the same span), compiled
+/// once per process.
+pub(crate) fn builtin() -> &'static [Rule] {
+    static RULES: LazyLock<Vec<Rule>> = LazyLock::new(compile);
+    &RULES
+}
+
+fn compile() -> Vec<Rule> {
     vec![
         Rule {
             // Terminated blocks up to their END line; a truncated block through its whole base64
