@@ -108,9 +108,10 @@ impl Redactor {
     }
 
     /// The spans [`Redactor::redact`] replaces, sorted and non-overlapping (overlapping finds
-    /// are merged, keeping the label of the earliest, most specific one).
+    /// are merged into one span labelled by the find that starts first).
     pub fn findings(&self, text: &str) -> Vec<Finding> {
-        // (range, priority, label): lower priority wins when two finds start at the same place.
+        // (range, rank, label): among finds starting at the same place the longest wins, then
+        // the lowest rank (literal values, then rules in order, then entropy).
         let mut found: Vec<(Range<usize>, usize, String)> = Vec::new();
         for lit in &self.literals {
             for (start, m) in text.match_indices(lit.value.as_str()) {
