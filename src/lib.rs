@@ -15,6 +15,7 @@ pub mod exec;
 pub mod patch;
 pub mod policy;
 pub mod propose;
+pub mod redact;
 pub mod report;
 pub mod sandbox;
 pub mod session;

@@ -3,6 +3,7 @@
 //! fallback chain; `reply` reads what comes back.
 
 mod command;
+pub mod openai;
 mod prompt;
 mod reply;
 
