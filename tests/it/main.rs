@@ -9,5 +9,8 @@
 
 mod attest_cli;
 mod attest_negative;
+mod context_fixtures;
+mod model_client;
+mod patch_fixtures;
 mod session;
 mod support;

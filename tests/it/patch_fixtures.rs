@@ -2,11 +2,6 @@
 //! `tests/fixtures/patch/` is applied through the public API (with and without git) and checked
 //! against `expected/` or `expected_rejection.txt`; diffs made by `similar` always apply; the
 //! parser never panics on fixture patches or their mutations.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers outside #[test] fns fail loudly by design"
-)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

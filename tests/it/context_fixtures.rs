@@ -3,10 +3,6 @@
 //! summaries and infra/code classification per fixture, and `build` on the fixtures that keep a
 //! copy of their project in `workspace/`.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers: a broken fixture should fail loudly"
-)]
 
 use pp::context::{
     Classification, DEFAULT_CONTEXT_BUDGET_BYTES, PathMap, TestSummary, build, classify,

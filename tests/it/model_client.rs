@@ -1,14 +1,12 @@
 //! The chat client against a real HTTP server on 127.0.0.1 serving scripted replies.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use pp::propose::openai::{
     ApiKey, ChatClient, ChatMessage, Flavor, HttpConfig, HttpError, RetryKind,
 };
 use serde_json::json;
-use support::model_server::{ModelServer, Reply};
+use crate::support::model_server::{ModelServer, Reply};
 
 const KEY: &str = "sk-proj-TESTKEY0123456789abcdefXYZ";
 
