@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::policy::{self, AttestMode, LoadedPolicy, PolicyDoc, TargetSpec};
+use crate::propose::openai::{ConfigError, Flavor, HttpConfig};
 use crate::propose::{self, ProviderSpec};
 
 /// Which proof targets a session proves.
@@ -59,6 +60,9 @@ pub struct Settings {
     pub self_exe: PathBuf,
     /// The process environment, read once.
     pub env: Vec<(String, String)>,
+    /// Endpoint settings of the HTTP proposers in the chain (from `PP_OPENAI_*`, `PP_LOCAL_*`).
+    pub openai: Option<HttpConfig>,
+    pub local: Option<HttpConfig>,
 }
 
 /// Errors resolving settings: the user's to fix (exit 2).
@@ -68,6 +72,8 @@ pub enum SettingsError {
     Policy(#[from] policy::PolicyError),
     #[error(transparent)]
     Provider(#[from] propose::ProposeError),
+    #[error(transparent)]
+    Model(#[from] ConfigError),
     #[error("{message}\nhint: {hint}")]
     Invalid { message: String, hint: String },
 }
@@ -141,6 +147,19 @@ impl Settings {
                 *prog = workspace.join(&*prog).to_string_lossy().into_owned();
             }
         }
+        let http = |flavor: Flavor, name: &str| -> Result<Option<HttpConfig>, SettingsError> {
+            if chain.iter().any(|c| c.name() == name) {
+                let mut cfg = HttpConfig::from_lookup(flavor, &lookup)?;
+                let pc = &policy.doc.policy.provider;
+                cfg.retry_budget = std::time::Duration::from_secs(pc.retry_budget_sec);
+                cfg.max_retries = pc.max_retries;
+                Ok(Some(cfg))
+            } else {
+                Ok(None)
+            }
+        };
+        let openai = http(Flavor::OpenAi, "openai")?;
+        let local = http(Flavor::Local, "local")?;
         let att = &policy.doc.policy.attestation;
         let attest = AttestSettings {
             enabled: flags.attest || att.enabled,
@@ -170,6 +189,8 @@ impl Settings {
             user_context,
             self_exe,
             env,
+            openai,
+            local,
         })
     }
 

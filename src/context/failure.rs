@@ -21,7 +21,7 @@ use std::sync::LazyLock;
 pub const DEFAULT_CONTEXT_BUDGET_BYTES: usize = 24_000;
 
 /// The evidence for one failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FailureContext {
     /// Failure messages (assertions with expected/actual, panics, exceptions, compile errors).
     pub assertions: Vec<String>,

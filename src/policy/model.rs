@@ -203,6 +203,10 @@ pub struct ProviderConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
     pub command_timeout_sec: u64,
+    /// Seconds an HTTP proposer may spend retrying (429, 5xx, timeouts) for one request.
+    pub retry_budget_sec: u64,
+    /// Retries of one HTTP request; they never use up attempts.
+    pub max_retries: u32,
 }
 
 impl Default for ProviderConfig {
@@ -211,6 +215,8 @@ impl Default for ProviderConfig {
             name: None,
             command: None,
             command_timeout_sec: 300,
+            retry_budget_sec: 120,
+            max_retries: 6,
         }
     }
 }

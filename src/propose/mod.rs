@@ -11,8 +11,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
+use serde_json::json;
 
 use crate::exec::Cancel;
+use crate::redact::Redactor;
 
 pub use prompt::{SYSTEM_PROMPT, render_prompt};
 pub use reply::{Proposal, parse_reply};
@@ -126,8 +128,58 @@ pub struct ProposalRequest {
     pub context: crate::context::FailureContext,
     pub policy: RequestPolicy,
     pub previous_attempts: Vec<PreviousAttempt>,
+    /// Set when diffs keep failing to apply and one file is editable: the proposer is asked for
+    /// that file's whole new content instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub whole_file: Option<WholeFile>,
     pub reply_format: &'static str,
     pub prompt: String,
+}
+
+/// A file offered for a whole-file rewrite, with its current content.
+#[derive(Debug, Clone, Serialize)]
+pub struct WholeFile {
+    pub path: String,
+    pub content: String,
+}
+
+impl ProposalRequest {
+    /// The request with every free-text field passed through the redactor.
+    pub fn redacted(&self, r: &Redactor) -> Self {
+        let red = |s: &str| r.redact(s).into_owned();
+        let mut out = self.clone();
+        out.user_context = self.user_context.as_deref().map(red);
+        for f in &mut out.failures {
+            f.output_tail = red(&f.output_tail);
+            f.command = red(&f.command);
+        }
+        for t in &mut out.targets {
+            t.command = red(&t.command);
+        }
+        for a in &mut out.context.assertions {
+            *a = red(a);
+        }
+        for sn in &mut out.context.snippets {
+            sn.text = red(&sn.text);
+        }
+        for l in out
+            .context
+            .locations
+            .iter_mut()
+            .chain(out.context.hints.iter_mut())
+        {
+            l.message = l.message.as_deref().map(red);
+        }
+        for p in &mut out.previous_attempts {
+            p.feedback = red(&p.feedback);
+            p.diff = p.diff.as_deref().map(red);
+        }
+        if let Some(w) = &mut out.whole_file {
+            w.content = red(&w.content);
+        }
+        out.prompt = red(&self.prompt);
+        out
+    }
 }
 
 pub const REQUEST_SCHEMA: &str = "pp.request/v1";
@@ -170,6 +222,7 @@ pub struct PreviousAttempt {
 /// Where and how a proposer may run.
 #[derive(Debug, Clone)]
 pub struct ProposeIo {
+    pub redactor: std::sync::Arc<Redactor>,
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
     pub log_dir: PathBuf,
@@ -190,18 +243,61 @@ pub struct Exchange {
     #[serde(skip)]
     pub raw_reply: String,
     pub proposal: Proposal,
+    /// For model proposers: endpoint, what was sent (redacted, no key), the raw response, token
+    /// usage, retries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<serde_json::Value>,
+}
+
+/// The model endpoints a session may call, one client each (so a parameter fallback learnt on
+/// the first request holds for the session).
+#[derive(Debug, Default)]
+pub struct ModelClients {
+    pub openai: Option<openai::ChatClient>,
+    pub local: Option<openai::ChatClient>,
+}
+
+impl ModelClients {
+    /// Builds a client for each HTTP proposer of the chain from its resolved configuration.
+    pub fn new(
+        chain: &[ProviderSpec],
+        openai_cfg: Option<&openai::HttpConfig>,
+        local_cfg: Option<&openai::HttpConfig>,
+    ) -> Result<Self, ProposeError> {
+        let make = |cfg: Option<&openai::HttpConfig>,
+                    name: &str|
+         -> Result<Option<openai::ChatClient>, ProposeError> {
+            match cfg {
+                Some(c) if chain.iter().any(|s| s.name() == name) => {
+                    openai::ChatClient::new(c.clone()).map(Some).map_err(|e| {
+                        ProposeError::Unusable {
+                            proposer: name.into(),
+                            message: e.to_string(),
+                            hint: "check the PP_OPENAI_* / PP_LOCAL_* settings".into(),
+                        }
+                    })
+                }
+                _ => Ok(None),
+            }
+        };
+        Ok(Self {
+            openai: make(openai_cfg, "openai")?,
+            local: make(local_cfg, "local")?,
+        })
+    }
 }
 
 /// Asks the chain, in order, until one proposer answers.
 pub async fn propose(
     chain: &[ProviderSpec],
+    clients: &ModelClients,
     request: &ProposalRequest,
     io: &ProposeIo,
 ) -> Result<Exchange, ProposeError> {
     let mut fallbacks = Vec::new();
     let mut last = None;
     for spec in chain {
-        match ask_one(spec, request, io).await {
+        match ask_one(spec, clients, request, io).await {
             Ok(mut ex) => {
                 ex.fallbacks = fallbacks;
                 return Ok(ex);
@@ -221,6 +317,7 @@ pub async fn propose(
 
 async fn ask_one(
     spec: &ProviderSpec,
+    clients: &ModelClients,
     request: &ProposalRequest,
     io: &ProposeIo,
 ) -> Result<Exchange, ProposeError> {
@@ -232,6 +329,7 @@ async fn ask_one(
             fallbacks: Vec::new(),
             raw_reply: String::new(),
             proposal: Proposal::empty("the stub proposer proposes no change"),
+            http: None,
         }),
         ProviderSpec::Command(argv) => {
             let json = serde_json::to_vec_pretty(request).map_err(|e| ProposeError::Failed {
@@ -255,14 +353,104 @@ async fn ask_one(
                 fallbacks: Vec::new(),
                 proposal: parse_reply(&reply.stdout),
                 raw_reply: reply.stdout,
+                http: None,
             })
         }
-        ProviderSpec::OpenAi | ProviderSpec::Local => Err(ProposeError::Unusable {
-            proposer: spec.name().into(),
-            message: "the HTTP proposers are not built into this version".into(),
-            hint: "use `--provider command:PATH` or `stub`".into(),
-        }),
+        ProviderSpec::OpenAi | ProviderSpec::Local => {
+            let client = match spec {
+                ProviderSpec::OpenAi => clients.openai.as_ref(),
+                _ => clients.local.as_ref(),
+            };
+            let Some(client) = client else {
+                return Err(ProposeError::Unusable {
+                    proposer: spec.name().into(),
+                    message: "no endpoint is configured".into(),
+                    hint: "set PP_OPENAI_API_KEY (openai) or PP_LOCAL_BASE_URL (local)".into(),
+                });
+            };
+            ask_model(spec.name(), client, request, io).await
+        }
     }
+}
+
+/// One model exchange, plus one sharper retry when the reply holds no usable change.
+async fn ask_model(
+    name: &str,
+    client: &openai::ChatClient,
+    request: &ProposalRequest,
+    io: &ProposeIo,
+) -> Result<Exchange, ProposeError> {
+    let mut messages = vec![
+        openai::ChatMessage::system(SYSTEM_PROMPT),
+        openai::ChatMessage::user(io.redactor.redact(&request.prompt).into_owned()),
+    ];
+    let mut exchanges = Vec::new();
+    let mut total_ms = 0;
+    for round in 0..2 {
+        let mut cancel = io.cancel.clone();
+        let completion = tokio::select! {
+            r = client.complete(&messages) => r,
+            () = cancel.cancelled() => return Err(ProposeError::Interrupted),
+        };
+        let completion = completion.map_err(|e| {
+            if e.is_infra() {
+                let message = e.to_string();
+                // The transport's own message usually carries a precise hint already.
+                let (message, hint) = match message.split_once("\nhint: ") {
+                    Some((m, h)) => (m.to_owned(), h.to_owned()),
+                    None => (
+                        message,
+                        "check the endpoint, model name and key (PP_OPENAI_* / PP_LOCAL_*)"
+                            .to_owned(),
+                    ),
+                };
+                ProposeError::Unusable {
+                    proposer: name.into(),
+                    message,
+                    hint,
+                }
+            } else {
+                ProposeError::Failed {
+                    message: format!("{name}: {e}"),
+                }
+            }
+        })?;
+        total_ms += completion.total_ms;
+        let proposal = parse_reply(&completion.text);
+        exchanges.push(json!({
+            "endpoint": client.endpoint(),
+            "request": completion.request_body,
+            "response": completion.raw_response,
+            "usage": completion.usage,
+            "finish_reason": completion.finish_reason,
+            "latency_ms": completion.latency_ms,
+            "retries": completion.retries,
+        }));
+        let empty = proposal.body.is_none();
+        if !empty || round == 1 {
+            return Ok(Exchange {
+                proposer: name.into(),
+                model: completion
+                    .model
+                    .clone()
+                    .or_else(|| Some(client.config().model.clone())),
+                latency_ms: total_ms,
+                fallbacks: Vec::new(),
+                raw_reply: completion.text,
+                proposal,
+                http: Some(json!({"config": client.config().summary(), "exchanges": exchanges})),
+            });
+        }
+        // An empty or no-op reply: ask once more, more sharply.
+        messages.push(openai::ChatMessage::assistant(completion.text));
+        messages.push(openai::ChatMessage::user(format!(
+            "Your reply contained no usable change ({}). Reply with only the JSON object {{\"diff\": \"<unified diff with --- a/PATH and +++ b/PATH headers>\", \"rationale\": \"...\", \"risk_notes\": \"...\", \"confidence\": 0.5}} and nothing else. The diff must change at least one line.",
+            proposal.empty_reason.unwrap_or_default()
+        )));
+    }
+    Err(ProposeError::Failed {
+        message: format!("{name}: no reply"),
+    })
 }
 
 #[cfg(test)]

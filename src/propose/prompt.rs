@@ -78,6 +78,94 @@ pub fn render_prompt(req: &ProposalRequest) -> String {
             }
         }
     }
-    let _ = writeln!(p, "\n# Reply format\n{}", req.reply_format);
+    if let Some(w) = &req.whole_file {
+        let _ = writeln!(
+            p,
+            "\n# Whole-file rewrite\nYour diffs did not apply. Reply instead with the JSON object {{\"path\": \"{}\", \"content\": \"<the complete new file>\", \"rationale\": \"…\"}}. The file now reads:\n```\n{}\n```",
+            w.path,
+            w.content.trim_end()
+        );
+    }
+    let _ = writeln!(
+        p,
+        "\n# Reply format\nReply with JSON only: {}",
+        req.reply_format
+    );
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::{FailureContext, Snippet};
+    use crate::propose::{
+        FailureEvidence, PreviousAttempt, REPLY_FORMAT, REQUEST_SCHEMA, RequestPolicy, TargetRef,
+    };
+
+    fn request() -> ProposalRequest {
+        ProposalRequest {
+            schema_version: REQUEST_SCHEMA,
+            session_id: "S".into(),
+            attempt: 2,
+            max_attempts: 3,
+            user_context: Some("Totals are wrong since the refactor.".into()),
+            targets: vec![TargetRef {
+                name: "unit".into(),
+                command: "pytest -q".into(),
+            }],
+            failures: vec![FailureEvidence {
+                target: "unit".into(),
+                command: "pytest -q".into(),
+                exit_code: 1,
+                output_tail: "E   assert 1 == 5\nFAILED tests/test_calc.py::test_add\n".into(),
+            }],
+            context: FailureContext {
+                assertions: vec!["assert 1 == 5".into()],
+                snippets: vec![Snippet {
+                    path: "calc.py".into(),
+                    start_line: 1,
+                    end_line: 2,
+                    text: "> 1 | def add(a, b):\n  2 |     return a - b\n".into(),
+                }],
+                ..FailureContext::default()
+            },
+            policy: RequestPolicy {
+                write_allowlist: vec!["src/**".into()],
+                deny_write: vec!["**/.env".into()],
+                protected: vec![".git/**".into()],
+                max_files_changed: 8,
+                max_patch_bytes: 200_000,
+            },
+            previous_attempts: vec![PreviousAttempt {
+                attempt: 1,
+                diff: Some("--- a/calc.py\n+++ b/calc.py\n".into()),
+                outcome: "rejected: context_not_found".into(),
+                feedback: "hunk 1 of calc.py: context not found".into(),
+            }],
+            whole_file: None,
+            reply_format: REPLY_FORMAT,
+            prompt: String::new(),
+        }
+    }
+
+    #[test]
+    fn prompt_snapshot() {
+        insta::assert_snapshot!(render_prompt(&request()));
+    }
+
+    #[test]
+    fn whole_file_request_shows_the_file() {
+        let mut r = request();
+        r.whole_file = Some(crate::propose::WholeFile {
+            path: "calc.py".into(),
+            content: "x = 1\n".into(),
+        });
+        let p = render_prompt(&r);
+        assert!(
+            p.contains("Whole-file rewrite")
+                && p.contains("\"path\": \"calc.py\"")
+                && p.contains("x = 1"),
+            "{p}"
+        );
+    }
 }

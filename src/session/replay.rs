@@ -211,6 +211,7 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         limits: p.limits.clone(),
         isolation,
         cancel,
+        redactor: None,
     };
     let runs = runner.run_all(&resolved, logs.path()).await?;
     drop(sandbox);

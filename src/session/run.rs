@@ -1,6 +1,7 @@
 //! The proving loop of DESIGN §3.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -17,6 +18,7 @@ use crate::propose::{
     self, FailureEvidence, PreviousAttempt, ProposalRequest, ProposeError, ProposeIo,
     RequestPolicy, TargetRef,
 };
+use crate::redact::Redactor;
 use crate::report;
 use crate::sandbox::{self, Sandbox};
 use crate::settings::Settings;
@@ -236,6 +238,7 @@ async fn prove(
     st.bundle
         .event("sandbox_created", json!({"sandbox": st.sandbox_info}));
 
+    let redactor = Arc::new(Redactor::from_env_vars(settings.env.iter().cloned()));
     let env_filter = EnvFilter::new(
         [settings.attest.key_env.clone()],
         &p.env.deny,
@@ -247,6 +250,7 @@ async fn prove(
         limits: p.limits.clone(),
         isolation,
         cancel: cancel.clone(),
+        redactor: Some(redactor.clone()),
     };
 
     // Baseline.
@@ -363,6 +367,12 @@ async fn prove(
     let failure_context = context::build(&combined, &root, &map, &editable, p.context_budget_bytes);
 
     // Attempts.
+    let clients = propose::ModelClients::new(
+        &settings.chain,
+        settings.openai.as_ref(),
+        settings.local.as_ref(),
+    )
+    .map_err(Error::Propose)?;
     let mut previous: Vec<PreviousAttempt> = Vec::new();
     for n in 1..=p.limits.max_attempts {
         if cancel.is_cancelled() {
@@ -388,14 +398,18 @@ async fn prove(
             context: failure_context.clone(),
             policy: request_policy(settings),
             previous_attempts: previous.clone(),
+            whole_file: whole_file_candidate(&previous, &failure_context, &rules, &root),
             reply_format: propose::REPLY_FORMAT,
             prompt: String::new(),
         };
         request.prompt = propose::render_prompt(&request);
+        // Everything that leaves pp, and everything in the bundle, is redacted.
+        let request = request.redacted(&redactor);
         st.bundle
             .write_json(&format!("{adir}/request.json"), &request)?;
         st.bundle.event("propose", json!({"attempt": n}));
         let io = ProposeIo {
+            redactor: redactor.clone(),
             cwd: root.clone(),
             env: proposer_env(settings),
             log_dir: st.bundle.path(&adir),
@@ -403,7 +417,7 @@ async fn prove(
             max_reply_bytes: p.limits.max_patch_bytes.saturating_mul(4).max(1 << 20),
             cancel: cancel.clone(),
         };
-        let exchange = match propose::propose(&settings.chain, &request, &io).await {
+        let exchange = match propose::propose(&settings.chain, &clients, &request, &io).await {
             Ok(x) => x,
             Err(ProposeError::Interrupted) => return Err(Error::Interrupted),
             Err(e @ ProposeError::Unusable { .. }) => {
@@ -795,6 +809,45 @@ fn record_attempt(
     Ok(())
 }
 
+/// After two candidates in a row failed to apply, and when the evidence points at exactly one
+/// editable file, the next request asks for that whole file instead of a diff.
+fn whole_file_candidate(
+    previous: &[PreviousAttempt],
+    ctx: &context::FailureContext,
+    rules: &patch::CompiledRules,
+    root: &Path,
+) -> Option<propose::WholeFile> {
+    let last_two_rejected = previous.len() >= 2
+        && previous[previous.len() - 2..]
+            .iter()
+            .all(|p| p.outcome.starts_with("rejected"));
+    if !last_two_rejected {
+        return None;
+    }
+    let mut files: Vec<&str> = ctx
+        .snippets
+        .iter()
+        .map(|s| s.path.as_str())
+        .chain(
+            ctx.locations
+                .iter()
+                .filter(|l| l.in_workspace)
+                .map(|l| l.path.as_str()),
+        )
+        .filter(|p| rules.check_path(p).is_ok())
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    let [only] = files.as_slice() else {
+        return None;
+    };
+    let content = std::fs::read_to_string(root.join(only)).ok()?;
+    Some(propose::WholeFile {
+        path: (*only).to_owned(),
+        content,
+    })
+}
+
 /// What the next attempt is told about a failed verification.
 fn verification_feedback(v: &Verification) -> String {
     let mut s = String::from("The candidate applied, but verification failed:\n");
@@ -985,6 +1038,11 @@ fn write_repro(
         "policy_path": settings.policy.path.as_ref().map(|p| p.display().to_string()),
         "policy_sha256": settings.policy.sha256,
         "provider": settings.provider_label,
+        "provider_chain": settings.chain.iter().map(|c| c.name()).collect::<Vec<_>>(),
+        "endpoints": {
+            "openai": settings.openai.as_ref().map(|c| c.summary()),
+            "local": settings.local.as_ref().map(|c| c.summary()),
+        },
         "proposer": st.proposer,
         "model": st.model,
         "pp_version": env!("CARGO_PKG_VERSION"),

@@ -42,6 +42,8 @@ pub struct Runner {
     pub limits: Limits,
     pub isolation: Isolation,
     pub cancel: Cancel,
+    /// Secrets scrubbed from logs and tails before anything reads or stores them.
+    pub redactor: Option<std::sync::Arc<crate::redact::Redactor>>,
 }
 
 impl Runner {
@@ -71,7 +73,10 @@ impl Runner {
             stdin: None,
         };
         tracing::info!("running {}: {}", target.name, target.invocation.display());
-        let capture = crate::exec::run(&spec, &self.cancel).await?;
+        let mut capture = crate::exec::run(&spec, &self.cancel).await?;
+        if let Some(r) = &self.redactor {
+            redact_logs(r, &mut capture, log_dir);
+        }
         let output = capture.combined_tail();
         // Test summaries come from the whole stored output: libtest prints one result line per
         // test binary, and a tail could miss the first ones.
@@ -103,6 +108,21 @@ impl Runner {
             classification,
         })
     }
+}
+
+/// Rewrites the stored logs and the in-memory tails with secrets redacted.
+fn redact_logs(r: &crate::redact::Redactor, capture: &mut Capture, log_dir: &Path) {
+    for name in ["stdout.log", "stderr.log"] {
+        let path = log_dir.join(name);
+        let text = crate::exec::read_log(&path);
+        if let std::borrow::Cow::Owned(clean) = r.redact(&text)
+            && let Err(e) = crate::bundle::write_atomic(&path, clean.as_bytes())
+        {
+            tracing::warn!("failed to redact {}: {e}", path.display());
+        }
+    }
+    capture.stdout_tail = r.redact(&capture.stdout_tail).into_owned();
+    capture.stderr_tail = r.redact(&capture.stderr_tail).into_owned();
 }
 
 /// Judges a candidate's runs against the baseline's.

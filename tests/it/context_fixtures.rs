@@ -3,7 +3,6 @@
 //! summaries and infra/code classification per fixture, and `build` on the fixtures that keep a
 //! copy of their project in `workspace/`.
 
-
 use pp::context::{
     Classification, DEFAULT_CONTEXT_BUDGET_BYTES, PathMap, TestSummary, build, classify,
     junit_summary, locations, test_summary,

@@ -2,11 +2,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::model_server::{ModelServer, Reply};
 use pp::propose::openai::{
     ApiKey, ChatClient, ChatMessage, Flavor, HttpConfig, HttpError, RetryKind,
 };
 use serde_json::json;
-use crate::support::model_server::{ModelServer, Reply};
 
 const KEY: &str = "sk-proj-TESTKEY0123456789abcdefXYZ";
 
