@@ -220,7 +220,10 @@ fn read_context(value: &str, workspace: &Path) -> Result<String, SettingsError> 
     }
 }
 
-/// `--provider` > `PP_PROVIDER` > `policy.provider.name` > `auto`.
+/// `--provider` > `PP_PROVIDER` > `policy.provider.name` > `auto`. `auto` is `suggest` (the
+/// compilers' own suggestions), then each model configured: `PP_OPENAI_API_KEY`,
+/// `PP_LOCAL_BASE_URL`/`PP_LOCAL_MODEL`, `policy.provider.command`. A name given explicitly
+/// replaces the whole chain (`suggest,openai` keeps suggest first).
 fn resolve_provider(
     flags: &SessionFlags,
     doc: &PolicyDoc,
@@ -234,7 +237,8 @@ fn resolve_provider(
         .or_else(|| doc.policy.provider.name.clone())
         .unwrap_or_else(|| "auto".to_owned());
     if name.trim() == "auto" {
-        let mut chain = Vec::new();
+        // The compilers' own suggestions first: free, deterministic, and often enough.
+        let mut chain = vec![ProviderSpec::Suggest];
         if env("PP_OPENAI_API_KEY").is_some() {
             chain.push(ProviderSpec::OpenAi);
         }
@@ -243,9 +247,6 @@ fn resolve_provider(
         }
         if let Some(cmd) = policy_command {
             chain.push(ProviderSpec::Command(cmd.to_vec()));
-        }
-        if chain.is_empty() {
-            chain.push(ProviderSpec::Stub);
         }
         return Ok(("auto".to_owned(), chain));
     }

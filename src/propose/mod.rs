@@ -6,6 +6,7 @@ mod command;
 pub mod openai;
 mod prompt;
 mod reply;
+pub mod suggest;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,6 +25,8 @@ pub use reply::{Proposal, parse_reply};
 pub enum ProviderSpec {
     /// Proposes nothing.
     Stub,
+    /// The built-in deterministic proposer: the compilers' and interpreters' own suggestions.
+    Suggest,
     /// An external program (argv).
     Command(Vec<String>),
     /// OpenAI's API (or any OpenAI-compatible endpoint) configured by `PP_OPENAI_*`.
@@ -33,9 +36,16 @@ pub enum ProviderSpec {
 }
 
 impl ProviderSpec {
+    /// True for proposers that ask a model (or the user's own program): what `auto` adds
+    /// after `suggest` when one is configured.
+    pub fn is_model(&self) -> bool {
+        !matches!(self, Self::Stub | Self::Suggest)
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::Stub => "stub",
+            Self::Suggest => "suggest",
             Self::Command(_) => "command",
             Self::OpenAi => "openai",
             Self::Local => "local",
@@ -74,6 +84,7 @@ pub fn parse_chain(
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let spec = match part {
             "stub" => ProviderSpec::Stub,
+            "suggest" => ProviderSpec::Suggest,
             "openai" => ProviderSpec::OpenAi,
             "local" => ProviderSpec::Local,
             "command" => match policy_command {
@@ -98,7 +109,7 @@ pub fn parse_chain(
             other => {
                 return Err(ProposeError::Config {
                     message: format!("unknown provider `{other}`"),
-                    hint: "choose from auto, stub, openai, local, command, command:PATH (comma-separated for a fallback chain)".into(),
+                    hint: "choose from auto, suggest, stub, openai, local, command, command:PATH (comma-separated for a fallback chain)".into(),
                 });
             }
         };
@@ -229,6 +240,9 @@ pub struct ProposeIo {
     pub timeout: Duration,
     pub max_reply_bytes: u64,
     pub cancel: Cancel,
+    /// For `suggest`: the policy-allowed `cargo check --message-format=json`, set up to run
+    /// in the sandbox like the targets; `None` when the policy does not allow it.
+    pub cargo_check: Option<suggest::CargoCheck>,
 }
 
 /// A proposer's answer, as recorded in the bundle.
@@ -247,6 +261,9 @@ pub struct Exchange {
     /// usage, retries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<serde_json::Value>,
+    /// For `suggest`: the suggestions found, what became of each, and the candidate chosen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 /// The model endpoints a session may call, one client each (so a parameter fallback learnt on
@@ -287,7 +304,9 @@ impl ModelClients {
     }
 }
 
-/// Asks the chain, in order, until one proposer answers.
+/// Asks the chain, in order, until one proposer answers. `suggest` answering "no further
+/// suggestion" counts as not answering when a proposer follows it, so a model gets the same
+/// attempt.
 pub async fn propose(
     chain: &[ProviderSpec],
     clients: &ModelClients,
@@ -296,8 +315,17 @@ pub async fn propose(
 ) -> Result<Exchange, ProposeError> {
     let mut fallbacks = Vec::new();
     let mut last = None;
-    for spec in chain {
+    for (k, spec) in chain.iter().enumerate() {
         match ask_one(spec, clients, request, io).await {
+            Ok(ex)
+                if *spec == ProviderSpec::Suggest
+                    && ex.proposal.body.is_none()
+                    && k + 1 < chain.len() =>
+            {
+                let why = ex.proposal.empty_reason.unwrap_or_default();
+                tracing::info!("suggest: {why}; asking the next proposer");
+                fallbacks.push(format!("suggest: {why}"));
+            }
             Ok(mut ex) => {
                 ex.fallbacks = fallbacks;
                 return Ok(ex);
@@ -330,7 +358,9 @@ async fn ask_one(
             raw_reply: String::new(),
             proposal: Proposal::empty("the stub proposer proposes no change"),
             http: None,
+            details: None,
         }),
+        ProviderSpec::Suggest => suggest::propose(request, io, io.cargo_check.as_ref()).await,
         ProviderSpec::Command(argv) => {
             let json = serde_json::to_vec_pretty(request).map_err(|e| ProposeError::Failed {
                 message: format!("failed to encode the request: {e}"),
@@ -354,6 +384,7 @@ async fn ask_one(
                 proposal: parse_reply(&reply.stdout),
                 raw_reply: reply.stdout,
                 http: None,
+                details: None,
             })
         }
         ProviderSpec::OpenAi | ProviderSpec::Local => {
@@ -439,6 +470,7 @@ async fn ask_model(
                 raw_reply: completion.text,
                 proposal,
                 http: Some(json!({"config": client.config().summary(), "exchanges": exchanges})),
+                details: None,
             });
         }
         // An empty or no-op reply: ask once more, more sharply.
@@ -473,5 +505,9 @@ mod tests {
             "{e}"
         );
         assert!(parse_chain("command", None).is_err());
+        assert_eq!(
+            parse_chain("suggest,openai", None).unwrap(),
+            vec![ProviderSpec::Suggest, ProviderSpec::OpenAi]
+        );
     }
 }

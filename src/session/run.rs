@@ -373,6 +373,22 @@ async fn prove(
         settings.local.as_ref(),
     )
     .map_err(Error::Propose)?;
+    // `suggest` may read rustc's machine-applicable fixes when the policy allows the JSON
+    // check; it runs like a target (sandbox, isolation, filtered environment).
+    let cargo_check = settings
+        .chain
+        .contains(&propose::ProviderSpec::Suggest)
+        .then(|| propose::suggest::cargo_check_invocation(settings.doc()))
+        .flatten()
+        .map(|invocation| propose::suggest::CargoCheck {
+            invocation,
+            env: runner.env.clone(),
+            isolation: runner.isolation.clone(),
+            timeout: Duration::from_secs(p.limits.per_command_timeout_sec),
+            max_output_bytes: p.limits.max_output_bytes,
+            log_dir: st.bundle.path("attempts/0_baseline/suggest_cargo_check"),
+            cache: Arc::default(),
+        });
     let mut previous: Vec<PreviousAttempt> = Vec::new();
     for n in 1..=p.limits.max_attempts {
         if cancel.is_cancelled() {
@@ -416,6 +432,7 @@ async fn prove(
             timeout: Duration::from_secs(p.provider.command_timeout_sec),
             max_reply_bytes: p.limits.max_patch_bytes.saturating_mul(4).max(1 << 20),
             cancel: cancel.clone(),
+            cargo_check: cargo_check.clone(),
         };
         let exchange = match propose::propose(&settings.chain, &clients, &request, &io).await {
             Ok(x) => x,
@@ -568,14 +585,12 @@ async fn prove(
     if st.final_runs.is_empty() {
         st.final_runs = st.baseline.clone();
     }
-    let hint = if settings
-        .chain
-        .iter()
-        .all(|c| *c == propose::ProviderSpec::Stub)
-    {
-        Some(
-            "no model is configured, so no fix was proposed: set PP_PROVIDER=openai with PP_OPENAI_API_KEY, or PP_PROVIDER=local with PP_LOCAL_BASE_URL, or `--provider command:PATH`",
-        )
+    let hint = if !settings.chain.iter().any(propose::ProviderSpec::is_model) {
+        Some(if settings.chain.contains(&propose::ProviderSpec::Suggest) {
+            "the compilers' own suggestions did not fix it and no model is configured: set PP_OPENAI_API_KEY (OpenAI) or PP_LOCAL_BASE_URL (a local OpenAI-compatible server), or `policy.provider.command` / `--provider command:PATH`; the default provider `auto` then tries the model after the suggestions"
+        } else {
+            "no model is configured, so no fix was proposed: set PP_PROVIDER=openai with PP_OPENAI_API_KEY, or PP_PROVIDER=local with PP_LOCAL_BASE_URL, or `--provider command:PATH`"
+        })
     } else {
         Some(
             "see final_summary.md and attempts/<n>/ in the bundle for why each candidate failed; `--context` can give the proposer more to go on",

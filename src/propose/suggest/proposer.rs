@@ -1,0 +1,144 @@
+//! The proposer proper: gathers suggestions from the baseline evidence (and from an allowed
+//! `cargo check --message-format=json`), builds candidates, and returns the first one no
+//! earlier attempt tried. When none is left it returns an empty proposal, so a chain moves on.
+
+use serde_json::json;
+
+use super::cargo_json::{self, CargoCheck};
+use super::edit::build_candidates;
+use super::model::Suggestion;
+use super::{python, rustc, typescript};
+use crate::context::strip_ansi;
+use crate::patch::{ReplyBody, WriteRules};
+use crate::propose::{Exchange, Proposal, ProposalRequest, ProposeError, ProposeIo};
+
+/// Every suggestion the tools printed in `output`, in the order printed per source.
+pub fn collect(output: &str) -> Vec<Suggestion> {
+    let text = strip_ansi(output);
+    let mut out = rustc::parse(&text, 0);
+    let next = |v: &Vec<Suggestion>| v.iter().map(|s| s.group + 1).max().unwrap_or(0);
+    let g = next(&out);
+    out.extend(python::parse(&text, g));
+    let g = next(&out);
+    out.extend(typescript::parse(&text, g));
+    out
+}
+
+/// Answers one request from the compilers' own suggestions.
+pub async fn propose(
+    request: &ProposalRequest,
+    io: &ProposeIo,
+    cargo_check: Option<&CargoCheck>,
+) -> Result<Exchange, ProposeError> {
+    let started = std::time::Instant::now();
+    let output: String = request
+        .failures
+        .iter()
+        .map(|f| f.output_tail.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut suggestions = Vec::new();
+    let mut ran_check = None;
+    if let Some(check) = cargo_check
+        && io.cwd.join("Cargo.toml").is_file()
+        && let Some(json_lines) = check.output(&io.cwd, &io.cancel, &io.redactor).await
+    {
+        ran_check = Some(check.invocation.display());
+        suggestions = cargo_json::parse(&json_lines, 0);
+    }
+    let offset = suggestions.iter().map(|s| s.group + 1).max().unwrap_or(0);
+    suggestions.extend(collect(&output).into_iter().map(|mut s| {
+        s.group += offset;
+        s
+    }));
+    let rules = WriteRules {
+        write_allowlist: request.policy.write_allowlist.clone(),
+        deny_write: request.policy.deny_write.clone(),
+        protected: request.policy.protected.clone(),
+        max_files_changed: request.policy.max_files_changed,
+        max_patch_bytes: request.policy.max_patch_bytes,
+    }
+    .compile()
+    .map_err(|e| ProposeError::Failed {
+        message: format!("suggest: the policy's write rules do not compile: {e}"),
+    })?;
+    let known: Vec<String> = request
+        .context
+        .locations
+        .iter()
+        .filter(|l| l.in_workspace)
+        .map(|l| l.path.clone())
+        .collect();
+    let (candidates, notes) = build_candidates(&io.cwd, &suggestions, &rules, &known);
+    // A candidate an earlier attempt already tried (as sent, or as the bundle redacted it)
+    // would fail the same way.
+    let tried = |diff: &str| {
+        let redacted = io.redactor.redact(diff);
+        request.previous_attempts.iter().any(|p| {
+            p.diff
+                .as_deref()
+                .is_some_and(|d| d == diff || d == redacted.as_ref())
+        })
+    };
+    let untried: Vec<usize> = (0..candidates.len())
+        .filter(|&k| !tried(&candidates[k].diff))
+        .collect();
+    let details = json!({
+        "suggestions": suggestions,
+        "notes": notes,
+        "candidates": candidates.len(),
+        "already_tried": candidates.len() - untried.len(),
+        "cargo_check": ran_check,
+        "chosen": untried.first().map(|k| json!({"candidate": k, "suggestions": candidates[*k].used})),
+    });
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let Some(&k) = untried.first() else {
+        let reason = if suggestions.is_empty() {
+            "no further suggestion: the failing output carries no compiler or interpreter suggestion pp can apply".to_owned()
+        } else if candidates.is_empty() {
+            format!(
+                "no further suggestion: {} suggestion(s) found, none applicable to a writable file of the workspace",
+                suggestions.len()
+            )
+        } else {
+            "no further suggestion: every candidate built from the suggestions was already tried".to_owned()
+        };
+        return Ok(exchange(Proposal::empty(reason), String::new(), latency_ms, details));
+    };
+    let chosen = &candidates[k];
+    let mut rationale = String::from("Applied the tools' own suggestions:");
+    for &i in &chosen.used {
+        if let Some(s) = suggestions.get(i) {
+            rationale.push_str(&format!("\n- {} ({}): {} [{}]", s.source, s.rule, s.diagnostic, s.path));
+        }
+    }
+    let proposal = Proposal {
+        body: Some(ReplyBody::Diff(chosen.diff.clone())),
+        kind: "diff",
+        rationale: Some(rationale),
+        risk_notes: Some(
+            "taken verbatim from compiler/interpreter suggestions; verification decides".into(),
+        ),
+        confidence: None,
+        empty_reason: None,
+    };
+    Ok(exchange(proposal, chosen.diff.clone(), latency_ms, details))
+}
+
+fn exchange(
+    proposal: Proposal,
+    raw_reply: String,
+    latency_ms: u64,
+    details: serde_json::Value,
+) -> Exchange {
+    Exchange {
+        proposer: "suggest".into(),
+        model: None,
+        latency_ms,
+        fallbacks: Vec::new(),
+        raw_reply,
+        proposal,
+        http: None,
+        details: Some(details),
+    }
+}

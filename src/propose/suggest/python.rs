@@ -1,0 +1,142 @@
+//! Python's "Did you mean" suggestions, as its traceback printer adds them (3.10+):
+//! `NameError: name 'word' is not defined. Did you mean: 'words'?`, the same for
+//! `AttributeError`, and (3.12+) `ImportError: cannot import name 'a' from 'm' (…). Did you
+//! mean: 'b'?`. The innermost frame names the line; its caret line, when printed, the column.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::model::{Edit, Suggestion};
+
+static FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^\s*File "([^"]+)", line (\d+)"#).unwrap_or_else(|_| unreachable!())
+});
+static NAME_ERROR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:\w+\.)*(NameError|UnboundLocalError): (?:free variable |local variable )?name '(\w+)' is not defined.*Did you mean: '(\w+)'\?")
+        .unwrap_or_else(|_| unreachable!())
+});
+static ATTRIBUTE_ERROR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:\w+\.)*AttributeError: .*has no attribute '(\w+)'.*Did you mean: '(\w+)'\?")
+        .unwrap_or_else(|_| unreachable!())
+});
+static IMPORT_ERROR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:\w+\.)*ImportError: cannot import name '(\w+)' from .*Did you mean: '(\w+)'\?")
+        .unwrap_or_else(|_| unreachable!())
+});
+
+/// The frames read so far in one traceback: path, line, and the column of the caret run
+/// relative to the dedented source line.
+#[derive(Debug, Clone)]
+struct Frame {
+    path: String,
+    line: u32,
+    source: Option<String>,
+    caret: Option<(u32, usize)>,
+}
+
+/// Every suggestion in `text`.
+pub fn parse(text: &str, first_group: u32) -> Vec<Suggestion> {
+    let mut out = Vec::new();
+    let mut group = first_group;
+    let mut frames: Vec<Frame> = Vec::new();
+    for raw in text.lines() {
+        let line = raw.trim_end();
+        if let Some(c) = FRAME.captures(line) {
+            frames.push(Frame {
+                path: c[1].to_owned(),
+                line: c[2].parse().unwrap_or(0),
+                source: None,
+                caret: None,
+            });
+            continue;
+        }
+        if line.starts_with("Traceback (most recent call last)") {
+            frames.clear();
+            continue;
+        }
+        if let Some(f) = frames.last_mut()
+            && line.starts_with("    ")
+        {
+            let body = &line[4..];
+            if f.source.is_none() {
+                f.source = Some(body.to_owned());
+            } else if f.caret.is_none() && body.trim_start().starts_with(['^', '~']) {
+                let col = body.len() - body.trim_start().len();
+                let len = body.trim().len();
+                f.caret = Some((u32::try_from(col + 1).unwrap_or(0), len));
+            }
+            continue;
+        }
+        let found = if let Some(c) = NAME_ERROR.captures(line) {
+            Some(("name_error", c[2].to_owned(), c[3].to_owned(), false))
+        } else if let Some(c) = ATTRIBUTE_ERROR.captures(line) {
+            Some(("attribute_error", c[1].to_owned(), c[2].to_owned(), false))
+        } else {
+            IMPORT_ERROR
+                .captures(line)
+                .map(|c| ("import_error", c[1].to_owned(), c[2].to_owned(), true))
+        };
+        let Some((rule, old, new, whole_file)) = found else {
+            continue;
+        };
+        let Some(frame) = frames.last().filter(|f| f.line > 0) else {
+            continue;
+        };
+        // The caret run covers the name (NameError) or more (`self.yy`, a call): its column
+        // is only a hint when it starts exactly at the name.
+        let column = frame.caret.and_then(|(col, _)| {
+            let src = frame.source.as_deref()?.trim_start();
+            let start = usize::try_from(col).ok()?.checked_sub(1)?;
+            src.get(start..)?.starts_with(old.as_str()).then_some(col)
+        });
+        out.push(Suggestion {
+            source: "python",
+            rule,
+            diagnostic: line.trim().to_owned(),
+            path: frame.path.clone(),
+            edits: vec![Edit::Token {
+                line: frame.line,
+                column,
+                after_indent: true,
+                old,
+                new,
+                whole_file,
+            }],
+            group,
+            alternative: 0,
+        });
+        group += 1;
+        frames.clear();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_error_takes_the_innermost_frame() {
+        let text = "Traceback (most recent call last):\n  File \"/w/app.py\", line 6, in <module>\n    print(word_count(\"a b c\"))\n          ^^^^^^^^^^^^^^^^^^^\n  File \"/w/app.py\", line 3, in word_count\n    return len(word)\n               ^^^^\nNameError: name 'word' is not defined. Did you mean: 'words'?\n";
+        let s = parse(text, 0);
+        assert_eq!(s.len(), 1);
+        assert_eq!(
+            s[0].edits,
+            vec![Edit::Token {
+                line: 3,
+                column: Some(12),
+                after_indent: true,
+                old: "word".into(),
+                new: "words".into(),
+                whole_file: false
+            }]
+        );
+    }
+
+    #[test]
+    fn no_suggestion_without_did_you_mean() {
+        let text = "  File \"/w/app.py\", line 1, in <module>\n    from helpers import slugfy\nImportError: cannot import name 'slugfy' from 'helpers' (/w/helpers.py)\n";
+        assert!(parse(text, 0).is_empty());
+    }
+}
