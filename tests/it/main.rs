@@ -14,4 +14,5 @@ mod model;
 mod model_client;
 mod patch_fixtures;
 mod session;
+mod suggest;
 mod support;

@@ -239,6 +239,9 @@ impl<'a> Lines<'a> {
         let i = usize::try_from(n).ok()?.checked_sub(1)?;
         let start = *self.starts.get(i)?;
         let mut end = self.starts.get(i + 1).map_or(self.text.len(), |s| s - 1);
+        if self.text[start..end].ends_with('\n') {
+            end -= 1;
+        }
         if self.text[start..end].ends_with('\r') {
             end -= 1;
         }
@@ -264,9 +267,18 @@ impl<'a> Lines<'a> {
     }
 }
 
-/// rustc shows tabs as four spaces, and trailing blanks do not matter for a match.
+/// Whether a file line is the line a tool showed. rustc shows tabs as four spaces, and its
+/// `+` markers may leave out an inserted blank; indentation must match, inner runs of blanks
+/// count as one.
 fn same_line(file: &str, shown: &str) -> bool {
-    file.replace('\t', "    ").trim_end() == shown.replace('\t', "    ").trim_end()
+    let norm = |s: &str| {
+        let s = s.replace('\t', "    ");
+        let body = s.trim_start();
+        let indent = s.len() - body.len();
+        let words: Vec<&str> = body.split_whitespace().collect();
+        (indent, words.join(" "))
+    };
+    norm(file) == norm(shown)
 }
 
 /// The byte ranges and replacements one edit makes in `text`, or why it does not fit.

@@ -12,7 +12,7 @@ mod python;
 mod rustc;
 mod typescript;
 
-pub use cargo_json::{CargoCheck, cargo_check_invocation};
+pub use cargo_json::{CargoCheck, cargo_check_invocation, parse as parse_cargo_json};
 pub use edit::{Candidate, build_candidates};
 pub use model::{Edit, Suggestion};
 pub use proposer::{collect, propose};
