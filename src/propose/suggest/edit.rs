@@ -380,6 +380,26 @@ fn resolve(text: &str, edit: &Edit) -> Result<Vec<(Range<usize>, String)>, Strin
             };
             Ok(vec![(r.start + at..r.start + at + old.len(), new.clone())])
         }
+        Edit::NearestName {
+            line,
+            column,
+            after_indent,
+            old,
+        } => {
+            let new = nearest_name(text, old)
+                .ok_or_else(|| format!("no name in the file is close to `{old}`"))?;
+            resolve(
+                text,
+                &Edit::Token {
+                    line: *line,
+                    column: *column,
+                    after_indent: *after_indent,
+                    old: old.clone(),
+                    new,
+                    whole_file: false,
+                },
+            )
+        }
         Edit::Bytes {
             start,
             end,
@@ -395,6 +415,94 @@ fn resolve(text: &str, edit: &Edit) -> Result<Vec<(Range<usize>, String)>, Strin
             Ok(vec![(*start..*end, new.clone())])
         }
     }
+}
+
+/// Python builtins a misspelled name most often means.
+const PY_BUILTINS: &[&str] = &[
+    "abs", "all", "any", "bool", "dict", "enumerate", "filter", "float", "getattr", "hasattr",
+    "int", "isinstance", "iter", "len", "list", "map", "max", "min", "next", "open", "print",
+    "range", "repr", "reversed", "round", "set", "setattr", "sorted", "str", "sum", "super",
+    "tuple", "type", "zip",
+];
+
+const PY_KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
+    "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if",
+    "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try",
+    "while", "with", "yield",
+];
+
+/// CPython's choice of suggestion (`traceback._compute_suggestion_error`) over the
+/// identifiers of the file, in order of first appearance, then common builtins.
+pub(crate) fn nearest_name(text: &str, wrong: &str) -> Option<String> {
+    let mut names: Vec<&str> = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_alphabetic() || c == '_') {
+        let tail = &rest[start..];
+        let len = tail
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        let word = &tail[..len];
+        if !names.contains(&word) && !PY_KEYWORDS.contains(&word) {
+            names.push(word);
+        }
+        rest = &tail[len..];
+    }
+    for b in PY_BUILTINS {
+        if !names.contains(b) {
+            names.push(b);
+        }
+    }
+    let mut best: Option<(&str, usize)> = None;
+    for name in names {
+        if name == wrong {
+            continue;
+        }
+        let mut max = (name.chars().count() + wrong.chars().count() + 3) * MOVE_COST / 6;
+        if let Some((_, d)) = best
+            && d < max
+        {
+            max = d.saturating_sub(1);
+        }
+        let d = weighted_distance(wrong, name);
+        if d > max {
+            continue;
+        }
+        if best.is_none_or(|(_, b)| d < b) {
+            best = Some((name, d));
+        }
+    }
+    best.map(|(n, _)| n.to_owned())
+}
+
+const MOVE_COST: usize = 2;
+const CASE_COST: usize = 1;
+
+/// Levenshtein distance with CPython's weights: inserting or deleting costs 2, substituting
+/// a letter for the same letter in another case 1, any other substitution 2.
+fn weighted_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=a.len()).map(|i| i * MOVE_COST).collect();
+    for (j, bc) in b.iter().enumerate() {
+        let mut prev_diag = row[0];
+        row[0] = (j + 1) * MOVE_COST;
+        for (i, ac) in a.iter().enumerate() {
+            let sub = if ac == bc {
+                0
+            } else if ac.to_lowercase().eq(bc.to_lowercase()) {
+                CASE_COST
+            } else {
+                MOVE_COST
+            };
+            let value = (prev_diag + sub)
+                .min(row[i] + MOVE_COST)
+                .min(row[i + 1] + MOVE_COST);
+            prev_diag = row[i + 1];
+            row[i + 1] = value;
+        }
+    }
+    row[a.len()]
 }
 
 /// Byte offsets of `word` in `text` where it stands as a whole identifier.
@@ -425,6 +533,15 @@ fn clash(a: &[(Range<usize>, String)], b: &[(Range<usize>, String)]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nearest_name_follows_cpython() {
+        let src = "def word_count(text):\n    words = text.split()\n    return len(word)\n";
+        assert_eq!(nearest_name(src, "word").as_deref(), Some("words"));
+        assert_eq!(nearest_name(src, "lenn").as_deref(), Some("len"));
+        assert_eq!(nearest_name(src, "zzzzzz"), None);
+        assert_eq!(weighted_distance("Word", "word"), 1);
+    }
 
     #[test]
     fn tokens_need_identifier_boundaries() {

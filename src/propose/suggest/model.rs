@@ -55,6 +55,16 @@ pub enum Edit {
         new: String,
         whole_file: bool,
     },
+    /// Like `Token`, for an interpreter that named the unknown identifier but printed no
+    /// suggestion (Python before 3.12 inside unittest/pytest): the replacement is the file's
+    /// identifier nearest to `old` by CPython's own suggestion rule (`traceback.py`'s
+    /// weighted Levenshtein distance and cut-off), so pp suggests what a newer Python would.
+    NearestName {
+        line: u32,
+        column: Option<u32>,
+        after_indent: bool,
+        old: String,
+    },
     /// Replace the bytes `start..end` of the file, which must read `expect` when given.
     Bytes {
         start: usize,

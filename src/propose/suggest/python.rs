@@ -13,11 +13,11 @@ static FRAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^\s*File "([^"]+)", line (\d+)"#).unwrap_or_else(|_| unreachable!())
 });
 static NAME_ERROR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:\w+\.)*(NameError|UnboundLocalError): (?:free variable |local variable )?name '(\w+)' is not defined.*Did you mean: '(\w+)'\?")
+    Regex::new(r"^(?:\w+\.)*(NameError|UnboundLocalError): (?:free variable |local variable )?name '(\w+)' is not defined(?:.*Did you mean: '(\w+)'\?)?")
         .unwrap_or_else(|_| unreachable!())
 });
 static ATTRIBUTE_ERROR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:\w+\.)*AttributeError: .*has no attribute '(\w+)'.*Did you mean: '(\w+)'\?")
+    Regex::new(r"^(?:\w+\.)*AttributeError: .*has no attribute '(\w+)'(?:.*Did you mean: '(\w+)'\?)?")
         .unwrap_or_else(|_| unreachable!())
 });
 static IMPORT_ERROR: LazyLock<Regex> = LazyLock::new(|| {
@@ -68,14 +68,15 @@ pub fn parse(text: &str, first_group: u32) -> Vec<Suggestion> {
             }
             continue;
         }
+        let opt = |c: &regex::Captures<'_>, k: usize| c.get(k).map(|m| m.as_str().to_owned());
         let found = if let Some(c) = NAME_ERROR.captures(line) {
-            Some(("name_error", c[2].to_owned(), c[3].to_owned(), false))
+            Some(("name_error", c[2].to_owned(), opt(&c, 3), false))
         } else if let Some(c) = ATTRIBUTE_ERROR.captures(line) {
-            Some(("attribute_error", c[1].to_owned(), c[2].to_owned(), false))
+            Some(("attribute_error", c[1].to_owned(), opt(&c, 2), false))
         } else {
             IMPORT_ERROR
                 .captures(line)
-                .map(|c| ("import_error", c[1].to_owned(), c[2].to_owned(), true))
+                .map(|c| ("import_error", c[1].to_owned(), opt(&c, 2), true))
         };
         let Some((rule, old, new, whole_file)) = found else {
             continue;
@@ -90,19 +91,35 @@ pub fn parse(text: &str, first_group: u32) -> Vec<Suggestion> {
             let start = usize::try_from(col).ok()?.checked_sub(1)?;
             src.get(start..)?.starts_with(old.as_str()).then_some(col)
         });
-        out.push(Suggestion {
-            source: "python",
-            rule,
-            diagnostic: line.trim().to_owned(),
-            path: frame.path.clone(),
-            edits: vec![Edit::Token {
+        let edit = match new {
+            Some(new) => Edit::Token {
                 line: frame.line,
                 column,
                 after_indent: true,
                 old,
                 new,
                 whole_file,
-            }],
+            },
+            None => Edit::NearestName {
+                line: frame.line,
+                column,
+                after_indent: true,
+                old,
+            },
+        };
+        out.push(Suggestion {
+            source: "python",
+            rule: if matches!(edit, Edit::NearestName { .. }) {
+                match rule {
+                    "name_error" => "name_error_nearest",
+                    _ => "attribute_error_nearest",
+                }
+            } else {
+                rule
+            },
+            diagnostic: line.trim().to_owned(),
+            path: frame.path.clone(),
+            edits: vec![edit],
             group,
             alternative: 0,
         });
@@ -132,6 +149,14 @@ mod tests {
                 whole_file: false
             }]
         );
+    }
+
+    #[test]
+    fn name_error_without_suggestion_asks_for_the_nearest_name() {
+        let text = "  File \"/w/t.py\", line 3, in word_count\n    return len(word)\n               ^^^^\nNameError: name 'word' is not defined\n";
+        let s = parse(text, 0);
+        assert_eq!(s[0].rule, "name_error_nearest");
+        assert!(matches!(&s[0].edits[0], Edit::NearestName { line: 3, old, .. } if old == "word"));
     }
 
     #[test]
