@@ -475,6 +475,11 @@ async fn prove(
                 outcome: "no_change".into(),
                 feedback: fb,
             });
+            // Without a model every proposer of the chain is deterministic: having run out of
+            // candidates once, it proposes nothing again; further attempts would only repeat.
+            if !settings.chain.iter().any(propose::ProviderSpec::is_model) {
+                break;
+            }
             continue;
         };
         let candidate =
@@ -586,11 +591,13 @@ async fn prove(
         st.final_runs = st.baseline.clone();
     }
     let hint = if !settings.chain.iter().any(propose::ProviderSpec::is_model) {
-        Some(if settings.chain.contains(&propose::ProviderSpec::Suggest) {
-            "the compilers' own suggestions did not fix it and no model is configured: set PP_OPENAI_API_KEY (OpenAI) or PP_LOCAL_BASE_URL (a local OpenAI-compatible server), or `policy.provider.command` / `--provider command:PATH`; the default provider `auto` then tries the model after the suggestions"
-        } else {
-            "no model is configured, so no fix was proposed: set PP_PROVIDER=openai with PP_OPENAI_API_KEY, or PP_PROVIDER=local with PP_LOCAL_BASE_URL, or `--provider command:PATH`"
-        })
+        Some(
+            if settings.chain.contains(&propose::ProviderSpec::Suggest) {
+                "the compilers' own suggestions did not fix it and no model is configured: set PP_OPENAI_API_KEY (OpenAI) or PP_LOCAL_BASE_URL (a local OpenAI-compatible server), or `policy.provider.command` / `--provider command:PATH`; the default provider `auto` then tries the model after the suggestions"
+            } else {
+                "no model is configured, so no fix was proposed: set PP_PROVIDER=openai with PP_OPENAI_API_KEY, or PP_PROVIDER=local with PP_LOCAL_BASE_URL, or `--provider command:PATH`"
+            },
+        )
     } else {
         Some(
             "see final_summary.md and attempts/<n>/ in the bundle for why each candidate failed; `--context` can give the proposer more to go on",
@@ -601,7 +608,7 @@ async fn prove(
             Status::NotProven,
             format!(
                 "no candidate passed every proof target in {} attempt(s)",
-                p.limits.max_attempts
+                st.attempts_used
             ),
             hint,
         ),

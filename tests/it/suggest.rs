@@ -50,9 +50,11 @@ fn fixture_outputs_yield_their_expected_diffs() {
         } else {
             suggest::collect(&output)
         };
-        let (candidates, notes) =
-            suggest::build_candidates(tmp.path(), &suggestions, &rules, &[]);
-        let got = candidates.first().map(|c| c.diff.clone()).unwrap_or_default();
+        let (candidates, notes) = suggest::build_candidates(tmp.path(), &suggestions, &rules, &[]);
+        let got = candidates
+            .first()
+            .map(|c| c.diff.clone())
+            .unwrap_or_default();
         let expected_path = case.join("expected.diff");
         if std::env::var_os("PP_BLESS").is_some() {
             std::fs::write(&expected_path, &got).unwrap();
@@ -120,7 +122,8 @@ fn final_patch(v: &serde_json::Value) -> String {
 }
 
 fn proposal(v: &serde_json::Value, n: u32) -> serde_json::Value {
-    let p = Path::new(v["proof_bundle"].as_str().unwrap()).join(format!("attempts/{n}/proposal.json"));
+    let p =
+        Path::new(v["proof_bundle"].as_str().unwrap()).join(format!("attempts/{n}/proposal.json"));
     serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
 }
 
@@ -138,7 +141,10 @@ fn rust_misspelled_local_is_proven_without_a_model() {
     let p = proposal(&v, 1);
     assert_eq!(p["proposer"], "suggest");
     assert!(
-        p["proposal"]["rationale"].as_str().unwrap().contains("similar name"),
+        p["proposal"]["rationale"]
+            .as_str()
+            .unwrap()
+            .contains("similar name"),
         "{p:#}"
     );
     assert_eq!(p["details"]["suggestions"][0]["source"], "rustc");
@@ -153,7 +159,10 @@ fn rust_missing_use_is_proven_without_a_model() {
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["status"], "proven");
     let patch = final_patch(&v);
-    assert!(patch.contains("+use std::collections::HashMap;\n"), "{patch}");
+    assert!(
+        patch.contains("+use std::collections::HashMap;\n"),
+        "{patch}"
+    );
     assert_eq!(patch.matches("+use ").count(), 1, "{patch}");
 }
 
@@ -190,6 +199,8 @@ fn logic_bug_is_not_proven_and_says_how_to_configure_a_model() {
     let (code, v) = run_default(&env, PY_TEST_CMD);
     assert_eq!(code, 10, "{v:#}");
     assert_eq!(v["status"], "not_proven");
+    // Nothing to propose and no model: the session stops instead of repeating itself.
+    assert_eq!(v["attempts_used"], 1);
     let hint = v["hint"].as_str().unwrap_or_default();
     assert!(
         hint.contains("no model is configured") && hint.contains("PP_OPENAI_API_KEY"),
@@ -220,7 +231,10 @@ fn auto_moves_on_to_the_model_in_the_same_attempt() {
         "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n",
     )]);
     let prog = provider.strip_prefix("command:").unwrap();
-    env.write("pp.yaml", &format!("policy:\n  provider:\n    command: [\"{prog}\"]\n"));
+    env.write(
+        "pp.yaml",
+        &format!("policy:\n  provider:\n    command: [\"{prog}\"]\n"),
+    );
     env.commit("policy");
     let (code, v) = run_default(&env, PY_TEST_CMD);
     assert_eq!(code, 0, "{v:#}");
@@ -228,7 +242,10 @@ fn auto_moves_on_to_the_model_in_the_same_attempt() {
     let p = proposal(&v, 1);
     assert_eq!(p["proposer"], "command");
     assert!(
-        p["fallbacks"][0].as_str().unwrap().starts_with("suggest: no further suggestion"),
+        p["fallbacks"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("suggest: no further suggestion"),
         "{p:#}"
     );
 }
@@ -281,5 +298,9 @@ fn allowed_cargo_check_json_supplies_machine_applicable_fixes() {
     assert!(final_patch(&v).contains("+    let mut out = v;"));
     let log = Path::new(v["proof_bundle"].as_str().unwrap())
         .join("attempts/0_baseline/suggest_cargo_check/stdout.log");
-    assert!(std::fs::read_to_string(log).unwrap().contains("MachineApplicable"));
+    assert!(
+        std::fs::read_to_string(log)
+            .unwrap()
+            .contains("MachineApplicable")
+    );
 }

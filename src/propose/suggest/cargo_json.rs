@@ -222,7 +222,8 @@ mod tests {
                 "cargo check --offline --message-format=json".into()
             ))
         );
-        doc.policy.allowed_commands = Some(vec!["cargo check --message-format=json | tee x".into()]);
+        doc.policy.allowed_commands =
+            Some(vec!["cargo check --message-format=json | tee x".into()]);
         assert!(cargo_check_invocation(&doc).is_none());
     }
 }

@@ -71,7 +71,10 @@ pub fn build_candidates(
             });
         };
         if let Err(rej) = rules.check_path(&path) {
-            note(format!("the policy does not let a patch write it: {}", rej.rule()));
+            note(format!(
+                "the policy does not let a patch write it: {}",
+                rej.rule()
+            ));
             continue;
         }
         let content = files
@@ -102,7 +105,10 @@ pub fn build_candidates(
             note("its parts overlap".into());
             continue;
         }
-        if ranges.iter().all(|(r, t)| content.get(r.clone()) == Some(t.as_str())) {
+        if ranges
+            .iter()
+            .all(|(r, t)| content.get(r.clone()) == Some(t.as_str()))
+        {
             note("it changes nothing".into());
             continue;
         }
@@ -263,7 +269,11 @@ impl<'a> Lines<'a> {
     }
 
     fn eol(&self) -> &'static str {
-        if self.text.contains("\r\n") { "\r\n" } else { "\n" }
+        if self.text.contains("\r\n") {
+            "\r\n"
+        } else {
+            "\n"
+        }
     }
 }
 
@@ -330,7 +340,9 @@ fn resolve(text: &str, edit: &Edit) -> Result<Vec<(Range<usize>, String)>, Strin
             suffix,
             new,
         } => {
-            let have = lines.text(*line).ok_or("the line is past the end of the file")?;
+            let have = lines
+                .text(*line)
+                .ok_or("the line is past the end of the file")?;
             let norm = have.replace('\t', "    ");
             if !norm.starts_with(prefix.as_str()) || !norm.trim_end().ends_with(suffix.trim_end()) {
                 return Err(format!("line {line} does not read as the tool showed"));
@@ -346,7 +358,9 @@ fn resolve(text: &str, edit: &Edit) -> Result<Vec<(Range<usize>, String)>, Strin
             new,
             whole_file,
         } => {
-            let r = lines.content(*line).ok_or("the line is past the end of the file")?;
+            let r = lines
+                .content(*line)
+                .ok_or("the line is past the end of the file")?;
             let have = &text[r.clone()];
             let on_line = occurrences(have, old);
             if on_line.is_empty() {
@@ -419,17 +433,47 @@ fn resolve(text: &str, edit: &Edit) -> Result<Vec<(Range<usize>, String)>, Strin
 
 /// Python builtins a misspelled name most often means.
 const PY_BUILTINS: &[&str] = &[
-    "abs", "all", "any", "bool", "dict", "enumerate", "filter", "float", "getattr", "hasattr",
-    "int", "isinstance", "iter", "len", "list", "map", "max", "min", "next", "open", "print",
-    "range", "repr", "reversed", "round", "set", "setattr", "sorted", "str", "sum", "super",
-    "tuple", "type", "zip",
+    "abs",
+    "all",
+    "any",
+    "bool",
+    "dict",
+    "enumerate",
+    "filter",
+    "float",
+    "getattr",
+    "hasattr",
+    "int",
+    "isinstance",
+    "iter",
+    "len",
+    "list",
+    "map",
+    "max",
+    "min",
+    "next",
+    "open",
+    "print",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "setattr",
+    "sorted",
+    "str",
+    "sum",
+    "super",
+    "tuple",
+    "type",
+    "zip",
 ];
 
 const PY_KEYWORDS: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
-    "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if",
-    "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try",
-    "while", "with", "yield",
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
 ];
 
 /// CPython's choice of suggestion (`traceback._compute_suggestion_error`) over the
@@ -520,7 +564,8 @@ fn occurrences(text: &str, word: &str) -> Vec<usize> {
 
 fn overlapping<'a>(ranges: impl Iterator<Item = &'a Range<usize>>) -> bool {
     let v: Vec<&Range<usize>> = ranges.collect();
-    v.windows(2).any(|w| w[1].start < w[0].end || w[1].start == w[0].start)
+    v.windows(2)
+        .any(|w| w[1].start < w[0].end || w[1].start == w[0].start)
 }
 
 fn clash(a: &[(Range<usize>, String)], b: &[(Range<usize>, String)]) -> bool {

@@ -101,15 +101,24 @@ pub async fn propose(
                 suggestions.len()
             )
         } else {
-            "no further suggestion: every candidate built from the suggestions was already tried".to_owned()
+            "no further suggestion: every candidate built from the suggestions was already tried"
+                .to_owned()
         };
-        return Ok(exchange(Proposal::empty(reason), String::new(), latency_ms, details));
+        return Ok(exchange(
+            Proposal::empty(reason),
+            String::new(),
+            latency_ms,
+            details,
+        ));
     };
     let chosen = &candidates[k];
     let mut rationale = String::from("Applied the tools' own suggestions:");
     for &i in &chosen.used {
         if let Some(s) = suggestions.get(i) {
-            rationale.push_str(&format!("\n- {} ({}): {} [{}]", s.source, s.rule, s.diagnostic, s.path));
+            rationale.push_str(&format!(
+                "\n- {} ({}): {} [{}]",
+                s.source, s.rule, s.diagnostic, s.path
+            ));
         }
     }
     let proposal = Proposal {

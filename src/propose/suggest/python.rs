@@ -17,8 +17,10 @@ static NAME_ERROR: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|_| unreachable!())
 });
 static ATTRIBUTE_ERROR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:\w+\.)*AttributeError: .*has no attribute '(\w+)'(?:.*Did you mean: '(\w+)'\?)?")
-        .unwrap_or_else(|_| unreachable!())
+    Regex::new(
+        r"^(?:\w+\.)*AttributeError: .*has no attribute '(\w+)'(?:.*Did you mean: '(\w+)'\?)?",
+    )
+    .unwrap_or_else(|_| unreachable!())
 });
 static IMPORT_ERROR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:\w+\.)*ImportError: cannot import name '(\w+)' from .*Did you mean: '(\w+)'\?")

@@ -101,36 +101,36 @@ pub fn parse(text: &str, first_group: u32) -> Vec<Suggestion> {
             continue;
         } else if let Some((num, text)) = numbered(line, '|') {
             diag.last_source = Some((num, text));
-        } else if let Some(marks) = gutter_text(line) {
-            if let (Some((num, src)), Some(path)) = (diag.last_source.clone(), diag.path.clone()) {
-                let trimmed = marks.trim_start();
-                let col = marks.len() - trimmed.len();
-                if diag.primary_text.is_none() && trimmed.starts_with('^') {
-                    let len = trimmed.chars().take_while(|c| *c == '^').count();
-                    diag.primary_text = src.get(col..col + len).map(str::to_owned);
-                }
-                if let Some(c) = INLINE_HELP.captures(trimmed)
-                    && let Some(old) = src.get(col..col + c[1].len())
-                    && is_identifierish(old)
-                {
-                    out.push(Suggestion {
-                        source: "rustc",
-                        rule: "inline_help",
-                        diagnostic: format!("{} (help: {}: `{}`)", diag.headline, &c[2], &c[3]),
-                        path,
-                        edits: vec![Edit::Token {
-                            line: num,
-                            column: u32::try_from(col + 1).ok(),
-                            after_indent: false,
-                            old: old.to_owned(),
-                            new: c[3].to_owned(),
-                            whole_file: false,
-                        }],
-                        group,
-                        alternative: 0,
-                    });
-                    group += 1;
-                }
+        } else if let Some(marks) = gutter_text(line)
+            && let (Some((num, src)), Some(path)) = (diag.last_source.clone(), diag.path.clone())
+        {
+            let trimmed = marks.trim_start();
+            let col = marks.len() - trimmed.len();
+            if diag.primary_text.is_none() && trimmed.starts_with('^') {
+                let len = trimmed.chars().take_while(|c| *c == '^').count();
+                diag.primary_text = src.get(col..col + len).map(str::to_owned);
+            }
+            if let Some(c) = INLINE_HELP.captures(trimmed)
+                && let Some(old) = src.get(col..col + c[1].len())
+                && is_identifierish(old)
+            {
+                out.push(Suggestion {
+                    source: "rustc",
+                    rule: "inline_help",
+                    diagnostic: format!("{} (help: {}: `{}`)", diag.headline, &c[2], &c[3]),
+                    path,
+                    edits: vec![Edit::Token {
+                        line: num,
+                        column: u32::try_from(col + 1).ok(),
+                        after_indent: false,
+                        old: old.to_owned(),
+                        new: c[3].to_owned(),
+                        whole_file: false,
+                    }],
+                    group,
+                    alternative: 0,
+                });
+                group += 1;
             }
         }
         i += 1;
@@ -186,7 +186,8 @@ fn source_text(line: &str, marker_at: usize) -> String {
 fn numbered(line: &str, want: char) -> Option<(u32, String)> {
     let c = NUMBERED.captures(line)?;
     let m = c.get(3)?;
-    (m.as_str().starts_with(want)).then(|| (c[2].parse().unwrap_or(0), source_text(line, m.start())))
+    (m.as_str().starts_with(want))
+        .then(|| (c[2].parse().unwrap_or(0), source_text(line, m.start())))
 }
 
 /// What follows a bare gutter (`   | ^^^^ label`), aligned with the source text of the rows.
@@ -377,7 +378,9 @@ fn named_help(diag: &Diag, path: &str, message: &str, group: u32) -> Option<Sugg
 
 /// A path or identifier (`summ`, `std::x::Y`), nothing with spaces or punctuation.
 fn is_identifierish(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_' || c == ':')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == ':')
 }
 
 #[cfg(test)]
@@ -405,7 +408,9 @@ mod tests {
         let text = "error[E0425]: cannot find value `summ` in this scope\n --> src/lib.rs:3:5\n  |\n3 |     summ\n  |     ^^^^ help: a local variable with a similar name exists: `sum`\n\n";
         let s = parse(text, 0);
         assert_eq!(s.len(), 1, "{s:?}");
-        assert!(matches!(&s[0].edits[0], Edit::Token { line: 3, column: Some(5), old, new, .. } if old == "summ" && new == "sum"));
+        assert!(
+            matches!(&s[0].edits[0], Edit::Token { line: 3, column: Some(5), old, new, .. } if old == "summ" && new == "sum")
+        );
     }
 
     #[test]
@@ -421,6 +426,8 @@ mod tests {
     fn tilde_markers() {
         let text = "error[E0425]: cannot find value `summ` in this scope\n --> src/lib.rs:3:5\n  |\nhelp: a local variable with a similar name exists\n  |\n3 |     sum\n  |     ~~~\n\n";
         let s = parse(text, 0);
-        assert!(matches!(&s[0].edits[0], Edit::Affix { line: 3, prefix, suffix, new } if prefix == "    " && suffix.is_empty() && new == "    sum"));
+        assert!(
+            matches!(&s[0].edits[0], Edit::Affix { line: 3, prefix, suffix, new } if prefix == "    " && suffix.is_empty() && new == "    sum")
+        );
     }
 }

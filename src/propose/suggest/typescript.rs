@@ -66,10 +66,22 @@ mod tests {
 
     #[test]
     fn both_forms() {
-        let plain = parse("src/a.ts(4,5): error TS2552: Cannot find name 'cout'. Did you mean 'count'?", 0);
-        let pretty = parse("src/a.ts:4:5 - error TS2552: Cannot find name 'cout'. Did you mean 'count'?", 0);
+        let plain = parse(
+            "src/a.ts(4,5): error TS2552: Cannot find name 'cout'. Did you mean 'count'?",
+            0,
+        );
+        let pretty = parse(
+            "src/a.ts:4:5 - error TS2552: Cannot find name 'cout'. Did you mean 'count'?",
+            0,
+        );
         assert_eq!(plain.len(), 1);
         assert_eq!(plain[0].edits, pretty[0].edits);
-        assert!(parse("src/a.ts(1,1): error TS2339: Property 'x' does not exist on type 'Y'.", 0).is_empty());
+        assert!(
+            parse(
+                "src/a.ts(1,1): error TS2339: Property 'x' does not exist on type 'Y'.",
+                0
+            )
+            .is_empty()
+        );
     }
 }
