@@ -314,6 +314,7 @@ pub async fn propose(
     io: &ProposeIo,
 ) -> Result<Exchange, ProposeError> {
     let mut fallbacks = Vec::new();
+    let mut skipped_suggest = None;
     let mut last = None;
     for (k, spec) in chain.iter().enumerate() {
         match ask_one(spec, clients, request, io).await {
@@ -325,9 +326,14 @@ pub async fn propose(
                 let why = ex.proposal.empty_reason.unwrap_or_default();
                 tracing::info!("suggest: {why}; asking the next proposer");
                 fallbacks.push(format!("suggest: {why}"));
+                skipped_suggest = ex.details;
             }
             Ok(mut ex) => {
                 ex.fallbacks = fallbacks;
+                // What suggest looked at stays on record with the answer that was used.
+                if ex.details.is_none() {
+                    ex.details = skipped_suggest.map(|d| json!({"suggest": d}));
+                }
                 return Ok(ex);
             }
             Err(ProposeError::Interrupted) => return Err(ProposeError::Interrupted),

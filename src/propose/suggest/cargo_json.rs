@@ -116,6 +116,8 @@ struct Line {
 struct Diagnostic {
     message: String,
     #[serde(default)]
+    level: String,
+    #[serde(default)]
     spans: Vec<Span>,
     #[serde(default)]
     children: Vec<Diagnostic>,
@@ -152,6 +154,10 @@ pub fn parse(text: &str, first_group: u32) -> Vec<Suggestion> {
         let (true, Some(diag)) = (parsed.reason == "compiler-message", parsed.message) else {
             continue;
         };
+        // As with the human output: errors only (see `rustc.rs`).
+        if diag.level != "error" {
+            continue;
+        }
         for child in std::iter::once(&diag).chain(diag.children.iter()) {
             let spans: Vec<&Span> = child
                 .spans

@@ -48,6 +48,9 @@ enum Row {
 /// A diagnostic being read: where it points and what its primary span covers.
 #[derive(Debug, Default)]
 struct Diag {
+    /// Only errors count: a failing build fails on them, and a warning's fix (an underscore
+    /// prefix, a removed `mut`) proves nothing. Lints denied into errors print `error`.
+    is_error: bool,
     headline: String,
     path: Option<String>,
     line: u32,
@@ -70,21 +73,25 @@ pub fn parse(text: &str, first_group: u32) -> Vec<Suggestion> {
         let line = lines[i].trim_end();
         if let Some(c) = HEADLINE.captures(line) {
             diag = Diag {
+                is_error: &c[1] == "error",
                 headline: c[3].to_owned(),
                 ..Diag::default()
             };
         } else if let Some(c) = ARROW.captures(line) {
+            // The first arrow is the primary span; later ones belong to notes about other
+            // places and do not move the diagnostic.
             if &c[1] == "-->" && diag.path.is_none() {
                 diag.line = c[3].parse().unwrap_or(0);
                 diag.column = c[4].parse().unwrap_or(0);
-            }
-            if diag.path.is_none() || &c[1] == "-->" {
                 diag.path = Some(c[2].to_owned());
             }
         } else if let Some(c) = HELP.captures(line) {
             let message = c[1].to_owned();
-            let (rows, next) = help_rows(&lines, i + 1);
-            if let Some(path) = diag.path.clone() {
+            let (rows, next, own_path) = help_rows(&lines, i + 1);
+            // A help names its file when it is not the primary span's.
+            if let Some(path) = own_path.or_else(|| diag.path.clone())
+                && diag.is_error
+            {
                 let before = out.len();
                 block_suggestions(&diag, &path, &message, &rows, group, &mut out);
                 if out.len() == before
@@ -103,6 +110,7 @@ pub fn parse(text: &str, first_group: u32) -> Vec<Suggestion> {
             diag.last_source = Some((num, text));
         } else if let Some(marks) = gutter_text(line)
             && let (Some((num, src)), Some(path)) = (diag.last_source.clone(), diag.path.clone())
+            && diag.is_error
         {
             let trimmed = marks.trim_start();
             let col = marks.len() - trimmed.len();
@@ -138,16 +146,23 @@ pub fn parse(text: &str, first_group: u32) -> Vec<Suggestion> {
     out
 }
 
-/// The rows of a `help:` block starting at `start`, and the index after it.
-fn help_rows(lines: &[&str], start: usize) -> (Vec<Row>, usize) {
+/// The rows of a `help:` block starting at `start`, the index after it, and the file the
+/// block names when it has its own arrow (`--> src/other.rs:1:1`, `::: src/other.rs:1:1`).
+fn help_rows(lines: &[&str], start: usize) -> (Vec<Row>, usize, Option<String>) {
     let mut rows = Vec::new();
+    let mut path = None;
     let mut i = start;
     while i < lines.len() {
         let line = lines[i].trim_end();
         if line.is_empty() {
             break;
         }
-        if let Some(c) = NUMBERED.captures(line) {
+        if let Some(c) = ARROW.captures(line) {
+            if path.is_some() || !rows.iter().all(|r| matches!(r, Row::Separator)) {
+                break;
+            }
+            path = Some(c[2].to_owned());
+        } else if let Some(c) = NUMBERED.captures(line) {
             let num: u32 = c[2].parse().unwrap_or(0);
             let marker = c[3].chars().next().unwrap_or('|');
             let text = source_text(line, c.get(3).map_or(0, |m| m.start()));
@@ -174,7 +189,7 @@ fn help_rows(lines: &[&str], start: usize) -> (Vec<Row>, usize) {
     while matches!(rows.last(), Some(Row::Separator)) {
         rows.pop();
     }
-    (rows, i)
+    (rows, i, path)
 }
 
 /// Source text of a numbered row: what follows the marker and one space.
@@ -420,6 +435,16 @@ mod tests {
         assert_eq!(s.len(), 2, "{s:?}");
         assert_eq!((s[0].group, s[0].alternative), (0, 0));
         assert_eq!((s[1].group, s[1].alternative), (0, 1));
+    }
+
+    #[test]
+    fn warnings_are_not_fixed_and_notes_do_not_move_the_file() {
+        let warn = "warning: unused variable: `x`\n --> src/lib.rs:2:9\n  |\n2 |     let x = 1;\n  |         ^ help: if this is intentional, prefix it with an underscore: `_x`\n\n";
+        assert!(parse(warn, 0).is_empty());
+        let text = "error[E0308]: mismatched types\n --> src/lib.rs:8:11\n  |\nnote: function defined here\n --> src/other.rs:11:4\n  |\n11 | fn count(s: &str) -> usize {\n  |    ^^^^^\nhelp: consider borrowing here\n  |\n8 |     count(&s)\n  |           +\n\n";
+        let s = parse(text, 0);
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert_eq!(s[0].path, "src/lib.rs");
     }
 
     #[test]
