@@ -253,3 +253,42 @@ fn resolve_provider(
     let chain = propose::parse_chain(&name, policy_command)?;
     Ok((name, chain))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(flag: Option<&str>, vars: &[(&str, &str)]) -> Vec<ProviderSpec> {
+        let flags = SessionFlags {
+            provider: flag.map(str::to_owned),
+            ..SessionFlags::default()
+        };
+        let lookup = |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        resolve_provider(&flags, &PolicyDoc::default(), &lookup)
+            .unwrap()
+            .1
+    }
+
+    #[test]
+    fn auto_starts_with_suggest_and_adds_configured_models() {
+        assert_eq!(chain(None, &[]), vec![ProviderSpec::Suggest]);
+        assert_eq!(
+            chain(None, &[("PP_OPENAI_API_KEY", "k")]),
+            vec![ProviderSpec::Suggest, ProviderSpec::OpenAi]
+        );
+        assert_eq!(
+            chain(None, &[("PP_LOCAL_BASE_URL", "http://127.0.0.1:1/v1")]),
+            vec![ProviderSpec::Suggest, ProviderSpec::Local]
+        );
+        // An explicit choice replaces the chain, `suggest` and `stub` included.
+        assert_eq!(chain(Some("suggest"), &[]), vec![ProviderSpec::Suggest]);
+        assert_eq!(
+            chain(None, &[("PP_PROVIDER", "stub")]),
+            vec![ProviderSpec::Stub]
+        );
+    }
+}
