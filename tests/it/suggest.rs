@@ -304,3 +304,27 @@ fn allowed_cargo_check_json_supplies_machine_applicable_fixes() {
             .contains("MachineApplicable")
     );
 }
+
+#[test]
+fn python_errors_revealed_one_at_a_time_are_fixed_in_turn() {
+    // Python stops at the first NameError; the second shows only once the first is fixed.
+    let env = TestEnv::new(&[
+        (
+            "stats.py",
+            "def stats(text):\n    words = text.split()\n    count = len(word)\n    return count, max(words, key=lenn)\n",
+        ),
+        (
+            "tests/test_stats.py",
+            "import unittest\n\nfrom stats import stats\n\n\nclass T(unittest.TestCase):\n    def test_stats(self):\n        self.assertEqual(stats(\"a bb c\"), (3, \"bb\"))\n",
+        ),
+    ]);
+    let (code, v) = run_default(&env, PY_TEST_CMD);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["attempts_used"], 2);
+    let patch = final_patch(&v);
+    assert!(
+        patch.contains("+    count = len(words)\n") && patch.contains("key=len)"),
+        "{patch}"
+    );
+    assert_eq!(proposal(&v, 2)["details"]["follow_up"]["after_attempt"], 1);
+}

@@ -51,7 +51,24 @@ pub fn build_candidates(
     rules: &CompiledRules,
     known: &[String],
 ) -> (Vec<Candidate>, Vec<Note>) {
-    let mut files: BTreeMap<String, Option<String>> = BTreeMap::new();
+    build_candidates_on(root, &BTreeMap::new(), suggestions, rules, known)
+}
+
+/// `build_candidates` on top of an earlier candidate: `overlay` holds the files that
+/// candidate changed, as it left them. The suggestions (read from the output of that
+/// candidate's verification) apply to those texts; the diffs are against the sandbox's own
+/// files and carry the earlier candidate's changes too.
+pub fn build_candidates_on(
+    root: &Path,
+    overlay: &BTreeMap<String, String>,
+    suggestions: &[Suggestion],
+    rules: &CompiledRules,
+    known: &[String],
+) -> (Vec<Candidate>, Vec<Note>) {
+    let mut files: BTreeMap<String, Option<String>> = overlay
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
     let mut resolved: Vec<Resolved> = Vec::new();
     let mut notes = Vec::new();
     for (index, s) in suggestions.iter().enumerate() {
@@ -149,7 +166,7 @@ pub fn build_candidates(
     }
     let mut out: Vec<Candidate> = Vec::new();
     for combo in combos.into_iter().filter(|c| !c.is_empty()) {
-        let Some(diff) = render_combo(&combo, &files) else {
+        let Some(diff) = render_combo(root, &combo, &files, overlay) else {
             continue;
         };
         if out.iter().any(|c| c.diff == diff) {
@@ -163,20 +180,31 @@ pub fn build_candidates(
     (out, notes)
 }
 
-fn render_combo(combo: &[&Resolved], files: &BTreeMap<String, Option<String>>) -> Option<String> {
-    let mut by_file: BTreeMap<&str, Vec<&(Range<usize>, String)>> = BTreeMap::new();
+fn render_combo(
+    root: &Path,
+    combo: &[&Resolved],
+    files: &BTreeMap<String, Option<String>>,
+    overlay: &BTreeMap<String, String>,
+) -> Option<String> {
+    let mut by_file: BTreeMap<&str, Vec<&(Range<usize>, String)>> =
+        overlay.keys().map(|k| (k.as_str(), Vec::new())).collect();
     for r in combo {
         by_file.entry(&r.path).or_default().extend(r.ranges.iter());
     }
     let mut patch = Patch::default();
     for (path, mut ranges) in by_file {
-        let old = files.get(path)?.as_deref()?;
+        let current = files.get(path)?.as_deref()?;
         ranges.sort_by_key(|(r, _)| std::cmp::Reverse((r.start, r.end)));
-        let mut new = old.to_owned();
+        let mut new = current.to_owned();
         for (r, text) in ranges {
             new.replace_range(r.clone(), text);
         }
-        if let Some(fp) = diff_file(path, Some(old), Some(&new), None, None) {
+        let original = if overlay.contains_key(path) {
+            read_regular(root, path)?
+        } else {
+            current.to_owned()
+        };
+        if let Some(fp) = diff_file(path, Some(&original), Some(&new), None, None) {
             patch.files.push(fp);
         }
     }

@@ -13,6 +13,6 @@ mod rustc;
 mod typescript;
 
 pub use cargo_json::{CargoCheck, cargo_check_invocation, parse as parse_cargo_json};
-pub use edit::{Candidate, build_candidates};
+pub use edit::{Candidate, build_candidates, build_candidates_on};
 pub use model::{Edit, Suggestion};
 pub use proposer::{collect, propose};

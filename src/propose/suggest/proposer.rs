@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::cargo_json::{self, CargoCheck};
-use super::edit::build_candidates;
+use super::edit::{Candidate, build_candidates, build_candidates_on};
 use super::model::Suggestion;
 use super::{python, rustc, typescript};
 use crate::context::strip_ansi;
@@ -69,7 +69,15 @@ pub async fn propose(
         .filter(|l| l.in_workspace)
         .map(|l| l.path.clone())
         .collect();
-    let (candidates, notes) = build_candidates(&io.cwd, &suggestions, &rules, &known);
+    let (mut candidates, notes) = build_candidates(&io.cwd, &suggestions, &rules, &known);
+    // Interpreters stop at the first error and compilers hide some behind others: when the
+    // last candidate failed with new suggestions in its output, build on it first.
+    let follow_up = follow_up(request, io, &rules, &known);
+    if let Some((_, ref more)) = follow_up {
+        let mut merged = more.clone();
+        merged.extend(candidates.into_iter().filter(|c| !more.contains(c)));
+        candidates = merged;
+    }
     // A candidate an earlier attempt already tried (as sent, or as the bundle redacted it)
     // would fail the same way.
     let tried = |diff: &str| {
@@ -89,6 +97,7 @@ pub async fn propose(
         "candidates": candidates.len(),
         "already_tried": candidates.len() - untried.len(),
         "cargo_check": ran_check,
+        "follow_up": follow_up.as_ref().map(|(f, c)| json!({"after_attempt": f.attempt, "suggestions": f.suggestions, "candidates": c.len()})),
         "chosen": untried.first().map(|k| json!({"candidate": k, "suggestions": candidates[*k].used})),
     });
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -132,6 +141,52 @@ pub async fn propose(
         empty_reason: None,
     };
     Ok(exchange(proposal, chosen.diff.clone(), latency_ms, details))
+}
+
+/// Suggestions found in the output of the latest candidate that failed verification.
+struct FollowUp {
+    attempt: u32,
+    suggestions: Vec<Suggestion>,
+}
+
+/// Candidates that keep the latest failed candidate and add the suggestions its own
+/// verification output printed; `None` when there is no such output or nothing in it.
+fn follow_up(
+    request: &ProposalRequest,
+    io: &ProposeIo,
+    rules: &crate::patch::CompiledRules,
+    known: &[String],
+) -> Option<(FollowUp, Vec<Candidate>)> {
+    let last = request.previous_attempts.last()?;
+    if last.outcome != "verification_failed" {
+        return None;
+    }
+    let diff = last.diff.as_deref()?;
+    let suggestions = collect(&last.feedback);
+    if suggestions.is_empty() {
+        return None;
+    }
+    let patch = crate::patch::parse(diff).ok()?;
+    let mut overlay = std::collections::BTreeMap::new();
+    let mut first_id = 0;
+    for fp in &patch.files {
+        if fp.op != crate::patch::FileOp::Modify {
+            return None;
+        }
+        let path = fp.path().to_owned();
+        let original = std::fs::read_to_string(io.cwd.join(&path)).ok()?;
+        let planned = crate::patch::plan_hunks(&path, &original, &fp.hunks, first_id).ok()?;
+        first_id += fp.hunks.len();
+        overlay.insert(path, planned.content);
+    }
+    let (candidates, _) = build_candidates_on(&io.cwd, &overlay, &suggestions, rules, known);
+    (!candidates.is_empty()).then_some((
+        FollowUp {
+            attempt: last.attempt,
+            suggestions,
+        },
+        candidates,
+    ))
 }
 
 fn exchange(
