@@ -73,3 +73,13 @@ pub enum Edit {
         new: String,
     },
 }
+
+/// Compiles a pattern written as a literal in this module tree. Every pattern is a constant
+/// the unit tests exercise, so a failure is a programming error `cargo test` catches.
+#[expect(
+    clippy::expect_used,
+    reason = "patterns are literals covered by unit tests"
+)]
+pub(super) fn pattern(text: &str) -> regex::Regex {
+    regex::Regex::new(text).expect("literal pattern compiles")
+}

@@ -7,24 +7,19 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::model::{Edit, Suggestion};
+use super::model::{Edit, Suggestion, pattern};
 
-static FRAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*File "([^"]+)", line (\d+)"#).unwrap_or_else(|_| unreachable!())
-});
+static FRAME: LazyLock<Regex> = LazyLock::new(|| pattern(r#"^\s*File "([^"]+)", line (\d+)"#));
 static NAME_ERROR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:\w+\.)*(NameError|UnboundLocalError): (?:free variable |local variable )?name '(\w+)' is not defined(?:.*Did you mean: '(\w+)'\?)?")
-        .unwrap_or_else(|_| unreachable!())
+    pattern(
+        r"^(?:\w+\.)*(NameError|UnboundLocalError): (?:free variable |local variable )?name '(\w+)' is not defined(?:.*Did you mean: '(\w+)'\?)?",
+    )
 });
 static ATTRIBUTE_ERROR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"^(?:\w+\.)*AttributeError: .*has no attribute '(\w+)'(?:.*Did you mean: '(\w+)'\?)?",
-    )
-    .unwrap_or_else(|_| unreachable!())
+    pattern(r"^(?:\w+\.)*AttributeError: .*has no attribute '(\w+)'(?:.*Did you mean: '(\w+)'\?)?")
 });
 static IMPORT_ERROR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:\w+\.)*ImportError: cannot import name '(\w+)' from .*Did you mean: '(\w+)'\?")
-        .unwrap_or_else(|_| unreachable!())
+    pattern(r"^(?:\w+\.)*ImportError: cannot import name '(\w+)' from .*Did you mean: '(\w+)'\?")
 });
 
 /// The frames read so far in one traceback: path, line, and the column of the caret run

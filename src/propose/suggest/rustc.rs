@@ -8,28 +8,18 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::model::{Edit, Suggestion};
+use super::model::{Edit, Suggestion, pattern};
 
-static HEADLINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(error|warning)(\[E\d+\])?: (.+)$").unwrap_or_else(|_| unreachable!())
-});
-static ARROW: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(-->|:::) (.+):(\d+):(\d+)\s*$").unwrap_or_else(|_| unreachable!())
-});
-static HELP: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*(?:= )?help: (.+)$").unwrap_or_else(|_| unreachable!()));
+static HEADLINE: LazyLock<Regex> = LazyLock::new(|| pattern(r"^(error|warning)(\[E\d+\])?: (.+)$"));
+static ARROW: LazyLock<Regex> = LazyLock::new(|| pattern(r"^\s*(-->|:::) (.+):(\d+):(\d+)\s*$"));
+static HELP: LazyLock<Regex> = LazyLock::new(|| pattern(r"^\s*(?:= )?help: (.+)$"));
 /// `N |`, `N -`, `N +` with the source text after one space.
-static NUMBERED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\s*)(\d+) ([|+\-~])").unwrap_or_else(|_| unreachable!()));
+static NUMBERED: LazyLock<Regex> = LazyLock::new(|| pattern(r"^(\s*)(\d+) ([|+\-~])"));
 /// A gutter-only line: `   |` and whatever follows (markers, labels).
-static GUTTER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\s*)\|").unwrap_or_else(|_| unreachable!()));
+static GUTTER: LazyLock<Regex> = LazyLock::new(|| pattern(r"^(\s*)\|"));
 /// The replacement named at the end of a help message: "…exists: `sum`".
-static NAMED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(.*): `([^`]+)`$").unwrap_or_else(|_| unreachable!()));
-static INLINE_HELP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(\^+) help: (.*): `([^`]+)`$").unwrap_or_else(|_| unreachable!())
-});
+static NAMED: LazyLock<Regex> = LazyLock::new(|| pattern(r"^(.*): `([^`]+)`$"));
+static INLINE_HELP: LazyLock<Regex> = LazyLock::new(|| pattern(r"^(\^+) help: (.*): `([^`]+)`$"));
 
 /// One snippet line inside a `help:` block.
 #[derive(Debug, Clone)]

@@ -7,17 +7,16 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::model::{Edit, Suggestion};
+use super::model::{Edit, Suggestion, pattern};
 
-static PLAIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(.+?)\((\d+),(\d+)\): error (TS\d+): (.+)$").unwrap_or_else(|_| unreachable!())
-});
-static PRETTY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(.+?):(\d+):(\d+) - error (TS\d+): (.+)$").unwrap_or_else(|_| unreachable!())
-});
+static PLAIN: LazyLock<Regex> =
+    LazyLock::new(|| pattern(r"^(.+?)\((\d+),(\d+)\): error (TS\d+): (.+)$"));
+static PRETTY: LazyLock<Regex> =
+    LazyLock::new(|| pattern(r"^(.+?):(\d+):(\d+) - error (TS\d+): (.+)$"));
 static MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:Property|Cannot find name|has no exported member named) '([\w$]+)'.*Did you mean '([\w$]+)'\?")
-        .unwrap_or_else(|_| unreachable!())
+    pattern(
+        r"(?:Property|Cannot find name|has no exported member named) '([\w$]+)'.*Did you mean '([\w$]+)'\?",
+    )
 });
 
 /// Every suggestion in `text` (ANSI codes already stripped).
