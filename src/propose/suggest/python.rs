@@ -18,6 +18,10 @@ static NAME_ERROR: LazyLock<Regex> = LazyLock::new(|| {
 static ATTRIBUTE_ERROR: LazyLock<Regex> = LazyLock::new(|| {
     pattern(r"^(?:\w+\.)*AttributeError: .*has no attribute '(\w+)'(?:.*Did you mean: '(\w+)'\?)?")
 });
+/// pytest's `path.py:3: NameError` under a failing frame.
+static PYTEST_LOCATION: LazyLock<Regex> = LazyLock::new(|| {
+    pattern(r"^(\S+\.py):(\d+): (?:\w+\.)*(?:NameError|AttributeError|ImportError)$")
+});
 static IMPORT_ERROR: LazyLock<Regex> = LazyLock::new(|| {
     pattern(r"^(?:\w+\.)*ImportError: cannot import name '(\w+)' from .*Did you mean: '(\w+)'\?")
 });
@@ -37,6 +41,7 @@ pub fn parse(text: &str, first_group: u32) -> Vec<Suggestion> {
     let mut out = Vec::new();
     let mut group = first_group;
     let mut frames: Vec<Frame> = Vec::new();
+    let mut pending: Option<(Exception, String)> = None;
     for raw in text.lines() {
         let line = raw.trim_end();
         if let Some(c) = FRAME.captures(line) {
@@ -65,17 +70,27 @@ pub fn parse(text: &str, first_group: u32) -> Vec<Suggestion> {
             }
             continue;
         }
-        let opt = |c: &regex::Captures<'_>, k: usize| c.get(k).map(|m| m.as_str().to_owned());
-        let found = if let Some(c) = NAME_ERROR.captures(line) {
-            Some(("name_error", c[2].to_owned(), opt(&c, 3), false))
-        } else if let Some(c) = ATTRIBUTE_ERROR.captures(line) {
-            Some(("attribute_error", c[1].to_owned(), opt(&c, 2), false))
-        } else {
-            IMPORT_ERROR
-                .captures(line)
-                .map(|c| ("import_error", c[1].to_owned(), opt(&c, 2), true))
-        };
-        let Some((rule, old, new, whole_file)) = found else {
+        // pytest's long format: `E   NameError: …` inside the failing frame, then
+        // `path.py:3: NameError` naming it.
+        if let Some(body) = line.strip_prefix('E').filter(|b| b.starts_with(' ')) {
+            pending = exception(body.trim()).map(|e| (e, body.trim().to_owned()));
+            continue;
+        }
+        if let Some(c) = PYTEST_LOCATION.captures(line)
+            && let Some((exc, diagnostic)) = pending.take()
+        {
+            out.push(suggestion(
+                exc,
+                diagnostic,
+                &c[1],
+                c[2].parse().unwrap_or(0),
+                None,
+                group,
+            ));
+            group += 1;
+            continue;
+        }
+        let Some(exc) = exception(line) else {
             continue;
         };
         let Some(frame) = frames.last().filter(|f| f.line > 0) else {
@@ -86,44 +101,95 @@ pub fn parse(text: &str, first_group: u32) -> Vec<Suggestion> {
         let column = frame.caret.and_then(|(col, _)| {
             let src = frame.source.as_deref()?.trim_start();
             let start = usize::try_from(col).ok()?.checked_sub(1)?;
-            src.get(start..)?.starts_with(old.as_str()).then_some(col)
+            src.get(start..)?
+                .starts_with(exc.old.as_str())
+                .then_some(col)
         });
-        let edit = match new {
-            Some(new) => Edit::Token {
-                line: frame.line,
-                column,
-                after_indent: true,
-                old,
-                new,
-                whole_file,
-            },
-            None => Edit::NearestName {
-                line: frame.line,
-                column,
-                after_indent: true,
-                old,
-            },
-        };
-        out.push(Suggestion {
-            source: "python",
-            rule: if matches!(edit, Edit::NearestName { .. }) {
-                match rule {
-                    "name_error" => "name_error_nearest",
-                    _ => "attribute_error_nearest",
-                }
-            } else {
-                rule
-            },
-            diagnostic: line.trim().to_owned(),
-            path: frame.path.clone(),
-            edits: vec![edit],
+        out.push(suggestion(
+            exc,
+            line.trim().to_owned(),
+            &frame.path,
+            frame.line,
+            column,
             group,
-            alternative: 0,
-        });
+        ));
         group += 1;
         frames.clear();
     }
     out
+}
+
+/// An exception line understood: which rule, the unknown name, the suggested one if printed.
+struct Exception {
+    rule: &'static str,
+    old: String,
+    new: Option<String>,
+    whole_file: bool,
+}
+
+fn exception(line: &str) -> Option<Exception> {
+    let opt = |c: &regex::Captures<'_>, k: usize| c.get(k).map(|m| m.as_str().to_owned());
+    let (rule, old, new, whole_file) = if let Some(c) = NAME_ERROR.captures(line) {
+        ("name_error", c[2].to_owned(), opt(&c, 3), false)
+    } else if let Some(c) = ATTRIBUTE_ERROR.captures(line) {
+        ("attribute_error", c[1].to_owned(), opt(&c, 2), false)
+    } else {
+        let c = IMPORT_ERROR.captures(line)?;
+        ("import_error", c[1].to_owned(), opt(&c, 2), true)
+    };
+    Some(Exception {
+        rule,
+        old,
+        new,
+        whole_file,
+    })
+}
+
+/// The suggestion for an exception raised at `path:line`. Without a printed suggestion the
+/// replacement is left to `edit` (`NearestName`).
+fn suggestion(
+    exc: Exception,
+    diagnostic: String,
+    path: &str,
+    line: u32,
+    column: Option<u32>,
+    group: u32,
+) -> Suggestion {
+    let (rule, edit) = match exc.new {
+        Some(new) => (
+            exc.rule,
+            Edit::Token {
+                line,
+                column,
+                after_indent: true,
+                old: exc.old,
+                new,
+                whole_file: exc.whole_file,
+            },
+        ),
+        None => (
+            if exc.rule == "name_error" {
+                "name_error_nearest"
+            } else {
+                "attribute_error_nearest"
+            },
+            Edit::NearestName {
+                line,
+                column,
+                after_indent: true,
+                old: exc.old,
+            },
+        ),
+    };
+    Suggestion {
+        source: "python",
+        rule,
+        diagnostic,
+        path: path.to_owned(),
+        edits: vec![edit],
+        group,
+        alternative: 0,
+    }
 }
 
 #[cfg(test)]
