@@ -216,7 +216,19 @@ fn map_path(root: &Path, raw: &str, known: &[String]) -> Option<String> {
     let map = PathMap::local(root);
     let mapped = map.map(raw)?;
     if !mapped.path.starts_with('/') {
-        return mapped.in_workspace.then_some(mapped.path);
+        if !mapped.in_workspace {
+            return None;
+        }
+        // Relative to a subfolder the command changed into (`cd crate && cargo test`): the
+        // evidence may know the file under its full path.
+        if !root.join(&mapped.path).exists()
+            && let Some(k) = known
+                .iter()
+                .find(|k| k.ends_with(&format!("/{}", mapped.path)))
+        {
+            return Some(k.clone());
+        }
+        return Some(mapped.path);
     }
     // Printed under another name for the same tree (the user's checkout, a symlinked temp
     // dir): the evidence already mapped it.
