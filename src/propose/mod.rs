@@ -317,7 +317,7 @@ pub async fn propose(
     let mut skipped_suggest = None;
     let mut last = None;
     for (k, spec) in chain.iter().enumerate() {
-        match ask_one(spec, clients, request, io).await {
+        match ask_one(spec, clients, request, io, k + 1 < chain.len()).await {
             Ok(ex)
                 if *spec == ProviderSpec::Suggest
                     && ex.proposal.body.is_none()
@@ -349,11 +349,13 @@ pub async fn propose(
     }))
 }
 
+/// `has_next`: another proposer follows this one in the chain.
 async fn ask_one(
     spec: &ProviderSpec,
     clients: &ModelClients,
     request: &ProposalRequest,
     io: &ProposeIo,
+    has_next: bool,
 ) -> Result<Exchange, ProposeError> {
     match spec {
         ProviderSpec::Stub => Ok(Exchange {
@@ -366,7 +368,11 @@ async fn ask_one(
             http: None,
             details: None,
         }),
-        ProviderSpec::Suggest => suggest::propose(request, io, io.cargo_check.as_ref()).await,
+        // With a model after it, suggest offers only its best candidates and leaves the
+        // remaining attempts to the model instead of trying every suggestion on its own.
+        ProviderSpec::Suggest => {
+            suggest::propose(request, io, io.cargo_check.as_ref(), !has_next).await
+        }
         ProviderSpec::Command(argv) => {
             let json = serde_json::to_vec_pretty(request).map_err(|e| ProposeError::Failed {
                 message: format!("failed to encode the request: {e}"),

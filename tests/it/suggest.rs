@@ -328,3 +328,29 @@ fn python_errors_revealed_one_at_a_time_are_fixed_in_turn() {
     );
     assert_eq!(proposal(&v, 2)["details"]["follow_up"]["after_attempt"], 1);
 }
+
+#[test]
+fn with_a_model_after_it_suggest_does_not_spend_the_attempts() {
+    // Both suggestions together compile but fail the test; trying each alone would use up
+    // attempts 2 and 3. With a proposer after it, suggest steps aside after its best shot.
+    let env = rust_env(
+        "pub fn total(xs: &[i64]) -> i64 {\n    let sum: i64 = xs.iter().sum();\n    summ\n}\n\npub fn double(x: i64) -> i64 {\n    let y = x * 3;\n    yy\n}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn works() {\n        assert_eq!(total(&[1, 2, 3]), 6);\n        assert_eq!(double(2), 4);\n    }\n}\n",
+    );
+    let provider = env.proposer(&[&json_diff(
+        "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1,9 +1,8 @@\n pub fn total(xs: &[i64]) -> i64 {\n     let sum: i64 = xs.iter().sum();\n-    summ\n+    sum\n }\n \n pub fn double(x: i64) -> i64 {\n-    let y = x * 3;\n-    yy\n+    x * 2\n }\n",
+    )]);
+    let prog = provider.strip_prefix("command:").unwrap();
+    env.write(
+        "pp.yaml",
+        &format!(
+            "policy:\n  allowed_commands: [\"cargo test --offline\"]\n  provider:\n    command: [\"{prog}\"]\n"
+        ),
+    );
+    env.commit("policy");
+    let (code, v) = run_default(&env, "cargo test --offline");
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["attempts_used"], 2);
+    assert_eq!(proposal(&v, 1)["proposer"], "suggest");
+    assert_eq!(proposal(&v, 2)["proposer"], "command");
+    assert_eq!(env.proposer_calls(), 1);
+}

@@ -24,11 +24,14 @@ pub fn collect(output: &str) -> Vec<Suggestion> {
     out
 }
 
-/// Answers one request from the compilers' own suggestions.
+/// Answers one request from the compilers' own suggestions. With `exhaustive`, every
+/// candidate is offered in turn (all first choices together, then each suggestion alone);
+/// without, only the first choices together and what builds on a failed candidate.
 pub async fn propose(
     request: &ProposalRequest,
     io: &ProposeIo,
     cargo_check: Option<&CargoCheck>,
+    exhaustive: bool,
 ) -> Result<Exchange, ProposeError> {
     let started = std::time::Instant::now();
     let output: String = request
@@ -72,7 +75,15 @@ pub async fn propose(
     let (mut candidates, notes) = build_candidates(&io.cwd, &suggestions, &rules, &known);
     // Interpreters stop at the first error and compilers hide some behind others: when the
     // last candidate failed with new suggestions in its output, build on it first.
-    let follow_up = follow_up(request, io, &rules, &known);
+    if !exhaustive {
+        candidates.truncate(1);
+    }
+    let mut follow_up = follow_up(request, io, &rules, &known);
+    if let Some((_, more)) = follow_up.as_mut()
+        && !exhaustive
+    {
+        more.truncate(1);
+    }
     if let Some((_, ref more)) = follow_up {
         let mut merged = more.clone();
         merged.extend(candidates.into_iter().filter(|c| !more.contains(c)));
