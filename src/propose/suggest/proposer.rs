@@ -89,15 +89,23 @@ pub async fn propose(
         merged.extend(candidates.into_iter().filter(|c| !more.contains(c)));
         candidates = merged;
     }
-    // A candidate an earlier attempt already tried (as sent, or as the bundle redacted it)
-    // would fail the same way.
+    // A candidate an earlier attempt already tried would fail the same way. Diffs are
+    // compared by what they make of the files, so a re-rendered (canonical) diff of the same
+    // change still counts as tried.
+    let earlier: Vec<Files> = request
+        .previous_attempts
+        .iter()
+        .filter_map(|p| p.diff.as_deref())
+        .filter_map(|d| patched_files(&io.cwd, d))
+        .collect();
     let tried = |diff: &str| {
         let redacted = io.redactor.redact(diff);
-        request.previous_attempts.iter().any(|p| {
+        let same_text = request.previous_attempts.iter().any(|p| {
             p.diff
                 .as_deref()
                 .is_some_and(|d| d == diff || d == redacted.as_ref())
-        })
+        });
+        same_text || patched_files(&io.cwd, diff).is_some_and(|f| earlier.contains(&f))
     };
     let untried: Vec<usize> = (0..candidates.len())
         .filter(|&k| !tried(&candidates[k].diff))
@@ -177,19 +185,7 @@ fn follow_up(
     if suggestions.is_empty() {
         return None;
     }
-    let patch = crate::patch::parse(diff).ok()?;
-    let mut overlay = std::collections::BTreeMap::new();
-    let mut first_id = 0;
-    for fp in &patch.files {
-        if fp.op != crate::patch::FileOp::Modify {
-            return None;
-        }
-        let path = fp.path().to_owned();
-        let original = std::fs::read_to_string(io.cwd.join(&path)).ok()?;
-        let planned = crate::patch::plan_hunks(&path, &original, &fp.hunks, first_id).ok()?;
-        first_id += fp.hunks.len();
-        overlay.insert(path, planned.content);
-    }
+    let overlay = patched_files(&io.cwd, diff)?;
     let (candidates, _) = build_candidates_on(&io.cwd, &overlay, &suggestions, rules, known);
     (!candidates.is_empty()).then_some((
         FollowUp {
@@ -198,6 +194,28 @@ fn follow_up(
         },
         candidates,
     ))
+}
+
+/// Files as a diff leaves them: path → new text.
+type Files = std::collections::BTreeMap<String, String>;
+
+/// What `diff` makes of the files under `root`, computed in memory; `None` when it does not
+/// plan cleanly or does more than modify files.
+fn patched_files(root: &std::path::Path, diff: &str) -> Option<Files> {
+    let patch = crate::patch::parse(diff).ok()?;
+    let mut out = Files::new();
+    let mut first_id = 0;
+    for fp in &patch.files {
+        if fp.op != crate::patch::FileOp::Modify {
+            return None;
+        }
+        let path = fp.path().to_owned();
+        let original = std::fs::read_to_string(root.join(&path)).ok()?;
+        let planned = crate::patch::plan_hunks(&path, &original, &fp.hunks, first_id).ok()?;
+        first_id += fp.hunks.len();
+        out.insert(path, planned.content);
+    }
+    Some(out)
 }
 
 fn exchange(
