@@ -10,6 +10,7 @@
 mod attest_cli;
 mod attest_negative;
 mod context_fixtures;
+mod evidence;
 mod model;
 mod model_client;
 mod patch_fixtures;
