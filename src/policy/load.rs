@@ -298,3 +298,36 @@ mod tests {
         assert!(err.to_string().contains("max_attempts"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    /// The shipped example documents every key: it must load, and its values must be the
+    /// defaults wherever it does not say "example".
+    #[test]
+    fn example_policy_loads() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pp.example.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc = super::parse(&path, &text).unwrap();
+        super::validate(&path, &doc).unwrap();
+        let d = super::super::Policy::default();
+        let p = &doc.policy;
+        assert_eq!(p.limits, d.limits);
+        assert_eq!(p.sandbox, d.sandbox);
+        assert_eq!(p.attestation, d.attestation);
+        assert_eq!(p.provider, d.provider);
+        assert_eq!(
+            (
+                p.minimize,
+                p.reproduce_runs,
+                p.confirm_runs,
+                p.context_budget_bytes
+            ),
+            (
+                d.minimize,
+                d.reproduce_runs,
+                d.confirm_runs,
+                d.context_budget_bytes
+            )
+        );
+    }
+}

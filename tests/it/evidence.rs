@@ -31,7 +31,10 @@ fn exiting_zero_before_any_test_runs_is_not_proven() {
     let sneaky = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,4 @@\n+import os\n+os._exit(0)\n def add(a, b):\n     return a - b\n";
     let v = run_with(&env, &[&json_diff(sneaky)], &[]);
     assert_eq!(v["status"], "not_proven");
-    let feedback = env.request(2)["previous_attempts"][0]["feedback"].as_str().unwrap().to_owned();
+    let feedback = env.request(2)["previous_attempts"][0]["feedback"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(feedback.contains("did not run"), "{feedback}");
 }
 
@@ -41,8 +44,14 @@ fn deleting_the_failing_test_is_not_proven() {
     let delete = "--- a/tests/test_calc.py\n+++ b/tests/test_calc.py\n@@ -3,9 +3,6 @@\n from calc import add\n \n class T(unittest.TestCase):\n-    def test_add(self):\n-        self.assertEqual(add(2, 3), 5)\n-\n     def test_zero(self):\n         self.assertEqual(add(0, 0), 0)\n";
     let v = run_with(&env, &[&json_diff(delete)], &[]);
     assert_eq!(v["status"], "not_proven");
-    let feedback = env.request(2)["previous_attempts"][0]["feedback"].as_str().unwrap().to_owned();
-    assert!(feedback.contains("fewer") || feedback.contains("test_add"), "{feedback}");
+    let feedback = env.request(2)["previous_attempts"][0]["feedback"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        feedback.contains("fewer") || feedback.contains("test_add"),
+        "{feedback}"
+    );
 }
 
 #[test]
@@ -52,7 +61,8 @@ fn a_real_fix_that_keeps_every_test_is_proven_with_counts_recorded() {
     let v = run_with(&env, &[&json_diff(fix)], &[]);
     assert_eq!(v["status"], "proven");
     let b = std::path::PathBuf::from(v["proof_bundle"].as_str().unwrap());
-    let repro: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("repro.json")).unwrap()).unwrap();
+    let repro: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("repro.json")).unwrap()).unwrap();
     assert_eq!(repro["baseline"][0]["tests"]["ran"], 2);
     assert_eq!(repro["baseline"][0]["tests"]["failed"], 1);
     assert_eq!(repro["result"]["final"][0]["tests"]["passed"], 2);
@@ -61,7 +71,10 @@ fn a_real_fix_that_keeps_every_test_is_proven_with_counts_recorded() {
 #[test]
 fn python_traceback_ending_in_the_test_brings_the_imported_module() {
     let env = TestEnv::new(&[
-        ("slug.py", "def slugify(title):\n    return \"_\".join(title.lower().split())\n"),
+        (
+            "slug.py",
+            "def slugify(title):\n    return \"_\".join(title.lower().split())\n",
+        ),
         (
             "tests/test_slug.py",
             "import unittest\nfrom slug import slugify\n\nclass T(unittest.TestCase):\n    def test_slug(self):\n        self.assertEqual(slugify(\"Hello World\"), \"hello-world\")\n",
@@ -71,27 +84,53 @@ fn python_traceback_ending_in_the_test_brings_the_imported_module() {
     assert_eq!(v["status"], "not_proven");
     let req = env.request(1);
     let snippets = req["context"]["snippets"].to_string();
-    assert!(snippets.contains("slug.py") && snippets.contains("def slugify"), "{}", req["context"]);
+    assert!(
+        snippets.contains("slug.py") && snippets.contains("def slugify"),
+        "{}",
+        req["context"]
+    );
 }
 
 #[test]
 fn rust_test_panicking_in_tests_dir_brings_src_lib() {
     let env = TestEnv::new(&[
-        ("Cargo.toml", "[package]\nname = \"clampy\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"),
-        ("src/lib.rs", "pub fn clamp(x: i32, lo: i32, hi: i32) -> i32 {\n    if x < lo { hi } else if x > hi { lo } else { x }\n}\n"),
-        ("tests/clamp.rs", "use clampy::clamp;\n\n#[test]\nfn below() {\n    assert_eq!(clamp(-1, 0, 9), 0);\n}\n"),
+        (
+            "Cargo.toml",
+            "[package]\nname = \"clampy\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+        ),
+        (
+            "src/lib.rs",
+            "pub fn clamp(x: i32, lo: i32, hi: i32) -> i32 {\n    if x < lo { hi } else if x > hi { lo } else { x }\n}\n",
+        ),
+        (
+            "tests/clamp.rs",
+            "use clampy::clamp;\n\n#[test]\nfn below() {\n    assert_eq!(clamp(-1, 0, 9), 0);\n}\n",
+        ),
     ]);
     let provider = env.proposer(&["no idea"]);
-    let out = env.pp(&["run", "cargo test --offline", "--provider", &provider, "--json"]);
+    let out = env.pp(&[
+        "run",
+        "cargo test --offline",
+        "--provider",
+        &provider,
+        "--json",
+    ]);
     assert_eq!(json_out(&out)["status"], "not_proven", "{}", stderr(&out));
     let req = env.request(1);
     let snippets = req["context"]["snippets"].to_string();
-    assert!(snippets.contains("src/lib.rs") && snippets.contains("pub fn clamp"), "{}", req["context"]);
+    assert!(
+        snippets.contains("src/lib.rs") && snippets.contains("pub fn clamp"),
+        "{}",
+        req["context"]
+    );
 }
 
 #[test]
 fn a_candidate_that_passes_only_once_is_rejected_as_unstable() {
-    let env = TestEnv::new(&[("pp.yaml", "policy:\n  confirm_runs: 1\n  limits: {max_attempts: 1}\n")]);
+    let env = TestEnv::new(&[(
+        "pp.yaml",
+        "policy:\n  confirm_runs: 1\n  limits: {max_attempts: 1}\n",
+    )]);
     let counter = env.scratch.path().join("runs");
     // Passes only the first time the fix is present.
     let cmd = format!(
@@ -104,6 +143,8 @@ fn a_candidate_that_passes_only_once_is_rejected_as_unstable() {
     let v = json_out(&out);
     assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
     let b = std::path::PathBuf::from(v["proof_bundle"].as_str().unwrap());
-    let ver: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("attempts/1/verification.json")).unwrap()).unwrap();
+    let ver: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("attempts/1/verification.json")).unwrap())
+            .unwrap();
     assert!(ver["problems"].to_string().contains("unstable"), "{ver}");
 }
