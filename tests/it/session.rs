@@ -589,3 +589,98 @@ fn minimization_drops_an_unneeded_hunk_in_another_file() {
     let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
     assert_eq!(json_out(&out)["success"], true, "{}", stderr(&out));
 }
+
+#[test]
+fn ctrl_c_kills_the_command_cleans_the_sandbox_and_marks_the_bundle() {
+    let env = TestEnv::new(&[("a.txt", "a\n")]);
+    let pidfile = env.scratch.path().join("cmd.pid");
+    let cmd = format!("echo $$ > {}; sleep 300", pidfile.display());
+    let child = std::process::Command::new(pp_bin())
+        .args(["run", &cmd, "--provider", "stub", "--json"])
+        .current_dir(env.root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !pidfile.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 130, "{}", stderr(&out));
+    let v = json_out(&out);
+    assert_eq!(v["status"], "interrupted");
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "the command survived: {stat}"
+    );
+    let b = bundle(&v);
+    let repro: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("repro.json")).unwrap()).unwrap();
+    assert_eq!(repro["complete"], false);
+    assert_eq!(repro["status"], "interrupted");
+    let root = repro["sandbox"]["root"].as_str().unwrap();
+    assert!(
+        !std::path::Path::new(root).exists(),
+        "sandbox {root} left behind"
+    );
+}
+
+#[test]
+fn git_worktree_backend_includes_uncommitted_changes_and_is_removed() {
+    let env = calc_env();
+    env.write("pp.yaml", "policy:\n  sandbox: {backend: git_worktree}\n");
+    env.commit("policy");
+    // An uncommitted change and an untracked file the tests need.
+    env.write(
+        "calc.py",
+        "from helper import sub\n\ndef add(a, b):\n    return sub(a, b)\n",
+    );
+    env.write("helper.py", "def sub(a, b):\n    return a - b\n");
+    let fix = "--- a/calc.py\n+++ b/calc.py\n@@ -2,3 +2,3 @@\n \n def add(a, b):\n-    return sub(a, b)\n+    return a + b\n";
+    let provider = env.proposer(&[&json_diff(fix)]);
+    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let b = bundle(&v);
+    assert!(b.join("source_git.diff").is_file());
+    let repro: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("repro.json")).unwrap()).unwrap();
+    assert_eq!(repro["sandbox"]["backend"], "git_worktree");
+    assert_eq!(repro["git_dirty"], true);
+    let worktrees = env.git(&["worktree", "list"]);
+    assert_eq!(
+        worktrees.lines().count(),
+        1,
+        "a worktree was left behind: {worktrees}"
+    );
+}
+
+#[test]
+fn doctor_reports_policy_and_machine_with_probes() {
+    let env = TestEnv::new(&[("pp.yaml", "policy:\n  allowed_commands: [\"make test\"]\n")]);
+    let out = env.pp(&["doctor", "--json", "--command", "make test"]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(v["policy"]["path"].as_str().unwrap().ends_with("pp.yaml"));
+    assert_eq!(v["command_check"]["allowed"], true);
+    assert_eq!(v["machine"]["git"]["available"], true);
+    assert!(v["machine"]["network_isolation"]["available"].is_boolean());
+    let out = env.pp(&["doctor", "--json", "--command", "rm -rf /"]);
+    assert_eq!(json_out(&out)["command_check"]["allowed"], false);
+}
