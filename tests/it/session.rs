@@ -684,3 +684,24 @@ fn doctor_reports_policy_and_machine_with_probes() {
     let out = env.pp(&["doctor", "--json", "--command", "rm -rf /"]);
     assert_eq!(json_out(&out)["command_check"]["allowed"], false);
 }
+
+#[test]
+fn a_missing_proposer_program_is_infra_stop_naming_it() {
+    let env = calc_env();
+    let out = env.pp(&[
+        "run",
+        TEST_CMD,
+        "--provider",
+        "command:/nonexistent/proposer",
+        "--json",
+    ]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 12, "{}", stderr(&out));
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/proposer"),
+        "{v}"
+    );
+}
