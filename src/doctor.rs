@@ -53,6 +53,7 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             name: "default".into(),
             cmd: Some(c.clone()),
             argv: None,
+            junit: None,
         };
         match policy::resolve_targets(&pol, &[spec]) {
             Ok(t) => json!({"command": c, "allowed": true, "runs_as": t[0].invocation}),

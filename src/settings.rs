@@ -120,6 +120,7 @@ impl Settings {
                     name: "default".into(),
                     cmd: Some(cmd.clone()),
                     argv: None,
+                    junit: None,
                 }]
             }
             Mode::Prove => {

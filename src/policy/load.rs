@@ -139,6 +139,18 @@ pub fn validate(path: &Path, doc: &PolicyDoc) -> Result<(), PolicyError> {
                 "give each target a `name` and exactly one of `cmd` (a shell string) or `argv` (a list)",
             )
         })?;
+        if let Some(j) = &t.junit
+            && (j.is_empty()
+                || j.starts_with('/')
+                || j.contains('\\')
+                || j.split('/').any(|c| c == ".."))
+        {
+            return Err(invalid(
+                format!("proof_targets[{i}].junit"),
+                format!("`{j}` must be a relative path inside the workspace"),
+                "write e.g. `junit: reports/junit.xml`",
+            ));
+        }
         if !names.insert(t.name.as_str()) {
             return Err(invalid(
                 format!("proof_targets[{i}].name"),

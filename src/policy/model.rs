@@ -22,6 +22,10 @@ pub struct TargetSpec {
     pub cmd: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub argv: Option<Vec<String>>,
+    /// A JUnit XML report the target writes (workspace-relative); when set, test counts come
+    /// from it. pp deletes it before every run so a stale report never counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub junit: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,6 +30,9 @@ impl Invocation {
 pub struct Target {
     pub name: String,
     pub invocation: Invocation,
+    /// JUnit XML report the target writes, workspace-relative.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub junit: Option<String>,
 }
 
 /// Paths no candidate may write, whatever the globs say. The policy file is added by the caller.
@@ -82,6 +85,7 @@ pub fn resolve_targets(policy: &Policy, specs: &[TargetSpec]) -> Result<Vec<Targ
             Some(invocation) => ok.push(Target {
                 name: spec.name.clone(),
                 invocation,
+                junit: spec.junit.clone(),
             }),
             None => refused.push(Refusal {
                 target: spec.name.clone(),
@@ -109,6 +113,7 @@ mod tests {
             name: name.into(),
             cmd: Some(cmd.into()),
             argv: None,
+            junit: None,
         }
     }
 

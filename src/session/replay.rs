@@ -98,6 +98,7 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
                 name: t.name.unwrap_or_else(|| "default".into()),
                 cmd: t.cmd,
                 argv: t.argv,
+                junit: None,
             })
             .collect(),
         _ => serde_json::from_value(repro["targets"].clone()).map_err(|e| {

@@ -810,7 +810,8 @@ fn record_attempt(
 }
 
 /// After two candidates in a row failed to apply, and when the evidence points at exactly one
-/// editable file, the next request asks for that whole file instead of a diff.
+/// editable file that is not a test, the next request asks for that whole file instead of a
+/// diff.
 fn whole_file_candidate(
     previous: &[PreviousAttempt],
     ctx: &context::FailureContext,
@@ -834,7 +835,8 @@ fn whole_file_candidate(
                 .filter(|l| l.in_workspace)
                 .map(|l| l.path.as_str()),
         )
-        .filter(|p| rules.check_path(p).is_ok())
+        // Tests are evidence, not the thing to rewrite.
+        .filter(|p| rules.check_path(p).is_ok() && !context::is_test_file(p))
         .collect();
     files.sort_unstable();
     files.dedup();

@@ -72,6 +72,11 @@ impl Runner {
             isolation: self.isolation.clone(),
             stdin: None,
         };
+        let junit = target.junit.as_ref().map(|j| self.cwd.join(j));
+        if let Some(j) = &junit {
+            // A report left by an earlier run must never stand in for this one.
+            let _ = std::fs::remove_file(j);
+        }
         tracing::info!("running {}: {}", target.name, target.invocation.display());
         let mut capture = crate::exec::run(&spec, &self.cancel).await?;
         if let Some(r) = &self.redactor {
@@ -85,7 +90,12 @@ impl Runner {
             crate::exec::read_log(&log_dir.join("stdout.log")),
             crate::exec::read_log(&log_dir.join("stderr.log"))
         );
-        let tests = context::test_summary(&full);
+        let tests = match &junit {
+            Some(j) => std::fs::read_to_string(j)
+                .ok()
+                .and_then(|xml| context::junit_summary(&xml)),
+            None => context::test_summary(&full),
+        };
         let classification = if capture.passed() {
             Classification::Code
         } else {

@@ -148,3 +148,51 @@ fn a_candidate_that_passes_only_once_is_rejected_as_unstable() {
             .unwrap();
     assert!(ver["problems"].to_string().contains("unstable"), "{ver}");
 }
+
+#[test]
+fn junit_report_counts_and_a_stale_report_never_stands_in() {
+    // The target writes a JUnit report only when it really runs its "tests".
+    let report = |tests: u32, failures: u32| {
+        format!(
+            "<testsuite name=\"s\" tests=\"{tests}\" failures=\"{failures}\"><testcase classname=\"c\" name=\"a\">{}</testcase><testcase classname=\"c\" name=\"b\"/></testsuite>",
+            if failures > 0 {
+                "<failure message=\"boom\"/>"
+            } else {
+                ""
+            }
+        )
+    };
+    let env = TestEnv::new(&[
+        (
+            "run.sh",
+            &format!(
+                "if grep -qx ok state.txt; then printf '%s' '{}' > junit.xml; exit 0; fi\nif grep -qx skip state.txt; then exit 0; fi\nprintf '%s' '{}' > junit.xml; exit 1\n",
+                report(2, 0),
+                report(2, 1)
+            ),
+        ),
+        ("state.txt", "bad\n"),
+        (
+            "pp.yaml",
+            "proof_targets:\n  - {name: unit, cmd: \"sh run.sh\", junit: junit.xml}\npolicy:\n  allowed_commands: [\"sh run.sh\"]\n  limits: {max_attempts: 2}\n",
+        ),
+    ]);
+    let skip = "--- a/state.txt\n+++ b/state.txt\n@@ -1 +1 @@\n-bad\n+skip\n";
+    let ok = "--- a/state.txt\n+++ b/state.txt\n@@ -1 +1 @@\n-bad\n+ok\n";
+    let provider = env.proposer(&[&json_diff(skip), &json_diff(ok)]);
+    let out = env.pp(&["prove", "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    // The first candidate exited 0 without writing a report: the suite did not run.
+    assert_eq!(v["attempts_used"], 2);
+    let fb = env.request(2)["previous_attempts"][0]["feedback"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(fb.contains("did not run"), "{fb}");
+    let b = std::path::PathBuf::from(v["proof_bundle"].as_str().unwrap());
+    let repro: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("repro.json")).unwrap()).unwrap();
+    assert_eq!(repro["baseline"][0]["tests"]["failed"], 1);
+    assert_eq!(repro["result"]["final"][0]["tests"]["passed"], 2);
+}
