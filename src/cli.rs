@@ -500,6 +500,7 @@ async fn replay(a: ReplayArgs) -> Result<u8, Error> {
         allow_different_source: a.allow_different_source,
         self_exe: self_exe()?,
         env: std::env::vars().collect(),
+        withheld: vec![a.key_env.clone()],
         verified,
     };
     let out = crate::session::replay(&opts, cancel_on_signals()).await?;

@@ -63,6 +63,9 @@ pub struct Policy {
     pub provider: ProviderConfig,
     /// Upper bound, in bytes, of the code snippets sent to a proposer.
     pub context_budget_bytes: usize,
+    /// Whether candidates may edit test files (`tests/`, `test_*.py`, `*_test.go`, `*.spec.ts`,
+    /// …). Off by default: a candidate that rewrites the judge proves nothing.
+    pub allow_test_edits: bool,
 }
 
 impl Default for Policy {
@@ -82,6 +85,7 @@ impl Default for Policy {
             env: EnvPolicy::default(),
             provider: ProviderConfig::default(),
             context_budget_bytes: 24_000,
+            allow_test_edits: false,
         }
     }
 }

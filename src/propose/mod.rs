@@ -297,13 +297,29 @@ pub async fn propose(
     let mut fallbacks = Vec::new();
     let mut last = None;
     for spec in chain {
-        match ask_one(spec, clients, request, io).await {
+        let result = ask_one(spec, clients, request, io).await;
+        // What a proposer said is stored and applied only after redaction: a reply may echo a
+        // secret it saw (an external program has the user's environment).
+        for name in ["stdout.log", "stderr.log"] {
+            let _ = io
+                .redactor
+                .redact_file(&io.log_dir.join("proposer").join(name));
+        }
+        match result {
             Ok(mut ex) => {
                 ex.fallbacks = fallbacks;
+                if let std::borrow::Cow::Owned(clean) = io.redactor.redact(&ex.raw_reply) {
+                    ex.proposal = parse_reply(&clean);
+                    ex.raw_reply = clean;
+                }
+                if let Some(h) = &mut ex.http {
+                    io.redactor.redact_json(h);
+                }
                 return Ok(ex);
             }
             Err(ProposeError::Interrupted) => return Err(ProposeError::Interrupted),
             Err(e) => {
+                let e = redact_error(e, &io.redactor);
                 tracing::warn!("proposer {} failed: {e}", spec.name());
                 fallbacks.push(format!("{}: {e}", spec.name()));
                 last = Some(e);
@@ -313,6 +329,30 @@ pub async fn propose(
     Err(last.unwrap_or(ProposeError::Failed {
         message: "the proposer chain is empty".into(),
     }))
+}
+
+/// The error with any secret in its text redacted (a proposer's stderr is quoted in it).
+fn redact_error(e: ProposeError, r: &Redactor) -> ProposeError {
+    let red = |s: String| r.redact(&s).into_owned();
+    match e {
+        ProposeError::Config { message, hint } => ProposeError::Config {
+            message: red(message),
+            hint,
+        },
+        ProposeError::Unusable {
+            proposer,
+            message,
+            hint,
+        } => ProposeError::Unusable {
+            proposer,
+            message: red(message),
+            hint,
+        },
+        ProposeError::Failed { message } => ProposeError::Failed {
+            message: red(message),
+        },
+        ProposeError::Interrupted => ProposeError::Interrupted,
+    }
 }
 
 async fn ask_one(

@@ -22,6 +22,9 @@ pub struct ReplayOptions {
     pub allow_different_source: bool,
     pub self_exe: PathBuf,
     pub env: Vec<(String, String)>,
+    /// Variables never passed to the replayed commands besides pp's own secrets (the
+    /// verifier's HMAC key variable).
+    pub withheld: Vec<String>,
     /// A verified attestation: replay then uses only bytes whose digests it vouches for, and the
     /// targets and source from its payload.
     pub verified: Option<VerifyReport>,
@@ -147,6 +150,35 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
     if recorded_dirty != now.dirty_diff_sha256.as_deref() {
         differences.push("the uncommitted changes differ from the recorded ones".to_owned());
     }
+    if record["source"]["untracked_sha256"].as_str() != now.untracked_sha256.as_deref() {
+        differences.push("the untracked files differ from the recorded ones".to_owned());
+    }
+    if recorded_commit.is_none() {
+        // Without git, the manifest is the only record of the source: compare it file by file.
+        let recorded: bundle::Manifest = parse_json(
+            opts,
+            "workspace_manifest.json",
+            &read_bundle_file(opts, "workspace_manifest.json")?,
+        )?;
+        let current = bundle::manifest(&source).map_err(|e| Error::Io {
+            what: format!("hash replay source {}", source.display()),
+            source: e,
+        })?;
+        let changed: Vec<&str> = current
+            .files
+            .iter()
+            .filter(|f| !recorded.files.contains(f))
+            .chain(recorded.files.iter().filter(|f| !current.files.contains(f)))
+            .map(|f| f.path.as_str())
+            .take(5)
+            .collect();
+        if !changed.is_empty() {
+            differences.push(format!(
+                "files differ from the recorded manifest: {}",
+                changed.join(", ")
+            ));
+        }
+    }
     if !differences.is_empty() && !opts.allow_different_source {
         out.status = "different_source";
         out.message = format!("different source: {}", differences.join("; "));
@@ -205,7 +237,11 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         what: "create a log directory for replay".into(),
         source: e,
     })?;
-    let filter = EnvFilter::new([], &p.env.deny, p.env.pass.as_deref());
+    let filter = EnvFilter::new(
+        opts.withheld.iter().cloned(),
+        &p.env.deny,
+        p.env.pass.as_deref(),
+    );
     let runner = Runner {
         cwd: root,
         env: filter.apply(opts.env.iter().cloned()),

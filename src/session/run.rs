@@ -460,8 +460,10 @@ async fn prove(
             });
             continue;
         };
-        let candidate =
-            patch::candidate_diff(&root, &body).and_then(|d| patch::parse(&d).map(|p| (d, p)));
+        // The canonical rendering of what was parsed is what is recorded and fed back, never the
+        // reply's prose and fences.
+        let candidate = patch::candidate_diff(&root, &body)
+            .and_then(|d| patch::parse(&d).map(|p| (patch::render(&p), p)));
         let (diff_text, parsed) = match candidate {
             Ok(x) => x,
             Err(rej) => {
@@ -482,6 +484,42 @@ async fn prove(
         };
         st.bundle
             .write_bytes(&format!("{adir}/candidate.diff"), diff_text.as_bytes())?;
+        // Tests are the judge: a candidate may not edit them unless the policy says so.
+        if !p.allow_test_edits {
+            let mut tests: Vec<&str> = parsed
+                .files
+                .iter()
+                .flat_map(|f| [f.old_path.as_deref(), f.new_path.as_deref()])
+                .flatten()
+                .filter(|path| context::is_test_file(path))
+                .collect();
+            tests.dedup();
+            if !tests.is_empty() {
+                let fb = format!(
+                    "the candidate edits test files ({}): tests decide whether a fix works, so they may not change (policy.allow_test_edits is false); fix the code under test instead",
+                    tests.join(", ")
+                );
+                st.bundle.write_json(
+                    &format!("{adir}/apply.json"),
+                    &json!({"applied": false, "rejection": {"rule": "test_file_edit", "message": fb}}),
+                )?;
+                record_attempt(
+                    st,
+                    n,
+                    "rejected",
+                    &fb,
+                    Some(&diff_text),
+                    Some("test_file_edit"),
+                )?;
+                previous.push(PreviousAttempt {
+                    attempt: n,
+                    diff: Some(diff_text),
+                    outcome: "rejected: test_file_edit".into(),
+                    feedback: fb,
+                });
+                continue;
+            }
+        }
         let changes = match patch::apply(&root, &parsed, &rules) {
             Ok(c) => c,
             Err(rej) => {

@@ -42,6 +42,15 @@ fn exiting_zero_before_any_test_runs_is_not_proven() {
 fn deleting_the_failing_test_is_not_proven() {
     let env = calc_env();
     let delete = "--- a/tests/test_calc.py\n+++ b/tests/test_calc.py\n@@ -3,9 +3,6 @@\n from calc import add\n \n class T(unittest.TestCase):\n-    def test_add(self):\n-        self.assertEqual(add(2, 3), 5)\n-\n     def test_zero(self):\n         self.assertEqual(add(0, 0), 0)\n";
+    // By default a candidate may not touch tests at all.
+    let v = run_with(&env, &[&json_diff(delete)], &[]);
+    assert_eq!(v["status"], "not_proven");
+    let prev = &env.request(2)["previous_attempts"][0];
+    assert_eq!(prev["outcome"], "rejected: test_file_edit", "{prev}");
+    // Where the policy allows test edits, the integrity check still catches the deletion.
+    let env = calc_env();
+    env.write("pp.yaml", "policy:\n  allow_test_edits: true\n");
+    env.commit("allow test edits");
     let v = run_with(&env, &[&json_diff(delete)], &[]);
     assert_eq!(v["status"], "not_proven");
     let feedback = env.request(2)["previous_attempts"][0]["feedback"]

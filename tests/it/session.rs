@@ -705,3 +705,54 @@ fn a_missing_proposer_program_is_infra_stop_naming_it() {
         "{v}"
     );
 }
+
+#[test]
+fn replay_reports_changed_untracked_files_and_non_git_sources_as_different() {
+    // Untracked files are part of the source.
+    let env = calc_env();
+    env.write("helper.py", "X = 1\n");
+    let provider = env.proposer(&[&json_diff(FIX)]);
+    let v = json_out(&env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]));
+    assert_eq!(v["status"], "proven");
+    let b = bundle(&v);
+    env.write("helper.py", "X = 2\n");
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&out), 13);
+    assert_eq!(json_out(&out)["status"], "different_source");
+
+    // Without git, the manifest binds the source.
+    let plain = tempfile::tempdir().unwrap();
+    std::fs::write(plain.path().join("v.txt"), "bad\n").unwrap();
+    let env2 = TestEnv::new(&[]);
+    let fix = "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n";
+    let provider = env2.proposer(&[&json_diff(fix)]);
+    let out = env2.pp_in(
+        plain.path(),
+        &[
+            "run",
+            "grep -qx good v.txt",
+            "--provider",
+            &provider,
+            "--json",
+        ],
+    );
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let b = bundle(&v);
+    let out = env2.pp_in(plain.path(), &["replay", b.to_str().unwrap(), "--json"]);
+    assert_eq!(json_out(&out)["status"], "replayed", "{}", stderr(&out));
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("v.txt"), "other\n").unwrap();
+    let out = env2.pp_in(
+        plain.path(),
+        &[
+            "replay",
+            b.to_str().unwrap(),
+            "--cwd",
+            other.path().to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(code(&out), 13);
+    assert_eq!(json_out(&out)["status"], "different_source");
+}
