@@ -225,7 +225,17 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            // `--json` promises one JSON document on stdout, even for a bad command line.
+            if raw.iter().any(|a| a == "--json") {
+                println!(
+                    "{}",
+                    json!({"schema_version": "pp.error/v1", "success": false, "error": e.kind().to_string(), "exit_code": EXIT_USAGE})
+                );
+            }
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     init_tracing();
@@ -261,9 +271,22 @@ fn isolate_main(args: &[std::ffi::OsString]) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     };
     let err = crate::sandbox::enter_and_exec(&args[sep + 1..]);
-    eprintln!("pp: network isolation failed: {err}");
-    // 126: the command could not be run (as a shell reports it).
-    ExitCode::from(126)
+    let program = args.get(sep + 1).map(String::as_str).unwrap_or("");
+    // Exit as a shell would, so a missing program is classified as such.
+    match err.kind() {
+        std::io::ErrorKind::NotFound => {
+            eprintln!("pp: {program}: command not found");
+            ExitCode::from(127)
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            eprintln!("pp: {program}: permission denied");
+            ExitCode::from(126)
+        }
+        _ => {
+            eprintln!("pp: network isolation failed: {err}");
+            ExitCode::from(126)
+        }
+    }
 }
 
 fn init_tracing() {

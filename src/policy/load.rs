@@ -116,9 +116,14 @@ fn render_path(p: &str) -> String {
 
 /// The line is reported separately; drop the parser's own " at line N column M" suffix.
 fn strip_location(msg: &str) -> String {
-    match msg.find(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg.to_owned(),
+    let msg = match msg.find(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    // Some parsers put the key path in front; it is reported separately.
+    match msg.split_once(": ") {
+        Some((head, rest)) if !head.contains(' ') && head.contains('.') => rest.to_owned(),
+        _ => msg.to_owned(),
     }
 }
 

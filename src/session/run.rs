@@ -92,6 +92,17 @@ fn new_session_id() -> String {
 /// Proves the settings' targets; always leaves a bundle behind.
 pub async fn run_session(settings: &Settings, cancel: Cancel) -> Result<Outcome, Error> {
     let session_id = new_session_id();
+    let artifacts = settings.workspace.join(".pp-artifacts");
+    if std::fs::symlink_metadata(&artifacts).is_ok_and(|m| m.file_type().is_symlink()) {
+        // A repository could point it anywhere; pp writes only where it expects to.
+        return Err(Error::Usage {
+            message: format!(
+                "{} is a symlink; pp will not write a bundle through it",
+                artifacts.display()
+            ),
+            hint: "remove the link (pp creates the folder itself)".into(),
+        });
+    }
     let dir = settings
         .workspace
         .join(".pp-artifacts")
@@ -227,8 +238,23 @@ async fn prove(
     let sandbox = match Sandbox::create(&settings.workspace, p.sandbox.backend, &p.sandbox.exclude)
     {
         Ok(s) => s,
-        Err(e @ sandbox::SandboxError::Unsupported { .. }) => {
-            return Ok((End::new(Status::PolicyViolation, e.to_string(), None), None));
+        Err(
+            e @ (sandbox::SandboxError::Unsupported { .. } | sandbox::SandboxError::Git { .. }),
+        ) => {
+            // The backend the policy asks for cannot be had here: refuse, never fall back.
+            let text = e.to_string();
+            let (message, hint) = match text.split_once("\nhint: ") {
+                Some((m, h)) => (m.to_owned(), Some(h.to_owned())),
+                None => (text, None),
+            };
+            return Ok((
+                End {
+                    status: Status::PolicyViolation,
+                    message,
+                    hint,
+                },
+                None,
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -926,14 +952,15 @@ fn tail_chars(s: &str, max: usize) -> String {
 }
 
 fn infra_hint(rule: &str) -> &'static str {
+    // Rule ids of `context::INFRA_RULES`.
     match rule {
         "timeout" => {
             "raise `policy.limits.per_command_timeout_sec` if the command needs longer, or check what it waits for"
         }
-        "command_not_found" => {
+        "missing_command" | "command_not_found" => {
             "install the missing tool or fix PATH; pp does not patch around a missing program"
         }
-        "connection_refused" | "connection_reset" | "dns" | "tls" => {
+        "network" | "dns" | "tls" => {
             "the command needs a network service: start it, or set `policy.network: allow` if it is remote and you trust it"
         }
         "auth" => {
@@ -941,7 +968,9 @@ fn infra_hint(rule: &str) -> &'static str {
         }
         "rate_limit" => "a service rate-limited the command; try again later",
         "disk_full" => "free disk space and run again",
-        "oom_kill" => "the command ran out of memory; raise the memory available to it",
+        "oom_killed" | "out_of_memory" => {
+            "the command ran out of memory; raise the memory available to it"
+        }
         _ => "fix the environment, then run again",
     }
 }

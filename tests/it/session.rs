@@ -756,3 +756,98 @@ fn replay_reports_changed_untracked_files_and_non_git_sources_as_different() {
     assert_eq!(code(&out), 13);
     assert_eq!(json_out(&out)["status"], "different_source");
 }
+
+#[test]
+fn git_worktree_backend_runs_in_the_workspace_folder_of_a_larger_repo() {
+    let env = TestEnv::new(&[
+        ("top.txt", "top\n"),
+        ("pkg/v.txt", "bad\n"),
+        (
+            "pkg/pp.yaml",
+            "policy:\n  sandbox: {backend: git_worktree}\n",
+        ),
+    ]);
+    env.write("pkg/untracked.txt", "u\n");
+    let ws = env.root().join("pkg");
+    let fix = "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n";
+    let provider = env.proposer(&[&json_diff(fix)]);
+    let out = env.pp_in(
+        &ws,
+        &[
+            "run",
+            "test -f untracked.txt && test ! -f top.txt && grep -qx good v.txt",
+            "--provider",
+            &provider,
+            "--json",
+        ],
+    );
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    assert_eq!(env.git(&["worktree", "list"]).lines().count(), 1);
+}
+
+#[test]
+fn a_candidate_may_not_plant_or_edit_a_policy_file() {
+    let env = calc_env();
+    env.write("pp.json", "{\"policy\": {\"write_allowlist\": [\"**\"]}}\n");
+    env.commit("json policy");
+    let plant = "--- /dev/null\n+++ b/pp.yaml\n@@ -0,0 +1,2 @@\n+policy:\n+  network: allow\n";
+    let provider = env.proposer(&[&json_diff(plant), &json_diff(FIX)]);
+    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    assert_eq!(v["attempts_used"], 2);
+    let prev = &env.request(2)["previous_attempts"][0];
+    assert!(
+        prev["outcome"].as_str().unwrap().starts_with("rejected"),
+        "{prev}"
+    );
+    assert!(
+        prev["feedback"].as_str().unwrap().contains("pp.yaml"),
+        "{prev}"
+    );
+}
+
+#[test]
+fn bad_inputs_get_usage_errors_not_mismatches_or_bugs() {
+    let env = calc_env();
+    // A bad flag with --json still prints one JSON document.
+    let out = env.pp(&["run", "--json", "--bogus", "x"]);
+    assert_eq!(code(&out), 2);
+    assert_eq!(json_out(&out)["exit_code"], 2);
+    // A bundle path that does not exist.
+    let out = env.pp(&["replay", "/nonexistent/bundle", "--json"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let out = env.pp(&["verify-attestation", "/nonexistent/bundle"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    // A short attestation key is refused before anything runs.
+    let mut keyed = calc_env();
+    keyed
+        .extra_env
+        .push(("PP_ATTEST_HMAC_KEY".into(), "short".into()));
+    let out = keyed.pp(&["run", TEST_CMD, "--provider", "stub", "--attest"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("at least 32"), "{}", stderr(&out));
+    assert!(
+        !keyed.root().join(".pp-artifacts").exists(),
+        "a session ran"
+    );
+    // A symlinked .pp-artifacts is not written through.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), env.root().join(".pp-artifacts")).unwrap();
+    let out = env.pp(&["run", TEST_CMD, "--provider", "stub"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_missing_program_in_an_argv_target_is_infra_stop() {
+    let env = TestEnv::new(&[(
+        "pp.yaml",
+        "proof_targets:\n  - {name: t, argv: [\"no_such_program_xyz\", \"-x\"]}\npolicy:\n  allowed_argv: [[\"no_such_program_xyz\", \"-x\"]]\n",
+    )]);
+    let out = env.pp(&["prove", "--provider", "stub", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "infra_stop", "{}", stderr(&out));
+    assert_eq!(v["final_exit_code"], 127);
+}
