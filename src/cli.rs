@@ -470,9 +470,20 @@ fn verify_attestation(a: VerifyArgs) -> Result<u8, Error> {
     for n in &report.notes {
         eprintln!("note: {n}");
     }
+    // A signature vouches for the bytes, not for a finished session: say which it was.
+    let bundle_status = report
+        .predicate()
+        .and_then(|p| p["status"].as_str())
+        .map(str::to_owned);
+    if let Some(s) = bundle_status.as_deref()
+        && matches!(s, "interrupted" | "running")
+    {
+        eprintln!("note: the bundle records an unfinished session (status `{s}`)");
+    }
     if a.json {
         let mut v = serde_json::to_value(&report).unwrap_or_default();
         v["schema_version"] = json!("pp.verify/v1");
+        v["bundle_status"] = json!(bundle_status);
         print_json(&v);
     } else if report.ok {
         println!(

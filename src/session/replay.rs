@@ -261,14 +261,39 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
             passed: r.passed(),
         })
         .collect();
-    out.success = runs.iter().all(|r| r.passed());
+    // The proof's own test counts are the bar: exit 0 with fewer tests, or without the tests
+    // that passed in the proof, does not hold.
+    let recorded_final = repro["result"]["final"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut problems = Vec::new();
+    for r in runs.iter().filter(|r| r.passed()) {
+        let recorded: Option<crate::context::TestSummary> = recorded_final
+            .iter()
+            .find(|f| f["target"] == r.target.as_str())
+            .and_then(|f| serde_json::from_value(f["tests"].clone()).ok());
+        for p in crate::context::integrity_problems(
+            recorded.as_ref(),
+            r.tests.as_ref(),
+            r.capture.exit_code,
+        ) {
+            problems.push(format!("target `{}`: {p}", r.target));
+        }
+    }
+    out.success = runs.iter().all(|r| r.passed()) && problems.is_empty();
     if out.success {
         out.status = "replayed";
         out.message = "every recorded target passed with final.patch applied".into();
-    } else {
+    } else if problems.is_empty() {
         out.message =
             "a recorded target failed with final.patch applied: the proof does not hold here"
                 .into();
+    } else {
+        out.message = format!(
+            "the targets exited 0 but the proof does not hold: {}",
+            problems.join("; ")
+        );
     }
     Ok(out)
 }
