@@ -15,4 +15,5 @@ mod model;
 mod model_client;
 mod patch_fixtures;
 mod session;
+mod snapshots;
 mod support;
