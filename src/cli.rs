@@ -225,7 +225,17 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            // `--json` promises one JSON document on stdout, even for a bad command line.
+            if raw.iter().any(|a| a == "--json") {
+                println!(
+                    "{}",
+                    json!({"schema_version": "pp.error/v1", "success": false, "error": e.kind().to_string(), "exit_code": EXIT_USAGE})
+                );
+            }
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     init_tracing();
@@ -261,9 +271,22 @@ fn isolate_main(args: &[std::ffi::OsString]) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     };
     let err = crate::sandbox::enter_and_exec(&args[sep + 1..]);
-    eprintln!("pp: network isolation failed: {err}");
-    // 126: the command could not be run (as a shell reports it).
-    ExitCode::from(126)
+    let program = args.get(sep + 1).map(String::as_str).unwrap_or("");
+    // Exit as a shell would, so a missing program is classified as such.
+    match err.kind() {
+        std::io::ErrorKind::NotFound => {
+            eprintln!("pp: {program}: command not found");
+            ExitCode::from(127)
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            eprintln!("pp: {program}: permission denied");
+            ExitCode::from(126)
+        }
+        _ => {
+            eprintln!("pp: network isolation failed: {err}");
+            ExitCode::from(126)
+        }
+    }
 }
 
 fn init_tracing() {
@@ -447,9 +470,20 @@ fn verify_attestation(a: VerifyArgs) -> Result<u8, Error> {
     for n in &report.notes {
         eprintln!("note: {n}");
     }
+    // A signature vouches for the bytes, not for a finished session: say which it was.
+    let bundle_status = report
+        .predicate()
+        .and_then(|p| p["status"].as_str())
+        .map(str::to_owned);
+    if let Some(s) = bundle_status.as_deref()
+        && matches!(s, "interrupted" | "running")
+    {
+        eprintln!("note: the bundle records an unfinished session (status `{s}`)");
+    }
     if a.json {
         let mut v = serde_json::to_value(&report).unwrap_or_default();
         v["schema_version"] = json!("pp.verify/v1");
+        v["bundle_status"] = json!(bundle_status);
         print_json(&v);
     } else if report.ok {
         println!(
@@ -500,6 +534,7 @@ async fn replay(a: ReplayArgs) -> Result<u8, Error> {
         allow_different_source: a.allow_different_source,
         self_exe: self_exe()?,
         env: std::env::vars().collect(),
+        withheld: vec![a.key_env.clone()],
         verified,
     };
     let out = crate::session::replay(&opts, cancel_on_signals()).await?;

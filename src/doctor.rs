@@ -53,6 +53,7 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             name: "default".into(),
             cmd: Some(c.clone()),
             argv: None,
+            junit: None,
         };
         match policy::resolve_targets(&pol, &[spec]) {
             Ok(t) => json!({"command": c, "allowed": true, "runs_as": t[0].invocation}),
@@ -97,7 +98,13 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(defaults: no pp.yaml/pp.yml/pp.json found)".into())
     );
-    println!("  network: {:?}", p.network);
+    println!(
+        "  network: {}",
+        match p.network {
+            crate::policy::Network::Deny => "deny",
+            crate::policy::Network::Allow => "allow",
+        }
+    );
     println!(
         "  allowed_commands: {:?}",
         p.allowed_commands.clone().unwrap_or_default()

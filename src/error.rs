@@ -74,6 +74,8 @@ impl Error {
                 | AttestError::Encode { .. } => EXIT_INTERNAL,
             },
             Self::Exec(ExecError::Interrupted { .. }) | Self::Interrupted => EXIT_INTERRUPTED,
+            // A bundle the user handed us that cannot be read is theirs to fix.
+            Self::Bundle(BundleError::Read { .. }) => EXIT_USAGE,
             Self::Bundle(_)
             | Self::Sandbox(_)
             | Self::Exec(_)

@@ -120,6 +120,7 @@ impl Settings {
                     name: "default".into(),
                     cmd: Some(cmd.clone()),
                     argv: None,
+                    junit: None,
                 }]
             }
             Mode::Prove => {
@@ -170,6 +171,9 @@ impl Settings {
                 .unwrap_or_else(|| att.key_env.clone()),
             key_file: att.key_file.as_ref().map(|f| workspace.join(f)),
         };
+        if attest.enabled {
+            check_attestation_keys(&attest, &lookup)?;
+        }
         let user_context = match &flags.context {
             Some(c) => Some(read_context(c, &workspace)?),
             None => None,
@@ -203,6 +207,49 @@ impl Settings {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Signing keys are checked before any work, so a session never ends unsigned for a key problem
+/// found after the fact.
+fn check_attestation_keys(
+    attest: &AttestSettings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), SettingsError> {
+    use crate::bundle::attest::{MIN_HMAC_KEY_LEN, Mode};
+    let hmac = env(&attest.key_env).filter(|v| !v.is_empty());
+    if let Some(k) = &hmac
+        && k.len() < MIN_HMAC_KEY_LEN
+        && matches!(attest.mode, Mode::Auto | Mode::HmacSha256)
+    {
+        return Err(SettingsError::Invalid {
+            message: format!(
+                "the attestation key in ${} has {} bytes; at least {MIN_HMAC_KEY_LEN} are required",
+                attest.key_env,
+                k.len()
+            ),
+            hint: format!(
+                "export {}=\"$(head -c 32 /dev/urandom | base64)\"",
+                attest.key_env
+            ),
+        });
+    }
+    match attest.mode {
+        Mode::HmacSha256 if hmac.is_none() => Err(SettingsError::Invalid {
+            message: format!("attestation mode hmac-sha256 needs a key in ${}", attest.key_env),
+            hint: format!("export {} (at least {MIN_HMAC_KEY_LEN} bytes), or use --attestation-mode auto", attest.key_env),
+        }),
+        Mode::Ed25519 if attest.key_file.is_none() => Err(SettingsError::Invalid {
+            message: "attestation mode ed25519 needs a private key".into(),
+            hint: "set `policy.attestation.key_file` to a PKCS#8 PEM key (`pp attest --generate-key F` makes one)".into(),
+        }),
+        _ => match &attest.key_file {
+            Some(f) if !f.is_file() => Err(SettingsError::Invalid {
+                message: format!("attestation key file {} does not exist", f.display()),
+                hint: "fix `policy.attestation.key_file` (relative to the working directory)".into(),
+            }),
+            _ => Ok(()),
+        },
     }
 }
 

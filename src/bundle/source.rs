@@ -14,6 +14,9 @@ pub struct SourceInfo {
     pub git_dirty: bool,
     /// sha256 of `source_git.diff` when the tree was dirty.
     pub dirty_diff_sha256: Option<String>,
+    /// sha256 over the untracked (not ignored) files' paths and contents, when there are any:
+    /// they are part of the source a proof ran on, and no diff records them.
+    pub untracked_sha256: Option<String>,
     /// The workspace's path inside the repository (`""` at the top).
     pub git_subdir: Option<String>,
 }
@@ -68,12 +71,25 @@ pub fn source_info(workspace: &Path) -> SourceInfo {
         opts.pathspec(&sub);
     }
     if let Ok(statuses) = repo.statuses(Some(&mut opts)) {
-        info.git_dirty = statuses.iter().any(|s| {
-            s.path().is_ok_and(|p| {
-                let inner = p.strip_prefix(&sub).unwrap_or(p).trim_start_matches('/');
-                !inner.starts_with(".pp-artifacts")
-            })
-        });
+        let relevant = |p: &str| {
+            let inner = p.strip_prefix(&sub).unwrap_or(p).trim_start_matches('/');
+            !inner.starts_with(".pp-artifacts")
+        };
+        info.git_dirty = statuses.iter().any(|s| s.path().is_ok_and(relevant));
+        let mut untracked: Vec<String> = statuses
+            .iter()
+            .filter(|s| s.status().contains(git2::Status::WT_NEW))
+            .filter_map(|s| s.path().ok().filter(|p| relevant(p)).map(str::to_owned))
+            .collect();
+        untracked.sort();
+        if let (false, Some(top)) = (untracked.is_empty(), repo.workdir()) {
+            let mut listing = String::new();
+            for p in &untracked {
+                let digest = crate::digest::sha256_file(&top.join(p)).unwrap_or_default();
+                listing.push_str(&format!("{p}\0{digest}\n"));
+            }
+            info.untracked_sha256 = Some(crate::digest::sha256_hex(listing.as_bytes()));
+        }
     }
     if info.git_dirty
         && let Some(d) = dirty_diff(workspace).filter(|d| !d.is_empty())

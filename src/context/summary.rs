@@ -4,14 +4,15 @@
 
 use super::pattern::strip_ansi;
 use super::summaries::{gotest, jest, libtest, pytest, unittest, vitest};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a test run reported about itself.
 ///
 /// `ran` counts tests that executed to a verdict (`passed + failed`); skipped, ignored and
 /// deselected tests are in `skipped` only, so that `ran` compares across runs of the same
 /// suite whatever the runner's own convention.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct TestSummary {
     /// `libtest`, `nextest`, `pytest`, `unittest`, `gotest`, `jest`, `vitest` or `junit`.
     pub format: String,

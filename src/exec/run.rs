@@ -201,10 +201,49 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
         .process_group(0)
         .kill_on_drop(true);
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|source| ExecError::Spawn {
-        command: command.clone(),
-        source,
-    })?;
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        // A program that does not exist or may not run fails the way a shell reports it
+        // (127 / 126), so it is classified as a missing command, not as a bug in pp.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            let exit_code = if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            let message = format!(
+                "pp: {}: {}: command not found or not executable\n",
+                argv[0], e
+            );
+            let _ = std::fs::write(spec.log_dir.join("stdout.log"), b"");
+            let _ = std::fs::write(spec.log_dir.join("stderr.log"), message.as_bytes());
+            return Ok(Capture {
+                command,
+                argv,
+                exit_code,
+                timed_out: false,
+                signal: None,
+                duration_ms: 0,
+                stdout_bytes: 0,
+                stderr_bytes: message.len() as u64,
+                truncated: false,
+                stdout_tail: String::new(),
+                stderr_tail: message,
+                log_dir: spec.log_dir.clone(),
+            });
+        }
+        Err(source) => {
+            return Err(ExecError::Spawn {
+                command: command.clone(),
+                source,
+            });
+        }
+    };
     let pgid = child
         .id()
         .and_then(|id| i32::try_from(id).ok())
@@ -393,6 +432,16 @@ mod tests {
                 .unwrap_or_default()
                 .contains(") Z ");
         assert!(!alive, "grandchild {gc} survived the timeout");
+    }
+
+    #[tokio::test]
+    async fn missing_program_exits_127_like_a_shell() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = spec(d.path(), "", Duration::from_secs(10));
+        s.invocation = Invocation::Argv(vec!["/nonexistent/program".into()]);
+        let c = run(&s, &Cancel::never()).await.unwrap();
+        assert_eq!(c.exit_code, 127);
+        assert!(c.stderr_tail.contains("/nonexistent/program"));
     }
 
     #[tokio::test]

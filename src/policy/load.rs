@@ -116,9 +116,14 @@ fn render_path(p: &str) -> String {
 
 /// The line is reported separately; drop the parser's own " at line N column M" suffix.
 fn strip_location(msg: &str) -> String {
-    match msg.find(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg.to_owned(),
+    let msg = match msg.find(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    // Some parsers put the key path in front; it is reported separately.
+    match msg.split_once(": ") {
+        Some((head, rest)) if !head.contains(' ') && head.contains('.') => rest.to_owned(),
+        _ => msg.to_owned(),
     }
 }
 
@@ -139,6 +144,18 @@ pub fn validate(path: &Path, doc: &PolicyDoc) -> Result<(), PolicyError> {
                 "give each target a `name` and exactly one of `cmd` (a shell string) or `argv` (a list)",
             )
         })?;
+        if let Some(j) = &t.junit
+            && (j.is_empty()
+                || j.starts_with('/')
+                || j.contains('\\')
+                || j.split('/').any(|c| c == ".."))
+        {
+            return Err(invalid(
+                format!("proof_targets[{i}].junit"),
+                format!("`{j}` must be a relative path inside the workspace"),
+                "write e.g. `junit: reports/junit.xml`",
+            ));
+        }
         if !names.insert(t.name.as_str()) {
             return Err(invalid(
                 format!("proof_targets[{i}].name"),
@@ -296,5 +313,38 @@ mod tests {
     fn zero_attempts_refused() {
         let err = yaml("policy:\n  limits: {max_attempts: 0}\n").unwrap_err();
         assert!(err.to_string().contains("max_attempts"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    /// The shipped example documents every key: it must load, and its values must be the
+    /// defaults wherever it does not say "example".
+    #[test]
+    fn example_policy_loads() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pp.example.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc = super::parse(&path, &text).unwrap();
+        super::validate(&path, &doc).unwrap();
+        let d = super::super::Policy::default();
+        let p = &doc.policy;
+        assert_eq!(p.limits, d.limits);
+        assert_eq!(p.sandbox, d.sandbox);
+        assert_eq!(p.attestation, d.attestation);
+        assert_eq!(p.provider, d.provider);
+        assert_eq!(
+            (
+                p.minimize,
+                p.reproduce_runs,
+                p.confirm_runs,
+                p.context_budget_bytes
+            ),
+            (
+                d.minimize,
+                d.reproduce_runs,
+                d.confirm_runs,
+                d.context_budget_bytes
+            )
+        );
     }
 }

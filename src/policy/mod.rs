@@ -25,7 +25,7 @@ pub enum PolicyError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{}{}: {}{message}\nhint: see the policy reference in the README; unknown keys are errors, not ignored", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default(), if key.is_empty() { String::new() } else { format!("at `{key}` (line {}): ", line.map(|l| l.to_string()).unwrap_or_else(|| "?".into())) })]
+    #[error("{}{}: {}{message}\nhint: {}", path.display(), line.map(|l| format!(":{l} (line {l})")).unwrap_or_default(), if key.is_empty() { String::new() } else { format!("`{key}`: ") }, if message.contains("unknown field") { "unknown keys are errors, not ignored: check the spelling against the policy reference in the README" } else { "see the policy reference in the README for each key's type and values" })]
     Syntax {
         path: PathBuf,
         line: Option<usize>,

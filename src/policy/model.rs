@@ -22,6 +22,10 @@ pub struct TargetSpec {
     pub cmd: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub argv: Option<Vec<String>>,
+    /// A JUnit XML report the target writes (workspace-relative); when set, test counts come
+    /// from it. pp deletes it before every run so a stale report never counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub junit: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +63,9 @@ pub struct Policy {
     pub provider: ProviderConfig,
     /// Upper bound, in bytes, of the code snippets sent to a proposer.
     pub context_budget_bytes: usize,
+    /// Whether candidates may edit test files (`tests/`, `test_*.py`, `*_test.go`, `*.spec.ts`,
+    /// …). Off by default: a candidate that rewrites the judge proves nothing.
+    pub allow_test_edits: bool,
 }
 
 impl Default for Policy {
@@ -78,6 +85,7 @@ impl Default for Policy {
             env: EnvPolicy::default(),
             provider: ProviderConfig::default(),
             context_budget_bytes: 24_000,
+            allow_test_edits: false,
         }
     }
 }

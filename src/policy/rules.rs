@@ -30,16 +30,25 @@ impl Invocation {
 pub struct Target {
     pub name: String,
     pub invocation: Invocation,
+    /// JUnit XML report the target writes, workspace-relative.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub junit: Option<String>,
 }
 
 /// Paths no candidate may write, whatever the globs say. The policy file is added by the caller.
 pub const ALWAYS_PROTECTED: [&str; 4] = [".git", ".git/**", ".pp-artifacts", ".pp-artifacts/**"];
 
-/// The always-protected globs plus the policy file's own workspace-relative path.
+/// The always-protected globs, every policy file name pp discovers at the workspace root (a
+/// candidate must not plant a policy the next run would pick up), and the policy file's own
+/// workspace-relative path, escaped so its name is never read as a glob.
 pub fn protected_globs(policy_rel_path: Option<&str>) -> Vec<String> {
     let mut v: Vec<String> = ALWAYS_PROTECTED.iter().map(|s| (*s).to_owned()).collect();
+    v.extend(super::DISCOVERED_NAMES.iter().map(|n| (*n).to_owned()));
     if let Some(p) = policy_rel_path {
-        v.push(p.to_owned());
+        let escaped = globset::escape(p);
+        if !v.contains(&escaped) {
+            v.push(escaped);
+        }
     }
     v
 }
@@ -82,6 +91,7 @@ pub fn resolve_targets(policy: &Policy, specs: &[TargetSpec]) -> Result<Vec<Targ
             Some(invocation) => ok.push(Target {
                 name: spec.name.clone(),
                 invocation,
+                junit: spec.junit.clone(),
             }),
             None => refused.push(Refusal {
                 target: spec.name.clone(),
@@ -109,6 +119,7 @@ mod tests {
             name: name.into(),
             cmd: Some(cmd.into()),
             argv: None,
+            junit: None,
         }
     }
 
@@ -145,6 +156,21 @@ mod tests {
         );
         // Shell metacharacters never match an argv entry.
         assert!(resolve_targets(&p, &[spec("t", "cargo test && curl x")]).is_err());
+    }
+
+    #[test]
+    fn policy_names_are_protected_literally() {
+        let g = protected_globs(Some("conf/p[1].yaml"));
+        assert!(g.contains(&"pp.yaml".to_owned()) && g.contains(&"pp.json".to_owned()));
+        let set = {
+            let mut b = globset::GlobSetBuilder::new();
+            for p in &g {
+                b.add(globset::Glob::new(p).unwrap());
+            }
+            b.build().unwrap()
+        };
+        assert!(set.is_match("conf/p[1].yaml"));
+        assert!(!set.is_match("conf/p1.yaml"));
     }
 
     #[test]

@@ -40,6 +40,15 @@ pub async fn ask(
         stdin: Some(request_json.to_vec()),
     };
     let program = argv.first().cloned().unwrap_or_default();
+    if !program_exists(&program, &spec.env) {
+        return Err(ProposeError::Unusable {
+            proposer: "command".into(),
+            message: format!("proposer program `{program}` does not exist or is not executable"),
+            hint:
+                "check the path given with `--provider command:PATH` or `policy.provider.command`"
+                    .into(),
+        });
+    }
     let cap = crate::exec::run(&spec, cancel).await.map_err(|e| match e {
         ExecError::Interrupted { .. } => ProposeError::Interrupted,
         ExecError::Spawn { source, .. } => ProposeError::Unusable {
@@ -80,4 +89,21 @@ pub async fn ask(
         stdout,
         duration_ms: cap.duration_ms,
     })
+}
+
+/// Whether `program` names an executable file, directly or through `PATH`.
+fn program_exists(program: &str, env: &[(String, String)]) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return executable(Path::new(program));
+    }
+    env.iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("/usr/bin:/bin")
+        .split(':')
+        .any(|dir| executable(&Path::new(dir).join(program)))
 }

@@ -317,12 +317,17 @@ pub async fn propose(
     let mut skipped_suggest = None;
     let mut last = None;
     for (k, spec) in chain.iter().enumerate() {
-        match ask_one(spec, clients, request, io, k + 1 < chain.len()).await {
-            Ok(ex)
-                if *spec == ProviderSpec::Suggest
-                    && ex.proposal.body.is_none()
-                    && k + 1 < chain.len() =>
-            {
+        let has_next = k + 1 < chain.len();
+        let result = ask_one(spec, clients, request, io, has_next).await;
+        // What a proposer said is stored and applied only after redaction: a reply may echo a
+        // secret it saw (an external program has the user's environment).
+        for name in ["stdout.log", "stderr.log"] {
+            let _ = io
+                .redactor
+                .redact_file(&io.log_dir.join("proposer").join(name));
+        }
+        match result {
+            Ok(ex) if *spec == ProviderSpec::Suggest && ex.proposal.body.is_none() && has_next => {
                 let why = ex.proposal.empty_reason.unwrap_or_default();
                 tracing::info!("suggest: {why}; asking the next proposer");
                 fallbacks.push(format!("suggest: {why}"));
@@ -334,10 +339,21 @@ pub async fn propose(
                 if ex.details.is_none() {
                     ex.details = skipped_suggest.map(|d| json!({"suggest": d}));
                 }
+                if let std::borrow::Cow::Owned(clean) = io.redactor.redact(&ex.raw_reply) {
+                    ex.proposal = parse_reply(&clean);
+                    ex.raw_reply = clean;
+                }
+                if let Some(h) = &mut ex.http {
+                    io.redactor.redact_json(h);
+                }
+                if let Some(d) = &mut ex.details {
+                    io.redactor.redact_json(d);
+                }
                 return Ok(ex);
             }
             Err(ProposeError::Interrupted) => return Err(ProposeError::Interrupted),
             Err(e) => {
+                let e = redact_error(e, &io.redactor);
                 tracing::warn!("proposer {} failed: {e}", spec.name());
                 fallbacks.push(format!("{}: {e}", spec.name()));
                 last = Some(e);
@@ -347,6 +363,30 @@ pub async fn propose(
     Err(last.unwrap_or(ProposeError::Failed {
         message: "the proposer chain is empty".into(),
     }))
+}
+
+/// The error with any secret in its text redacted (a proposer's stderr is quoted in it).
+fn redact_error(e: ProposeError, r: &Redactor) -> ProposeError {
+    let red = |s: String| r.redact(&s).into_owned();
+    match e {
+        ProposeError::Config { message, hint } => ProposeError::Config {
+            message: red(message),
+            hint,
+        },
+        ProposeError::Unusable {
+            proposer,
+            message,
+            hint,
+        } => ProposeError::Unusable {
+            proposer,
+            message: red(message),
+            hint,
+        },
+        ProposeError::Failed { message } => ProposeError::Failed {
+            message: red(message),
+        },
+        ProposeError::Interrupted => ProposeError::Interrupted,
+    }
 }
 
 /// `has_next`: another proposer follows this one in the chain.

@@ -88,6 +88,34 @@ impl Redactor {
         self.literals.len()
     }
 
+    /// Every string inside a JSON value, redacted in place.
+    pub fn redact_json(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => {
+                if let Cow::Owned(clean) = self.redact(s) {
+                    *s = clean;
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.redact_json(v)),
+            _ => {}
+        }
+    }
+
+    /// Rewrites a text file with its secrets redacted (atomically; untouched when clean).
+    pub fn redact_file(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        if let Cow::Owned(clean) = self.redact(&text) {
+            crate::bundle::write_atomic(path, clean.as_bytes()).map_err(std::io::Error::other)?;
+        }
+        Ok(())
+    }
+
     /// `text` with every secret replaced by `[REDACTED:<label>]`; borrowed when nothing matched.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let findings = self.findings(text);

@@ -54,7 +54,8 @@ pub struct Sandbox {
     root: PathBuf,
     reason: String,
     temp: Option<tempfile::TempDir>,
-    worktree_of: Option<PathBuf>,
+    /// For `git_worktree`: the user's workspace and the worktree's top directory.
+    worktree_of: Option<(PathBuf, PathBuf)>,
 }
 
 /// What the bundle records about the sandbox.
@@ -98,15 +99,15 @@ impl Sandbox {
             .file_name()
             .map(|n| n.to_owned())
             .unwrap_or_else(|| "workspace".into());
-        let root = temp.path().join(name);
-        let worktree_of = match kind {
+        let top = temp.path().join(name);
+        let (root, worktree_of) = match kind {
             BackendKind::GitWorktree => {
-                worktree::create(workspace, &root)?;
-                Some(workspace.to_owned())
+                let root = worktree::create(workspace, &top)?;
+                (root, Some((workspace.to_owned(), top)))
             }
             _ => {
-                copy::copy_tree(workspace, &root, exclude)?;
-                None
+                copy::copy_tree(workspace, &top, exclude)?;
+                (top, None)
             }
         };
         Ok(Self {
@@ -147,8 +148,8 @@ impl Sandbox {
     }
 
     fn remove(&mut self) -> Result<(), SandboxError> {
-        if let Some(ws) = self.worktree_of.take() {
-            worktree::remove(&ws, &self.root)?;
+        if let Some((ws, top)) = self.worktree_of.take() {
+            worktree::remove(&ws, &top)?;
         }
         if let Some(t) = self.temp.take() {
             let path = t.path().to_owned();

@@ -22,6 +22,9 @@ pub struct ReplayOptions {
     pub allow_different_source: bool,
     pub self_exe: PathBuf,
     pub env: Vec<(String, String)>,
+    /// Variables never passed to the replayed commands besides pp's own secrets (the
+    /// verifier's HMAC key variable).
+    pub withheld: Vec<String>,
     /// A verified attestation: replay then uses only bytes whose digests it vouches for, and the
     /// targets and source from its payload.
     pub verified: Option<VerifyReport>,
@@ -98,6 +101,7 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
                 name: t.name.unwrap_or_else(|| "default".into()),
                 cmd: t.cmd,
                 argv: t.argv,
+                junit: None,
             })
             .collect(),
         _ => serde_json::from_value(repro["targets"].clone()).map_err(|e| {
@@ -145,6 +149,35 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
     }
     if recorded_dirty != now.dirty_diff_sha256.as_deref() {
         differences.push("the uncommitted changes differ from the recorded ones".to_owned());
+    }
+    if record["source"]["untracked_sha256"].as_str() != now.untracked_sha256.as_deref() {
+        differences.push("the untracked files differ from the recorded ones".to_owned());
+    }
+    if recorded_commit.is_none() {
+        // Without git, the manifest is the only record of the source: compare it file by file.
+        let recorded: bundle::Manifest = parse_json(
+            opts,
+            "workspace_manifest.json",
+            &read_bundle_file(opts, "workspace_manifest.json")?,
+        )?;
+        let current = bundle::manifest(&source).map_err(|e| Error::Io {
+            what: format!("hash replay source {}", source.display()),
+            source: e,
+        })?;
+        let changed: Vec<&str> = current
+            .files
+            .iter()
+            .filter(|f| !recorded.files.contains(f))
+            .chain(recorded.files.iter().filter(|f| !current.files.contains(f)))
+            .map(|f| f.path.as_str())
+            .take(5)
+            .collect();
+        if !changed.is_empty() {
+            differences.push(format!(
+                "files differ from the recorded manifest: {}",
+                changed.join(", ")
+            ));
+        }
     }
     if !differences.is_empty() && !opts.allow_different_source {
         out.status = "different_source";
@@ -204,7 +237,11 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         what: "create a log directory for replay".into(),
         source: e,
     })?;
-    let filter = EnvFilter::new([], &p.env.deny, p.env.pass.as_deref());
+    let filter = EnvFilter::new(
+        opts.withheld.iter().cloned(),
+        &p.env.deny,
+        p.env.pass.as_deref(),
+    );
     let runner = Runner {
         cwd: root,
         env: filter.apply(opts.env.iter().cloned()),
@@ -224,14 +261,39 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
             passed: r.passed(),
         })
         .collect();
-    out.success = runs.iter().all(|r| r.passed());
+    // The proof's own test counts are the bar: exit 0 with fewer tests, or without the tests
+    // that passed in the proof, does not hold.
+    let recorded_final = repro["result"]["final"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut problems = Vec::new();
+    for r in runs.iter().filter(|r| r.passed()) {
+        let recorded: Option<crate::context::TestSummary> = recorded_final
+            .iter()
+            .find(|f| f["target"] == r.target.as_str())
+            .and_then(|f| serde_json::from_value(f["tests"].clone()).ok());
+        for p in crate::context::integrity_problems(
+            recorded.as_ref(),
+            r.tests.as_ref(),
+            r.capture.exit_code,
+        ) {
+            problems.push(format!("target `{}`: {p}", r.target));
+        }
+    }
+    out.success = runs.iter().all(|r| r.passed()) && problems.is_empty();
     if out.success {
         out.status = "replayed";
         out.message = "every recorded target passed with final.patch applied".into();
-    } else {
+    } else if problems.is_empty() {
         out.message =
             "a recorded target failed with final.patch applied: the proof does not hold here"
                 .into();
+    } else {
+        out.message = format!(
+            "the targets exited 0 but the proof does not hold: {}",
+            problems.join("; ")
+        );
     }
     Ok(out)
 }

@@ -92,6 +92,17 @@ fn new_session_id() -> String {
 /// Proves the settings' targets; always leaves a bundle behind.
 pub async fn run_session(settings: &Settings, cancel: Cancel) -> Result<Outcome, Error> {
     let session_id = new_session_id();
+    let artifacts = settings.workspace.join(".pp-artifacts");
+    if std::fs::symlink_metadata(&artifacts).is_ok_and(|m| m.file_type().is_symlink()) {
+        // A repository could point it anywhere; pp writes only where it expects to.
+        return Err(Error::Usage {
+            message: format!(
+                "{} is a symlink; pp will not write a bundle through it",
+                artifacts.display()
+            ),
+            hint: "remove the link (pp creates the folder itself)".into(),
+        });
+    }
     let dir = settings
         .workspace
         .join(".pp-artifacts")
@@ -227,8 +238,23 @@ async fn prove(
     let sandbox = match Sandbox::create(&settings.workspace, p.sandbox.backend, &p.sandbox.exclude)
     {
         Ok(s) => s,
-        Err(e @ sandbox::SandboxError::Unsupported { .. }) => {
-            return Ok((End::new(Status::PolicyViolation, e.to_string(), None), None));
+        Err(
+            e @ (sandbox::SandboxError::Unsupported { .. } | sandbox::SandboxError::Git { .. }),
+        ) => {
+            // The backend the policy asks for cannot be had here: refuse, never fall back.
+            let text = e.to_string();
+            let (message, hint) = match text.split_once("\nhint: ") {
+                Some((m, h)) => (m.to_owned(), Some(h.to_owned())),
+                None => (text, None),
+            };
+            return Ok((
+                End {
+                    status: Status::PolicyViolation,
+                    message,
+                    hint,
+                },
+                None,
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -482,8 +508,10 @@ async fn prove(
             }
             continue;
         };
-        let candidate =
-            patch::candidate_diff(&root, &body).and_then(|d| patch::parse(&d).map(|p| (d, p)));
+        // The canonical rendering of what was parsed is what is recorded and fed back, never the
+        // reply's prose and fences.
+        let candidate = patch::candidate_diff(&root, &body)
+            .and_then(|d| patch::parse(&d).map(|p| (patch::render(&p), p)));
         let (diff_text, parsed) = match candidate {
             Ok(x) => x,
             Err(rej) => {
@@ -504,6 +532,42 @@ async fn prove(
         };
         st.bundle
             .write_bytes(&format!("{adir}/candidate.diff"), diff_text.as_bytes())?;
+        // Tests are the judge: a candidate may not edit them unless the policy says so.
+        if !p.allow_test_edits {
+            let mut tests: Vec<&str> = parsed
+                .files
+                .iter()
+                .flat_map(|f| [f.old_path.as_deref(), f.new_path.as_deref()])
+                .flatten()
+                .filter(|path| context::is_test_file(path))
+                .collect();
+            tests.dedup();
+            if !tests.is_empty() {
+                let fb = format!(
+                    "the candidate edits test files ({}): tests decide whether a fix works, so they may not change (policy.allow_test_edits is false); fix the code under test instead",
+                    tests.join(", ")
+                );
+                st.bundle.write_json(
+                    &format!("{adir}/apply.json"),
+                    &json!({"applied": false, "rejection": {"rule": "test_file_edit", "message": fb}}),
+                )?;
+                record_attempt(
+                    st,
+                    n,
+                    "rejected",
+                    &fb,
+                    Some(&diff_text),
+                    Some("test_file_edit"),
+                )?;
+                previous.push(PreviousAttempt {
+                    attempt: n,
+                    diff: Some(diff_text),
+                    outcome: "rejected: test_file_edit".into(),
+                    feedback: fb,
+                });
+                continue;
+            }
+        }
         let changes = match patch::apply(&root, &parsed, &rules) {
             Ok(c) => c,
             Err(rej) => {
@@ -832,7 +896,8 @@ fn record_attempt(
 }
 
 /// After two candidates in a row failed to apply, and when the evidence points at exactly one
-/// editable file, the next request asks for that whole file instead of a diff.
+/// editable file that is not a test, the next request asks for that whole file instead of a
+/// diff.
 fn whole_file_candidate(
     previous: &[PreviousAttempt],
     ctx: &context::FailureContext,
@@ -856,7 +921,8 @@ fn whole_file_candidate(
                 .filter(|l| l.in_workspace)
                 .map(|l| l.path.as_str()),
         )
-        .filter(|p| rules.check_path(p).is_ok())
+        // Tests are evidence, not the thing to rewrite.
+        .filter(|p| rules.check_path(p).is_ok() && !context::is_test_file(p))
         .collect();
     files.sort_unstable();
     files.dedup();
@@ -908,14 +974,15 @@ fn tail_chars(s: &str, max: usize) -> String {
 }
 
 fn infra_hint(rule: &str) -> &'static str {
+    // Rule ids of `context::INFRA_RULES`.
     match rule {
         "timeout" => {
             "raise `policy.limits.per_command_timeout_sec` if the command needs longer, or check what it waits for"
         }
-        "command_not_found" => {
+        "missing_command" | "command_not_found" => {
             "install the missing tool or fix PATH; pp does not patch around a missing program"
         }
-        "connection_refused" | "connection_reset" | "dns" | "tls" => {
+        "network" | "dns" | "tls" => {
             "the command needs a network service: start it, or set `policy.network: allow` if it is remote and you trust it"
         }
         "auth" => {
@@ -923,7 +990,9 @@ fn infra_hint(rule: &str) -> &'static str {
         }
         "rate_limit" => "a service rate-limited the command; try again later",
         "disk_full" => "free disk space and run again",
-        "oom_kill" => "the command ran out of memory; raise the memory available to it",
+        "oom_killed" | "out_of_memory" => {
+            "the command ran out of memory; raise the memory available to it"
+        }
         _ => "fix the environment, then run again",
     }
 }

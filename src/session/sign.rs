@@ -42,8 +42,18 @@ pub fn verify_keys(
             .map(String::into_bytes),
         ed25519_public_pems: public_keys
             .iter()
-            .map(|f| read_pem(f, "Ed25519 public key"))
-            .collect::<Result<_, _>>()?,
+            .map(|f| {
+                let pem = read_pem(f, "Ed25519 public key")?;
+                // A key that does not parse is the user's mistake, not a bundle mismatch.
+                attest::ed25519_public_keyid(&pem).map_err(|e| Error::Usage {
+                    message: format!("{}: {e}", f.display()),
+                    hint:
+                        "pass the SPKI PEM public key (`F.pub` from `pp attest --generate-key F`)"
+                            .into(),
+                })?;
+                Ok(pem)
+            })
+            .collect::<Result<_, Error>>()?,
     })
 }
 
@@ -54,6 +64,13 @@ pub fn verify_bundle(
     public_keys: &[PathBuf],
     require: Option<Trust>,
 ) -> Result<VerifyReport, Error> {
+    if !bundle.is_dir() {
+        return Err(Error::Usage {
+            message: format!("{} is not a bundle directory", bundle.display()),
+            hint: "pass a session's proof_bundle folder: .pp-artifacts/<session-id>/proof_bundle"
+                .into(),
+        });
+    }
     let env = |k: &str| std::env::var(k).ok();
     let keys = verify_keys(&env, key_env, public_keys)?;
     Ok(attest::verify(bundle, &keys, require))

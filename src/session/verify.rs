@@ -72,10 +72,25 @@ impl Runner {
             isolation: self.isolation.clone(),
             stdin: None,
         };
+        let junit = target.junit.as_ref().map(|j| self.cwd.join(j));
+        if let Some(j) = &junit {
+            // A report left by an earlier run must never stand in for this one.
+            let _ = std::fs::remove_file(j);
+        }
         tracing::info!("running {}: {}", target.name, target.invocation.display());
-        let mut capture = crate::exec::run(&spec, &self.cancel).await?;
+        let result = crate::exec::run(&spec, &self.cancel).await;
         if let Some(r) = &self.redactor {
-            redact_logs(r, &mut capture, log_dir);
+            // Also when interrupted: whatever the command printed is in the bundle.
+            for name in ["stdout.log", "stderr.log"] {
+                if let Err(e) = r.redact_file(&log_dir.join(name)) {
+                    tracing::warn!("failed to redact {}: {e}", log_dir.join(name).display());
+                }
+            }
+        }
+        let mut capture = result?;
+        if let Some(r) = &self.redactor {
+            capture.stdout_tail = r.redact(&capture.stdout_tail).into_owned();
+            capture.stderr_tail = r.redact(&capture.stderr_tail).into_owned();
         }
         let output = capture.combined_tail();
         // Test summaries come from the whole stored output: libtest prints one result line per
@@ -85,7 +100,12 @@ impl Runner {
             crate::exec::read_log(&log_dir.join("stdout.log")),
             crate::exec::read_log(&log_dir.join("stderr.log"))
         );
-        let tests = context::test_summary(&full);
+        let tests = match &junit {
+            Some(j) => std::fs::read_to_string(j)
+                .ok()
+                .and_then(|xml| context::junit_summary(&xml)),
+            None => context::test_summary(&full),
+        };
         let classification = if capture.passed() {
             Classification::Code
         } else {
@@ -108,21 +128,6 @@ impl Runner {
             classification,
         })
     }
-}
-
-/// Rewrites the stored logs and the in-memory tails with secrets redacted.
-fn redact_logs(r: &crate::redact::Redactor, capture: &mut Capture, log_dir: &Path) {
-    for name in ["stdout.log", "stderr.log"] {
-        let path = log_dir.join(name);
-        let text = crate::exec::read_log(&path);
-        if let std::borrow::Cow::Owned(clean) = r.redact(&text)
-            && let Err(e) = crate::bundle::write_atomic(&path, clean.as_bytes())
-        {
-            tracing::warn!("failed to redact {}: {e}", path.display());
-        }
-    }
-    capture.stdout_tail = r.redact(&capture.stdout_tail).into_owned();
-    capture.stderr_tail = r.redact(&capture.stderr_tail).into_owned();
 }
 
 /// Judges a candidate's runs against the baseline's.

@@ -10,9 +10,11 @@
 mod attest_cli;
 mod attest_negative;
 mod context_fixtures;
+mod evidence;
 mod model;
 mod model_client;
 mod patch_fixtures;
 mod session;
+mod snapshots;
 mod suggest;
 mod support;

@@ -235,3 +235,24 @@ fn secrets_printed_by_the_command_never_reach_the_model_or_the_bundle() {
         }
     }
 }
+
+#[test]
+fn diffs_that_keep_failing_to_apply_lead_to_a_whole_file_request() {
+    let bad = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def plus(a, b):\n-    return a - b\n+    return a + b\n";
+    let server = ModelServer::start([
+        json_reply(bad),
+        json_reply(bad),
+        Reply::completion(&serde_json::json!({"path": "calc.py", "content": "def add(a, b):\n    return a + b\n"}).to_string()),
+    ]);
+    let env = calc_env(&server);
+    let out = env.pp(&["run", TEST_CMD, "--provider", "local", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    assert_eq!(v["attempts_used"], 3);
+    let third = server.requests()[2].json();
+    let prompt = third["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        prompt.contains("Whole-file rewrite") && prompt.contains("return a - b"),
+        "{prompt}"
+    );
+}

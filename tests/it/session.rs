@@ -589,3 +589,265 @@ fn minimization_drops_an_unneeded_hunk_in_another_file() {
     let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
     assert_eq!(json_out(&out)["success"], true, "{}", stderr(&out));
 }
+
+#[test]
+fn ctrl_c_kills_the_command_cleans_the_sandbox_and_marks_the_bundle() {
+    let env = TestEnv::new(&[("a.txt", "a\n")]);
+    let pidfile = env.scratch.path().join("cmd.pid");
+    let cmd = format!("echo $$ > {}; sleep 300", pidfile.display());
+    let child = std::process::Command::new(pp_bin())
+        .args(["run", &cmd, "--provider", "stub", "--json"])
+        .current_dir(env.root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !pidfile.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 130, "{}", stderr(&out));
+    let v = json_out(&out);
+    assert_eq!(v["status"], "interrupted");
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "the command survived: {stat}"
+    );
+    let b = bundle(&v);
+    let repro: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("repro.json")).unwrap()).unwrap();
+    assert_eq!(repro["complete"], false);
+    assert_eq!(repro["status"], "interrupted");
+    let root = repro["sandbox"]["root"].as_str().unwrap();
+    assert!(
+        !std::path::Path::new(root).exists(),
+        "sandbox {root} left behind"
+    );
+}
+
+#[test]
+fn git_worktree_backend_includes_uncommitted_changes_and_is_removed() {
+    let env = calc_env();
+    env.write("pp.yaml", "policy:\n  sandbox: {backend: git_worktree}\n");
+    env.commit("policy");
+    // An uncommitted change and an untracked file the tests need.
+    env.write(
+        "calc.py",
+        "from helper import sub\n\ndef add(a, b):\n    return sub(a, b)\n",
+    );
+    env.write("helper.py", "def sub(a, b):\n    return a - b\n");
+    let fix = "--- a/calc.py\n+++ b/calc.py\n@@ -2,3 +2,3 @@\n \n def add(a, b):\n-    return sub(a, b)\n+    return a + b\n";
+    let provider = env.proposer(&[&json_diff(fix)]);
+    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let b = bundle(&v);
+    assert!(b.join("source_git.diff").is_file());
+    let repro: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("repro.json")).unwrap()).unwrap();
+    assert_eq!(repro["sandbox"]["backend"], "git_worktree");
+    assert_eq!(repro["git_dirty"], true);
+    let worktrees = env.git(&["worktree", "list"]);
+    assert_eq!(
+        worktrees.lines().count(),
+        1,
+        "a worktree was left behind: {worktrees}"
+    );
+}
+
+#[test]
+fn doctor_reports_policy_and_machine_with_probes() {
+    let env = TestEnv::new(&[("pp.yaml", "policy:\n  allowed_commands: [\"make test\"]\n")]);
+    let out = env.pp(&["doctor", "--json", "--command", "make test"]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(v["policy"]["path"].as_str().unwrap().ends_with("pp.yaml"));
+    assert_eq!(v["command_check"]["allowed"], true);
+    assert_eq!(v["machine"]["git"]["available"], true);
+    assert!(v["machine"]["network_isolation"]["available"].is_boolean());
+    let out = env.pp(&["doctor", "--json", "--command", "rm -rf /"]);
+    assert_eq!(json_out(&out)["command_check"]["allowed"], false);
+}
+
+#[test]
+fn a_missing_proposer_program_is_infra_stop_naming_it() {
+    let env = calc_env();
+    let out = env.pp(&[
+        "run",
+        TEST_CMD,
+        "--provider",
+        "command:/nonexistent/proposer",
+        "--json",
+    ]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 12, "{}", stderr(&out));
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/proposer"),
+        "{v}"
+    );
+}
+
+#[test]
+fn replay_reports_changed_untracked_files_and_non_git_sources_as_different() {
+    // Untracked files are part of the source.
+    let env = calc_env();
+    env.write("helper.py", "X = 1\n");
+    let provider = env.proposer(&[&json_diff(FIX)]);
+    let v = json_out(&env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]));
+    assert_eq!(v["status"], "proven");
+    let b = bundle(&v);
+    env.write("helper.py", "X = 2\n");
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&out), 13);
+    assert_eq!(json_out(&out)["status"], "different_source");
+
+    // Without git, the manifest binds the source.
+    let plain = tempfile::tempdir().unwrap();
+    std::fs::write(plain.path().join("v.txt"), "bad\n").unwrap();
+    let env2 = TestEnv::new(&[]);
+    let fix = "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n";
+    let provider = env2.proposer(&[&json_diff(fix)]);
+    let out = env2.pp_in(
+        plain.path(),
+        &[
+            "run",
+            "grep -qx good v.txt",
+            "--provider",
+            &provider,
+            "--json",
+        ],
+    );
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let b = bundle(&v);
+    let out = env2.pp_in(plain.path(), &["replay", b.to_str().unwrap(), "--json"]);
+    assert_eq!(json_out(&out)["status"], "replayed", "{}", stderr(&out));
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("v.txt"), "other\n").unwrap();
+    let out = env2.pp_in(
+        plain.path(),
+        &[
+            "replay",
+            b.to_str().unwrap(),
+            "--cwd",
+            other.path().to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(code(&out), 13);
+    assert_eq!(json_out(&out)["status"], "different_source");
+}
+
+#[test]
+fn git_worktree_backend_runs_in_the_workspace_folder_of_a_larger_repo() {
+    let env = TestEnv::new(&[
+        ("top.txt", "top\n"),
+        ("pkg/v.txt", "bad\n"),
+        (
+            "pkg/pp.yaml",
+            "policy:\n  sandbox: {backend: git_worktree}\n",
+        ),
+    ]);
+    env.write("pkg/untracked.txt", "u\n");
+    let ws = env.root().join("pkg");
+    let fix = "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n";
+    let provider = env.proposer(&[&json_diff(fix)]);
+    let out = env.pp_in(
+        &ws,
+        &[
+            "run",
+            "test -f untracked.txt && test ! -f top.txt && grep -qx good v.txt",
+            "--provider",
+            &provider,
+            "--json",
+        ],
+    );
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    assert_eq!(env.git(&["worktree", "list"]).lines().count(), 1);
+}
+
+#[test]
+fn a_candidate_may_not_plant_or_edit_a_policy_file() {
+    let env = calc_env();
+    env.write("pp.json", "{\"policy\": {\"write_allowlist\": [\"**\"]}}\n");
+    env.commit("json policy");
+    let plant = "--- /dev/null\n+++ b/pp.yaml\n@@ -0,0 +1,2 @@\n+policy:\n+  network: allow\n";
+    let provider = env.proposer(&[&json_diff(plant), &json_diff(FIX)]);
+    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    assert_eq!(v["attempts_used"], 2);
+    let prev = &env.request(2)["previous_attempts"][0];
+    assert!(
+        prev["outcome"].as_str().unwrap().starts_with("rejected"),
+        "{prev}"
+    );
+    assert!(
+        prev["feedback"].as_str().unwrap().contains("pp.yaml"),
+        "{prev}"
+    );
+}
+
+#[test]
+fn bad_inputs_get_usage_errors_not_mismatches_or_bugs() {
+    let env = calc_env();
+    // A bad flag with --json still prints one JSON document.
+    let out = env.pp(&["run", "--json", "--bogus", "x"]);
+    assert_eq!(code(&out), 2);
+    assert_eq!(json_out(&out)["exit_code"], 2);
+    // A bundle path that does not exist.
+    let out = env.pp(&["replay", "/nonexistent/bundle", "--json"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let out = env.pp(&["verify-attestation", "/nonexistent/bundle"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    // A short attestation key is refused before anything runs.
+    let mut keyed = calc_env();
+    keyed
+        .extra_env
+        .push(("PP_ATTEST_HMAC_KEY".into(), "short".into()));
+    let out = keyed.pp(&["run", TEST_CMD, "--provider", "stub", "--attest"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("at least 32"), "{}", stderr(&out));
+    assert!(
+        !keyed.root().join(".pp-artifacts").exists(),
+        "a session ran"
+    );
+    // A symlinked .pp-artifacts is not written through.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), env.root().join(".pp-artifacts")).unwrap();
+    let out = env.pp(&["run", TEST_CMD, "--provider", "stub"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_missing_program_in_an_argv_target_is_infra_stop() {
+    let env = TestEnv::new(&[(
+        "pp.yaml",
+        "proof_targets:\n  - {name: t, argv: [\"no_such_program_xyz\", \"-x\"]}\npolicy:\n  allowed_argv: [[\"no_such_program_xyz\", \"-x\"]]\n",
+    )]);
+    let out = env.pp(&["prove", "--provider", "stub", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "infra_stop", "{}", stderr(&out));
+    assert_eq!(v["final_exit_code"], 127);
+}

@@ -76,6 +76,7 @@ pub(crate) fn predicate_from_repro(repro: Option<&Value>) -> Value {
             "git_commit": field(source, "git_commit"),
             "git_dirty": field(source, "git_dirty"),
             "dirty_diff_sha256": field(source, "dirty_diff_sha256"),
+            "untracked_sha256": field(source, "untracked_sha256"),
         },
         "sandbox": field(repro, "sandbox"),
         "isolation": field(repro, "isolation"),
