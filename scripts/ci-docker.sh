@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Makes a Docker engine answer on this (Debian) machine and builds the tiny local image the
+# container tests use, `pp-test-busybox:latest`, without any registry (none is reachable in CI).
+#
+# Idempotent: when `docker info` answers and the image exists, it returns in well under a second.
+#
+# What it does, in order:
+#   1. installs `docker.io` (which pulls in `containerd` and `runc`) and `busybox-static` with
+#      apt-get when they are missing (`apt-get update` first);
+#   2. if `docker info` does not answer, starts `dockerd` in the background, logging to
+#      $PP_DOCKERD_LOG (default /var/log/pp-dockerd.log). Inside a VM without netfilter/bridge
+#      support the stock daemon fails to start, so it runs with `--iptables=false
+#      --ip6tables=false --bridge=none` (containers still get `--network none` and
+#      `--network host`; the default bridge is not needed by pp). The storage driver is overlay2
+#      when the kernel allows it, else vfs (tried in that order);
+#   3. waits (at most $PP_DOCKERD_WAIT_SEC, default 60 s) until `docker info` answers;
+#   4. builds `pp-test-busybox:latest` with `docker import` from a rootfs holding the host's
+#      static busybox and a symlink per applet (sh, sleep, cat, grep, env, nc, …).
+#
+# Environment: PP_DOCKERD_LOG, PP_DOCKERD_WAIT_SEC, PP_TEST_IMAGE (default pp-test-busybox:latest).
+set -euo pipefail
+
+IMAGE="${PP_TEST_IMAGE:-pp-test-busybox:latest}"
+LOG="${PP_DOCKERD_LOG:-/var/log/pp-dockerd.log}"
+WAIT="${PP_DOCKERD_WAIT_SEC:-60}"
+
+say() { printf 'ci-docker: %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+engine_up() { docker info >/dev/null 2>&1; }
+
+# 1. Packages. dpkg-query is cheap; apt-get only runs when something is missing.
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v docker >/dev/null 2>&1 || need+=(docker.io)
+[ -x /bin/busybox ] && /bin/busybox --help 2>&1 | grep -q 'static' || {
+    dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' \
+        || need+=(busybox-static)
+}
+if [ "${#need[@]}" -gt 0 ]; then
+    say "installing ${need[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+        "${need[@]}" >&2
+fi
+
+# 2-3. The engine.
+start_dockerd() {
+    local driver="$1"
+    say "starting dockerd (storage driver ${driver}; log ${LOG})"
+    as_root mkdir -p "$(dirname "$LOG")"
+    # containerd is started by dockerd itself when no system containerd runs.
+    as_root sh -c "nohup dockerd --iptables=false --ip6tables=false --bridge=none \
+        --storage-driver='${driver}' >>'${LOG}' 2>&1 &"
+}
+
+wait_engine() {
+    local deadline=$((SECONDS + WAIT))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        engine_up && return 0
+        # A daemon that already exited will not come up; stop waiting for it.
+        pgrep -x dockerd >/dev/null 2>&1 || return 1
+        sleep 0.5
+    done
+    return 1
+}
+
+if ! engine_up; then
+    if pgrep -x dockerd >/dev/null 2>&1; then
+        say "dockerd is running but not answering yet; waiting"
+        wait_engine || { say "dockerd did not answer within ${WAIT} s; see ${LOG}"; exit 1; }
+    else
+        started=""
+        for driver in overlay2 vfs; do
+            start_dockerd "$driver"
+            if wait_engine; then started="$driver"; break; fi
+            say "dockerd did not come up with ${driver}; last log lines:"
+            tail -n 5 "$LOG" >&2 || true
+            pid="$(pgrep -x dockerd || true)"
+            if [ -n "$pid" ]; then as_root kill "$pid" || true; sleep 2; fi
+        done
+        [ -n "$started" ] || { say "could not start dockerd; see ${LOG}"; exit 1; }
+    fi
+fi
+say "engine answers: $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?')"
+
+# 4. The test image.
+if docker image inspect "$IMAGE" >/dev/null 2>&1; then
+    say "image ${IMAGE} present"
+    exit 0
+fi
+bb=/bin/busybox
+if ! file -L "$bb" 2>/dev/null | grep -q 'statically linked'; then
+    # busybox-static installs /bin/busybox; fall back to the Debian path just in case.
+    for c in /usr/bin/busybox /bin/busybox; do [ -x "$c" ] && bb="$c" && break; done
+fi
+root="$(mktemp -d)"
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/workspace" "$root/root"
+chmod 1777 "$root/tmp"
+cp "$bb" "$root/bin/busybox"
+# `busybox --install -s` would link to the host path of this temp dir; relative links instead.
+for applet in $("$root/bin/busybox" --list); do
+    [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+done
+mkdir -p "$root/usr"
+ln -s ../bin "$root/usr/bin"
+ln -s bin "$root/sbin"
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+tar -C "$root" -c . | docker import \
+    --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin:/sbin' \
+    --change 'CMD ["/bin/sh"]' \
+    - "$IMAGE" >/dev/null
+say "built ${IMAGE} ($(docker image inspect --format '{{.Id}}' "$IMAGE"))"
