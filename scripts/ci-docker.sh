@@ -8,11 +8,13 @@
 #   1. installs `docker.io` (which pulls in `containerd` and `runc`) and `busybox-static` with
 #      apt-get when they are missing (`apt-get update` first);
 #   2. if `docker info` does not answer, starts `dockerd` in the background, logging to
-#      $PP_DOCKERD_LOG (default /var/log/pp-dockerd.log). Inside a VM without netfilter/bridge
-#      support the stock daemon fails to start, so it runs with `--iptables=false
-#      --ip6tables=false --bridge=none` (containers still get `--network none` and
-#      `--network host`; the default bridge is not needed by pp). The storage driver is overlay2
-#      when the kernel allows it, else vfs (tried in that order);
+#      $PP_DOCKERD_LOG (default /var/log/pp-dockerd.log). It runs with `--iptables=false
+#      --ip6tables=false`: CI VMs often lack the netfilter tables dockerd wants, and pp needs no
+#      NAT (under `network: deny` containers get `--network none`; under `allow` the default
+#      bridge still reaches the host). Tried in order until one answers: overlay2 with the
+#      default bridge, vfs with the bridge, then each driver with `--bridge=none` (no bridge
+#      device: containers under `allow` then have loopback only). On the reference VM
+#      (Debian 12, kernel 6.x, cgroup v1) the first one works;
 #   3. waits (at most $PP_DOCKERD_WAIT_SEC, default 60 s) until `docker info` answers;
 #   4. builds `pp-test-busybox:latest` with `docker import` from a rootfs holding the host's
 #      static busybox and a symlink per applet (sh, sleep, cat, grep, env, nc, …).
@@ -32,10 +34,9 @@ engine_up() { docker info >/dev/null 2>&1; }
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker >/dev/null 2>&1 || need+=(docker.io)
-[ -x /bin/busybox ] && /bin/busybox --help 2>&1 | grep -q 'static' || {
-    dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' \
-        || need+=(busybox-static)
-}
+# The image needs a statically linked busybox (Debian's `busybox` package is dynamic).
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' \
+    || need+=(busybox-static)
 if [ "${#need[@]}" -gt 0 ]; then
     say "installing ${need[*]}"
     as_root apt-get update -qq
@@ -45,11 +46,13 @@ fi
 
 # 2-3. The engine.
 start_dockerd() {
-    local driver="$1"
-    say "starting dockerd (storage driver ${driver}; log ${LOG})"
+    local driver="$1" bridge="$2"
+    say "starting dockerd (storage driver ${driver}, bridge ${bridge}; log ${LOG})"
     as_root mkdir -p "$(dirname "$LOG")"
+    local extra=""
+    [ "$bridge" = none ] && extra="--bridge=none"
     # containerd is started by dockerd itself when no system containerd runs.
-    as_root sh -c "nohup dockerd --iptables=false --ip6tables=false --bridge=none \
+    as_root sh -c "nohup dockerd --iptables=false --ip6tables=false ${extra} \
         --storage-driver='${driver}' >>'${LOG}' 2>&1 &"
 }
 
@@ -70,10 +73,11 @@ if ! engine_up; then
         wait_engine || { say "dockerd did not answer within ${WAIT} s; see ${LOG}"; exit 1; }
     else
         started=""
-        for driver in overlay2 vfs; do
-            start_dockerd "$driver"
-            if wait_engine; then started="$driver"; break; fi
-            say "dockerd did not come up with ${driver}; last log lines:"
+        for mode in "overlay2 default" "vfs default" "overlay2 none" "vfs none"; do
+            # shellcheck disable=SC2086
+            start_dockerd $mode
+            if wait_engine; then started="$mode"; break; fi
+            say "dockerd did not come up with ${mode}; last log lines:"
             tail -n 5 "$LOG" >&2 || true
             pid="$(pgrep -x dockerd || true)"
             if [ -n "$pid" ]; then as_root kill "$pid" || true; sleep 2; fi
@@ -88,11 +92,7 @@ if docker image inspect "$IMAGE" >/dev/null 2>&1; then
     say "image ${IMAGE} present"
     exit 0
 fi
-bb=/bin/busybox
-if ! file -L "$bb" 2>/dev/null | grep -q 'statically linked'; then
-    # busybox-static installs /bin/busybox; fall back to the Debian path just in case.
-    for c in /usr/bin/busybox /bin/busybox; do [ -x "$c" ] && bb="$c" && break; done
-fi
+bb=/bin/busybox # from busybox-static
 root="$(mktemp -d)"
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/workspace" "$root/root"
