@@ -184,6 +184,40 @@ pub fn validate(path: &Path, doc: &PolicyDoc) -> Result<(), PolicyError> {
             })?;
         }
     }
+    let sb = &p.sandbox;
+    if !sb.container_workdir.starts_with('/') || sb.container_workdir.contains([',', ':', '\n']) {
+        return Err(invalid(
+            "policy.sandbox.container_workdir".into(),
+            format!(
+                "`{}` is not an absolute path without `,` or `:`",
+                sb.container_workdir
+            ),
+            "use a path such as /workspace",
+        ));
+    }
+    if sb.pids_limit == 0 {
+        return Err(invalid(
+            "policy.sandbox.pids_limit".into(),
+            "must be at least 1".into(),
+            "set a process limit for containers, e.g. 512",
+        ));
+    }
+    for (key, value) in [
+        ("policy.sandbox.container_runtime", &sb.container_runtime),
+        ("policy.sandbox.container_image", &sb.container_image),
+        ("policy.sandbox.cpu_limit", &sb.cpu_limit),
+        ("policy.sandbox.memory_limit", &sb.memory_limit),
+    ] {
+        // These become single argv entries of `docker run`; one starting with `-` would be
+        // read as a flag.
+        if value.trim().is_empty() || value.starts_with('-') {
+            return Err(invalid(
+                key.into(),
+                format!("`{value}` is empty or starts with `-`"),
+                "give a value such as the documented default",
+            ));
+        }
+    }
     if let Some(argvs) = &p.allowed_argv {
         for (i, a) in argvs.iter().enumerate() {
             if a.is_empty() {
