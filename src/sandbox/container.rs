@@ -402,7 +402,31 @@ pub async fn probe(
     image: &str,
     client_env: &[(String, String)],
 ) -> Result<EngineInfo, ContainerError> {
-    let client_version = engine_call(runtime, client_env, &["--version"]).await?;
+    let client_version = client_version(runtime, client_env).await?;
+    let server_version = engine_version(runtime, client_env).await?;
+    let image_id = image_id(runtime, image, client_env).await?;
+    Ok(EngineInfo {
+        runtime: runtime.to_owned(),
+        client_version,
+        server_version,
+        image: image.to_owned(),
+        image_id,
+    })
+}
+
+/// `RUNTIME --version`: the client exists and runs.
+pub async fn client_version(
+    runtime: &str,
+    client_env: &[(String, String)],
+) -> Result<String, ContainerError> {
+    engine_call(runtime, client_env, &["--version"]).await
+}
+
+/// `RUNTIME info`: the engine answers; its version.
+pub async fn engine_version(
+    runtime: &str,
+    client_env: &[(String, String)],
+) -> Result<String, ContainerError> {
     let info = engine_call(runtime, client_env, &["info", "--format", "{{json .}}"])
         .await
         .map_err(|e| ContainerError::EngineUnreachable {
@@ -412,8 +436,16 @@ pub async fn probe(
                 other => other.to_string(),
             },
         })?;
-    let server_version = server_version(&info).unwrap_or_else(|| "unknown".to_owned());
-    let image_id = engine_call(
+    Ok(server_version(&info).unwrap_or_else(|| "unknown".to_owned()))
+}
+
+/// `RUNTIME image inspect --format {{.Id}} IMAGE`: the image is in the local store.
+pub async fn image_id(
+    runtime: &str,
+    image: &str,
+    client_env: &[(String, String)],
+) -> Result<String, ContainerError> {
+    engine_call(
         runtime,
         client_env,
         &["image", "inspect", "--format", "{{.Id}}", image],
@@ -422,13 +454,6 @@ pub async fn probe(
     .map_err(|_| ContainerError::ImageMissing {
         runtime: runtime.to_owned(),
         image: image.to_owned(),
-    })?;
-    Ok(EngineInfo {
-        runtime: runtime.to_owned(),
-        client_version,
-        server_version,
-        image: image.to_owned(),
-        image_id,
     })
 }
 

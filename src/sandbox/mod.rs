@@ -28,7 +28,9 @@ use crate::policy::BackendKind;
 
 pub use container::{
     ContainerError, ContainerNetwork, ContainerSpec, EngineInfo, SESSION_LABEL, client_env,
-    container_env_names, probe as probe_container_engine, remove_stale as remove_stale_containers,
+    client_version as container_client_version, container_env_names,
+    engine_version as container_engine_version, image_id as container_image_id,
+    probe as probe_container_engine, remove_stale as remove_stale_containers,
 };
 pub use netns::{ISOLATE_SUBCOMMAND, enter_and_exec, network_wrapper_args};
 
