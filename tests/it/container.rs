@@ -477,3 +477,49 @@ fn doctor_reports_runtime_engine_and_image_from_probes() {
     assert_eq!(c["image"]["present"], false);
     assert_eq!(c["usable"], false);
 }
+
+#[test]
+fn interrupt_kills_the_running_container() {
+    if !engine() {
+        return;
+    }
+    let env = TestEnv::new(&[("pp.yaml", &policy(""))]);
+    let child = Command::new(pp_bin())
+        .args(["run", "sleep 300", "--provider", "stub", "--json"])
+        .current_dir(env.root())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for this pp's container to be running.
+    let owner = format!("pp.owner={}", {
+        let ns = std::fs::read_link("/proc/self/ns/pid")
+            .unwrap()
+            .to_string_lossy()
+            .replace([':', '[', ']'], "");
+        format!("{ns}:{}", child.id())
+    });
+    let filter = format!("label={owner}");
+    let started = std::time::Instant::now();
+    let mut running = String::new();
+    while running.is_empty() && started.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        running = docker_ok(&["ps", "--quiet", "--filter", &filter]);
+    }
+    assert!(!running.is_empty(), "the container never started");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let v = json_out(&out);
+    assert_eq!(v["status"], "interrupted");
+    assert_eq!(
+        docker_ok(&["ps", "--all", "--quiet", "--filter", &filter]),
+        "",
+        "the container outlived the interrupt"
+    );
+}
