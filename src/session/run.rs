@@ -182,11 +182,13 @@ async fn prove(
         }
     };
     let in_container = p.sandbox.backend == BackendKind::Container;
-    let isolation = match p.network {
+    // The container's spec needs the sandbox root; it is built once the sandbox exists.
+    let mut container_client_env = None;
+    let host_isolation = match p.network {
         _ if in_container => match prepare_container(settings, st).await {
             Ok(client_env) => {
-                // Completed with the sandbox root once the sandbox exists.
-                Isolation::Container(container_spec(settings, st, PathBuf::new(), client_env))
+                container_client_env = Some(client_env);
+                Isolation::None
             }
             Err(e) => {
                 let (message, hint) = e.message_and_hint();
@@ -260,12 +262,11 @@ async fn prove(
     st.sandbox_info = Some(sandbox.info(p.sandbox.backend));
     let root = sandbox.root().to_owned();
     *sandbox_slot = Some(sandbox);
-    let isolation = match isolation {
-        Isolation::Container(mut c) => {
-            c.host_root = root.clone();
-            Isolation::Container(c)
+    let isolation = match container_client_env {
+        Some(client_env) => {
+            Isolation::Container(container_spec(settings, st, root.clone(), client_env))
         }
-        other => other,
+        None => host_isolation,
     };
     st.bundle
         .event("sandbox_created", json!({"sandbox": st.sandbox_info}));

@@ -196,6 +196,11 @@ fn failing_shell_target_is_proven_inside_the_container() {
         "no snippet of v.cfg in {ctx}"
     );
     assert!(leftovers(session).is_empty());
+
+    // Replay runs the recorded targets in a container again (the target passes only there).
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let r = json_out(&out);
+    assert_eq!(r["status"], "replayed", "{}", stderr(&out));
 }
 
 #[test]
