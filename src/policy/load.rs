@@ -318,6 +318,32 @@ mod tests {
     }
 
     #[test]
+    fn container_settings_default_and_are_checked() {
+        let doc = yaml("policy:\n  sandbox: {backend: container}\n").unwrap();
+        assert_eq!(doc.policy.sandbox.pids_limit, 512);
+        assert_eq!(doc.policy.sandbox.container_workdir, "/workspace");
+        for (text, key) in [
+            ("{pids_limit: 0}", "policy.sandbox.pids_limit"),
+            (
+                "{container_workdir: work}",
+                "policy.sandbox.container_workdir",
+            ),
+            (
+                "{container_workdir: \"/a,b\"}",
+                "policy.sandbox.container_workdir",
+            ),
+            (
+                "{memory_limit: \"--privileged\"}",
+                "policy.sandbox.memory_limit",
+            ),
+            ("{container_image: \"\"}", "policy.sandbox.container_image"),
+        ] {
+            let err = yaml(&format!("policy:\n  sandbox: {text}\n")).unwrap_err();
+            assert!(err.to_string().contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn bad_glob_is_named() {
         let err = yaml("policy:\n  write_allowlist: [\"src/[\"]\n").unwrap_err();
         assert!(

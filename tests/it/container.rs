@@ -528,3 +528,25 @@ fn interrupt_kills_the_running_container() {
         "the container outlived the interrupt"
     );
 }
+
+#[test]
+fn engine_refusing_the_limits_is_infra_stop_not_a_code_failure() {
+    if !engine() {
+        return;
+    }
+    // More CPUs than any test machine has: the engine refuses the run (exit 125).
+    let env = TestEnv::new(&[(
+        "pp.yaml",
+        &format!(
+            "policy:\n  sandbox: {{backend: container, container_image: \"{IMAGE}\", cpu_limit: \"4096\"}}\n"
+        ),
+    )]);
+    let out = env.pp(&["run", "true", "--provider", "stub", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "infra_stop", "{}", stderr(&out));
+    assert_eq!(v["final_exit_code"], 125);
+    assert!(
+        v["message"].as_str().unwrap().contains("container_engine"),
+        "{v}"
+    );
+}
