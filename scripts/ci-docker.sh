@@ -34,13 +34,14 @@ engine_up() { docker info >/dev/null 2>&1; }
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker >/dev/null 2>&1 || need+=(docker.io)
+command -v pgrep >/dev/null 2>&1 || need+=(procps)
 # The image needs a statically linked busybox (Debian's `busybox` package is dynamic).
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' \
     || need+=(busybox-static)
 if [ "${#need[@]}" -gt 0 ]; then
     say "installing ${need[*]}"
     as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         "${need[@]}" >&2
 fi
 
