@@ -6,6 +6,7 @@ use serde_json::json;
 use crate::cli::DoctorArgs;
 use crate::error::Error;
 use crate::policy::{self, TargetSpec};
+use crate::sandbox;
 
 fn probe(prog: &str, args: &[&str]) -> Result<String, String> {
     match std::process::Command::new(prog).args(args).output() {
@@ -37,11 +38,23 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
     })?;
     let netns = crate::session::probe_network_isolation_pub(&exe).await;
     let runtime = &p.sandbox.container_runtime;
-    let container = probe(runtime, &["--version"]);
-    let engine = if container.is_ok() {
-        probe(runtime, &["info", "--format", "{{.ServerVersion}}"])
-    } else {
-        Err("no client".into())
+    let image = &p.sandbox.container_image;
+    let client_env = sandbox::client_env(std::env::vars());
+    let msg = |e: sandbox::ContainerError| e.message_and_hint().0;
+    let container = sandbox::container_client_version(runtime, &client_env)
+        .await
+        .map_err(msg);
+    let engine = match &container {
+        Ok(_) => sandbox::container_engine_version(runtime, &client_env)
+            .await
+            .map_err(msg),
+        Err(_) => Err("no client".into()),
+    };
+    let image_id = match &engine {
+        Ok(_) => sandbox::container_image_id(runtime, image, &client_env)
+            .await
+            .map_err(msg),
+        Err(_) => Err("no engine".into()),
     };
     let git = probe("git", &["--version"]);
     let command_check = a.command.as_ref().map(|c| {
@@ -81,7 +94,12 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             "container_runtime": {
                 "name": runtime,
                 "client": match &container { Ok(v) => json!(v), Err(e) => json!({"error": e}) },
-                "engine": match &engine { Ok(v) => json!({"available": true, "server_version": v}), Err(e) => json!({"available": false, "error": e}) },
+                "engine": match &engine { Ok(v) => json!({"available": true, "server_version": v, "probe": format!("`{runtime} info` answered")}), Err(e) => json!({"available": false, "error": e}) },
+                "image": match &image_id {
+                    Ok(id) => json!({"name": image, "present": true, "id": id, "probe": format!("`{runtime} image inspect {image}`")}),
+                    Err(e) => json!({"name": image, "present": false, "error": e}),
+                },
+                "usable": container.is_ok() && engine.is_ok() && image_id.is_ok(),
             },
         },
     });
@@ -151,6 +169,13 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             (Ok(v), Ok(s)) => format!("{v}; engine answers (server {s})"),
             (Ok(v), Err(e)) => format!("{v}; engine not answering: {e}"),
             (Err(e), _) => e.clone(),
+        }
+    );
+    println!(
+        "  container image `{image}`: {}",
+        match &image_id {
+            Ok(id) => format!("present ({id})"),
+            Err(e) => format!("not usable: {e}"),
         }
     );
     Ok(0)

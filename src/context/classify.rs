@@ -76,6 +76,16 @@ pub const INFRA_RULES: &[InfraRule] = &[
         decisive: true,
     },
     InfraRule {
+        id: "container_engine",
+        description: "the container engine could not run the command (exit 125)",
+        exit_codes: &[125],
+        pattern: Some(
+            r"^docker: |Error response from daemon|^Error: .*(?:OCI runtime|container|image|cgroup)",
+        ),
+        pattern_required: true,
+        decisive: true,
+    },
+    InfraRule {
         id: "disk_full",
         description: "the disk is full",
         exit_codes: &[],
@@ -265,6 +275,18 @@ mod tests {
                 "missing_command",
             ),
             (137, false, "Killed", "oom_killed"),
+            (
+                125,
+                false,
+                "docker: Error response from daemon: invalid mount config.",
+                "container_engine",
+            ),
+            (
+                125,
+                false,
+                "Error: crun: creating cgroup directory: OCI runtime error",
+                "container_engine",
+            ),
             (
                 1,
                 false,

@@ -1,5 +1,7 @@
 //! The process runner: spawn in a new process group, stream output, enforce the timeout on the
-//! whole group (TERM, grace, KILL, reap), and honour cancellation (Ctrl-C).
+//! whole group (TERM, grace, KILL, reap), and honour cancellation (Ctrl-C). A command in a
+//! container runs as the runtime's client (`docker run …`); on timeout or cancellation the
+//! container itself is killed by name, since killing the client alone leaves it running.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -13,6 +15,7 @@ use tokio::sync::watch;
 
 use super::output::{StreamResult, drain};
 use crate::policy::Invocation;
+use crate::sandbox::ContainerSpec;
 
 /// Exit code recorded for a command pp killed at its timeout (as coreutils' `timeout`).
 pub const TIMEOUT_EXIT: i32 = 124;
@@ -29,6 +32,8 @@ pub enum Isolation {
     /// Runs through `program args… -- argv`: a wrapper that enters the isolation (a network
     /// namespace, a container) and then executes the command.
     Wrapper { program: PathBuf, args: Vec<String> },
+    /// Runs in a fresh container per command (`RUNTIME run --rm --name NAME … IMAGE argv`).
+    Container(ContainerSpec),
 }
 
 /// Everything needed to run one command.
@@ -48,8 +53,9 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
-    /// The argv actually executed, wrapper included.
-    pub fn argv(&self) -> Vec<String> {
+    /// The argv actually executed, wrapper or container client included; `container_name`
+    /// names the container when the isolation is one.
+    pub fn argv(&self, container_name: Option<&str>) -> Vec<String> {
         let inner = match &self.invocation {
             Invocation::Shell(s) => vec!["sh".to_owned(), "-c".to_owned(), s.clone()],
             Invocation::Argv(a) => a.clone(),
@@ -63,6 +69,23 @@ impl CommandSpec {
                 v.extend(inner);
                 v
             }
+            Isolation::Container(c) => c.run_argv(
+                container_name.unwrap_or("pp"),
+                &self.cwd,
+                &self.env,
+                self.timeout,
+                self.stdin.is_some(),
+                &inner,
+            ),
+        }
+    }
+
+    /// The client's environment: the command's own, plus the runtime client's configuration
+    /// when the command runs in a container.
+    fn process_env(&self) -> Vec<(String, String)> {
+        match &self.isolation {
+            Isolation::Container(c) => c.client_environment(&self.env),
+            Isolation::None | Isolation::Wrapper { .. } => self.env.clone(),
         }
     }
 }
@@ -185,12 +208,16 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
         path: spec.log_dir.clone(),
         source,
     })?;
-    let argv = spec.argv();
+    let container = match &spec.isolation {
+        Isolation::Container(c) => Some((c, c.new_name())),
+        Isolation::None | Isolation::Wrapper { .. } => None,
+    };
+    let argv = spec.argv(container.as_ref().map(|(_, n)| n.as_str()));
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(&spec.cwd)
         .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .envs(spec.process_env())
         .stdin(if spec.stdin.is_some() {
             Stdio::piped()
         } else {
@@ -279,12 +306,21 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
             command: command.clone(),
             source,
         })?,
-        None => terminate(&mut child, pgid)
-            .await
-            .map_err(|source| ExecError::Wait {
+        None => {
+            // The container first: the client dying does not stop it.
+            if let Some((c, name)) = &container {
+                c.kill(name).await;
+            }
+            let status = terminate(&mut child, pgid).await;
+            // Only once the client is reaped can nothing recreate it; then make sure it is gone.
+            if let Some((c, name)) = &container {
+                c.remove(name).await;
+            }
+            status.map_err(|source| ExecError::Wait {
                 command: command.clone(),
                 source,
-            })?,
+            })?
+        }
     };
     // Whatever the command left running in its group goes too: stragglers would hold the output
     // pipes open and outlive the sandbox.
@@ -426,12 +462,21 @@ mod tests {
             .trim()
             .parse()
             .unwrap();
-        // The grandchild is gone (reaped by init or killed): signal 0 fails.
-        let alive = nix::sys::signal::kill(Pid::from_raw(gc), None).is_ok()
-            && !std::fs::read_to_string(format!("/proc/{gc}/stat"))
-                .unwrap_or_default()
-                .contains(") Z ");
-        assert!(!alive, "grandchild {gc} survived the timeout");
+        // The grandchild is gone (killed; a zombie awaiting its reaper counts as gone). The
+        // kernel delivers SIGKILL asynchronously, so allow it a moment to land.
+        let alive = || {
+            nix::sys::signal::kill(Pid::from_raw(gc), None).is_ok()
+                && !std::fs::read_to_string(format!("/proc/{gc}/stat"))
+                    .unwrap_or_default()
+                    .contains(") Z ")
+        };
+        for _ in 0..50 {
+            if !alive() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(), "grandchild {gc} survived the timeout");
     }
 
     #[tokio::test]

@@ -201,6 +201,40 @@ pub fn validate(path: &Path, doc: &PolicyDoc) -> Result<(), PolicyError> {
             })?;
         }
     }
+    let sb = &p.sandbox;
+    if !sb.container_workdir.starts_with('/') || sb.container_workdir.contains([',', ':', '\n']) {
+        return Err(invalid(
+            "policy.sandbox.container_workdir".into(),
+            format!(
+                "`{}` is not an absolute path without `,` or `:`",
+                sb.container_workdir
+            ),
+            "use a path such as /workspace",
+        ));
+    }
+    if sb.pids_limit == 0 {
+        return Err(invalid(
+            "policy.sandbox.pids_limit".into(),
+            "must be at least 1".into(),
+            "set a process limit for containers, e.g. 512",
+        ));
+    }
+    for (key, value) in [
+        ("policy.sandbox.container_runtime", &sb.container_runtime),
+        ("policy.sandbox.container_image", &sb.container_image),
+        ("policy.sandbox.cpu_limit", &sb.cpu_limit),
+        ("policy.sandbox.memory_limit", &sb.memory_limit),
+    ] {
+        // These become single argv entries of `docker run`; one starting with `-` would be
+        // read as a flag.
+        if value.trim().is_empty() || value.starts_with('-') {
+            return Err(invalid(
+                key.into(),
+                format!("`{value}` is empty or starts with `-`"),
+                "give a value such as the documented default",
+            ));
+        }
+    }
     if let Some(argvs) = &p.allowed_argv {
         for (i, a) in argvs.iter().enumerate() {
             if a.is_empty() {
@@ -298,6 +332,32 @@ mod tests {
         assert!(err.to_string().contains("both"), "{err}");
         let err = yaml("proof_targets:\n  - name: a\n").unwrap_err();
         assert!(err.to_string().contains("no command"), "{err}");
+    }
+
+    #[test]
+    fn container_settings_default_and_are_checked() {
+        let doc = yaml("policy:\n  sandbox: {backend: container}\n").unwrap();
+        assert_eq!(doc.policy.sandbox.pids_limit, 512);
+        assert_eq!(doc.policy.sandbox.container_workdir, "/workspace");
+        for (text, key) in [
+            ("{pids_limit: 0}", "policy.sandbox.pids_limit"),
+            (
+                "{container_workdir: work}",
+                "policy.sandbox.container_workdir",
+            ),
+            (
+                "{container_workdir: \"/a,b\"}",
+                "policy.sandbox.container_workdir",
+            ),
+            (
+                "{memory_limit: \"--privileged\"}",
+                "policy.sandbox.memory_limit",
+            ),
+            ("{container_image: \"\"}", "policy.sandbox.container_image"),
+        ] {
+            let err = yaml(&format!("policy:\n  sandbox: {text}\n")).unwrap_err();
+            assert!(err.to_string().contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -144,8 +144,12 @@ pub struct SandboxConfig {
     pub container_runtime: String,
     pub container_image: String,
     pub container_workdir: String,
+    /// `--cpus` of the container backend.
     pub cpu_limit: String,
+    /// `--memory` of the container backend.
     pub memory_limit: String,
+    /// `--pids-limit` of the container backend: bounds fork bombs and runaway test workers.
+    pub pids_limit: u32,
     /// Globs (workspace-relative) left out of a `copy` sandbox: large, regenerable directories.
     pub exclude: Vec<String>,
 }
@@ -159,6 +163,7 @@ impl Default for SandboxConfig {
             container_workdir: "/workspace".to_owned(),
             cpu_limit: "2".to_owned(),
             memory_limit: "2g".to_owned(),
+            pids_limit: 512,
             exclude: Vec::new(),
         }
     }

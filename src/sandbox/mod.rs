@@ -2,8 +2,16 @@
 //! applied, so the user's tree is never written. One sandbox lives for a whole session.
 //! Network isolation of the commands that run in it lives here too.
 
+mod container;
 mod copy;
 mod worktree;
+
+#[cfg(unix)]
+#[path = "host_unix.rs"]
+mod host;
+#[cfg(not(unix))]
+#[path = "host_stub.rs"]
+mod host;
 
 #[cfg(target_os = "linux")]
 #[path = "netns_linux.rs"]
@@ -18,6 +26,12 @@ use serde::Serialize;
 
 use crate::policy::BackendKind;
 
+pub use container::{
+    ContainerError, ContainerNetwork, ContainerSpec, EngineInfo, SESSION_LABEL, client_env,
+    client_version as container_client_version, container_env_names,
+    engine_version as container_engine_version, image_id as container_image_id,
+    probe as probe_container_engine, remove_stale as remove_stale_containers,
+};
 pub use netns::{ISOLATE_SUBCOMMAND, enter_and_exec, network_wrapper_args};
 
 /// Errors creating or removing a sandbox.
@@ -79,13 +93,13 @@ impl Sandbox {
                 BackendKind::Copy,
                 "auto: copy is the backend available on every machine".to_owned(),
             ),
-            BackendKind::Container => {
-                return Err(SandboxError::Unsupported {
-                    backend: "container".into(),
-                    reason: "the container backend is not built yet".into(),
-                    hint: "use `sandbox.backend: copy` or `git_worktree`".into(),
-                });
-            }
+            // The container sees a copy of the workspace, bind-mounted; the session checks the
+            // engine and image before it gets here.
+            BackendKind::Container => (
+                BackendKind::Container,
+                "requested by the policy: a copy of the workspace, bind-mounted into a container per command"
+                    .to_owned(),
+            ),
             k => (k, "requested by the policy".to_owned()),
         };
         let temp = tempfile::Builder::new()

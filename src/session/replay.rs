@@ -12,7 +12,7 @@ use crate::bundle::{self, BundleError};
 use crate::error::Error;
 use crate::exec::{Cancel, EnvFilter, Isolation};
 use crate::patch::{self, WriteRules};
-use crate::policy::{self, Network, PolicyDoc, TargetSpec};
+use crate::policy::{self, BackendKind, Network, PolicyDoc, TargetSpec};
 use crate::sandbox::{self, Sandbox};
 
 #[derive(Debug, Clone)]
@@ -197,7 +197,28 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         ),
         hint: "the bundle was edited or is corrupt; verify it with `pp verify-attestation`".into(),
     })?;
+    // In a container, as recorded: the engine and image must be here (never pulled).
+    let container = if p.sandbox.backend == BackendKind::Container {
+        let client_env = sandbox::client_env(opts.env.iter().cloned());
+        let info = sandbox::probe_container_engine(
+            &p.sandbox.container_runtime,
+            &p.sandbox.container_image,
+            &client_env,
+        )
+        .await
+        .map_err(|e| {
+            let (message, hint) = e.message_and_hint();
+            Error::Usage {
+                message: format!("cannot replay in a container: {message}"),
+                hint: hint.unwrap_or_else(|| "see `pp doctor`".into()),
+            }
+        })?;
+        Some((info, client_env))
+    } else {
+        None
+    };
     let isolation = match p.network {
+        _ if container.is_some() => Isolation::None,
         Network::Allow => Isolation::None,
         Network::Deny => {
             super::run::probe_network_isolation(&opts.self_exe).await.map_err(|why| Error::Usage {
@@ -212,6 +233,21 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
     };
     let sandbox = Sandbox::create(&source, p.sandbox.backend, &p.sandbox.exclude)?;
     let root = sandbox.root().to_owned();
+    let isolation = match container {
+        Some((info, client_env)) => {
+            let mut b = [0u8; 4];
+            let _ = getrandom::fill(&mut b);
+            Isolation::Container(sandbox::ContainerSpec::from_policy(
+                &p.sandbox,
+                p.network,
+                info.image_id,
+                root.clone(),
+                format!("replay-{}", crate::digest::hex(&b)),
+                client_env,
+            ))
+        }
+        None => isolation,
+    };
     if !patch_text.trim().is_empty() {
         let rules = WriteRules {
             write_allowlist: p.write_allowlist.clone(),

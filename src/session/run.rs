@@ -13,7 +13,7 @@ use crate::context::{self, Classification, PathMap};
 use crate::error::Error;
 use crate::exec::{Cancel, EnvFilter, ExecError, Isolation};
 use crate::patch::{self, ChangeSet, WriteRules};
-use crate::policy::{self, Network, Target};
+use crate::policy::{self, BackendKind, Network, Target};
 use crate::propose::{
     self, FailureEvidence, PreviousAttempt, ProposalRequest, ProposeError, ProposeIo,
     RequestPolicy, TargetRef,
@@ -55,6 +55,8 @@ struct State {
     model: Option<String>,
     sandbox_info: Option<sandbox::SandboxInfo>,
     isolation: serde_json::Value,
+    /// The container engine and image, when commands run in containers.
+    container: Option<sandbox::EngineInfo>,
     source: bundle::SourceInfo,
     manifest_sha256: Option<String>,
     winner_patch: Option<String>,
@@ -123,6 +125,7 @@ pub async fn run_session(settings: &Settings, cancel: Cancel) -> Result<Outcome,
         model: None,
         sandbox_info: None,
         isolation: json!({"network": "unknown", "applied": "none"}),
+        container: None,
         source: bundle::SourceInfo::default(),
         manifest_sha256: None,
         winner_patch: None,
@@ -189,7 +192,31 @@ async fn prove(
             ));
         }
     };
-    let isolation = match p.network {
+    let in_container = p.sandbox.backend == BackendKind::Container;
+    // The container's spec needs the sandbox root; it is built once the sandbox exists.
+    let mut container_client_env = None;
+    let host_isolation = match p.network {
+        _ if in_container => match prepare_container(settings, st).await {
+            Ok(client_env) => {
+                container_client_env = Some(client_env);
+                Isolation::None
+            }
+            Err(e) => {
+                let (message, hint) = e.message_and_hint();
+                st.isolation =
+                    json!({"network": p.network, "applied": "unavailable", "reason": message});
+                st.bundle
+                    .event("container_unavailable", json!({"error": e.to_string()}));
+                return Ok((
+                    End {
+                        status: Status::InfraStop,
+                        message,
+                        hint,
+                    },
+                    None,
+                ));
+            }
+        },
         Network::Allow => {
             st.isolation = json!({"network": "allow", "applied": "none"});
             Isolation::None
@@ -261,6 +288,12 @@ async fn prove(
     st.sandbox_info = Some(sandbox.info(p.sandbox.backend));
     let root = sandbox.root().to_owned();
     *sandbox_slot = Some(sandbox);
+    let isolation = match container_client_env {
+        Some(client_env) => {
+            Isolation::Container(container_spec(settings, st, root.clone(), client_env))
+        }
+        None => host_isolation,
+    };
     st.bundle
         .event("sandbox_created", json!({"sandbox": st.sandbox_info}));
 
@@ -368,7 +401,7 @@ async fn prove(
     let map = PathMap {
         workspace: settings.workspace.clone(),
         sandbox: root.clone(),
-        container_workdir: None,
+        container_workdir: in_container.then(|| PathBuf::from(&p.sandbox.container_workdir)),
     };
     let rules = write_rules(settings)
         .compile()
@@ -979,10 +1012,10 @@ fn infra_hint(rule: &str) -> &'static str {
         "timeout" => {
             "raise `policy.limits.per_command_timeout_sec` if the command needs longer, or check what it waits for"
         }
-        "missing_command" | "command_not_found" => {
+        "command_not_found" | "missing_command" => {
             "install the missing tool or fix PATH; pp does not patch around a missing program"
         }
-        "network" | "dns" | "tls" => {
+        "connection_refused" | "connection_reset" | "network" | "dns" | "tls" => {
             "the command needs a network service: start it, or set `policy.network: allow` if it is remote and you trust it"
         }
         "auth" => {
@@ -990,8 +1023,11 @@ fn infra_hint(rule: &str) -> &'static str {
         }
         "rate_limit" => "a service rate-limited the command; try again later",
         "disk_full" => "free disk space and run again",
-        "oom_killed" | "out_of_memory" => {
-            "the command ran out of memory; raise the memory available to it"
+        "oom_kill" | "oom_killed" | "out_of_memory" => {
+            "the command ran out of memory; raise the memory available to it (`policy.sandbox.memory_limit` in a container)"
+        }
+        "container_engine" => {
+            "the container engine refused to run the command: check `policy.sandbox` (cpu_limit, memory_limit, image) and the engine's log; `pp doctor` probes it"
         }
         _ => "fix the environment, then run again",
     }
@@ -1028,6 +1064,69 @@ fn proposer_env(settings: &Settings) -> Vec<(String, String)> {
         .filter(|(k, _)| *k != settings.attest.key_env && k != "PP_ATTEST_HMAC_KEY")
         .cloned()
         .collect()
+}
+
+/// Checks the container engine and image (a clear `infra_stop` otherwise), removes containers
+/// crashed sessions left behind, and records what it found. Returns the client's environment.
+async fn prepare_container(
+    settings: &Settings,
+    st: &mut State,
+) -> Result<Vec<(String, String)>, sandbox::ContainerError> {
+    let sb = &settings.doc().policy.sandbox;
+    let client_env = sandbox::client_env(settings.env.iter().cloned());
+    let info =
+        sandbox::probe_container_engine(&sb.container_runtime, &sb.container_image, &client_env)
+            .await?;
+    let removed = match sandbox::remove_stale_containers(&sb.container_runtime, &client_env).await {
+        Ok(r) => r,
+        Err(e) => {
+            // Leftovers cost resources, not correctness: the session goes on.
+            tracing::warn!("failed to look for stale containers: {e}");
+            Vec::new()
+        }
+    };
+    st.bundle.event(
+        "container_engine",
+        json!({"engine": info, "stale_removed": removed}),
+    );
+    let network = settings.doc().policy.network;
+    st.isolation = json!({
+        "network": network,
+        "applied": "container",
+        "container_network": match network {
+            Network::Deny => "none",
+            Network::Allow => "default",
+        },
+        "runtime": info.runtime,
+        "image": info.image,
+        "image_id": info.image_id,
+    });
+    st.container = Some(info);
+    Ok(client_env)
+}
+
+/// How this session's commands run in containers; the image is pinned by the id the probe
+/// found, so every command of the session runs the same image.
+fn container_spec(
+    settings: &Settings,
+    st: &State,
+    host_root: PathBuf,
+    client_env: Vec<(String, String)>,
+) -> sandbox::ContainerSpec {
+    let p = &settings.doc().policy;
+    let image = st
+        .container
+        .as_ref()
+        .map(|c| c.image_id.clone())
+        .unwrap_or_else(|| p.sandbox.container_image.clone());
+    sandbox::ContainerSpec::from_policy(
+        &p.sandbox,
+        p.network,
+        image,
+        host_root,
+        st.session_id.clone(),
+        client_env,
+    )
 }
 
 /// Checks that the isolation wrapper works here by running `true` through it.
@@ -1068,6 +1167,12 @@ fn environment(settings: &Settings, st: &State) -> serde_json::Value {
         .map(|(k, _)| k.as_str())
         .filter(|k| !filter.allows(k))
         .collect();
+    let in_container = st.container.as_ref().map(|_| {
+        let passed = filter.apply(settings.env.iter().cloned());
+        sandbox::container_env_names(&passed)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    });
     json!({
         "schema_version": "pp.environment/v1",
         "pp_version": env!("CARGO_PKG_VERSION"),
@@ -1077,7 +1182,9 @@ fn environment(settings: &Settings, st: &State) -> serde_json::Value {
         "git_version": tool_version("git", &["--version"]),
         "sandbox": st.sandbox_info,
         "isolation": st.isolation,
+        "container": st.container,
         "env_passed": passed,
+        "env_passed_into_container": in_container,
         "env_withheld": withheld,
     })
 }
@@ -1118,6 +1225,28 @@ fn write_repro(
         .winner_patch
         .as_ref()
         .map(|p| crate::digest::sha256_hex(p.as_bytes()));
+    let runtime = json!({
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+        "container_runtime": st.container.as_ref().map(|c| &c.runtime),
+        "container_runtime_version": st.container.as_ref().map(|c| &c.server_version),
+        "container_client_version": st.container.as_ref().map(|c| &c.client_version),
+        "container_image_id": st.container.as_ref().map(|c| &c.image_id),
+    });
+    let result = outcome.map(|o| {
+        json!({
+            "status": o.status,
+            "attempts_used": o.attempts_used,
+            "final_exit_code": o.final_exit_code,
+            "final_patch_sha256": final_patch_sha256,
+            "changed_files": o.changed_files,
+            "applied": o.applied,
+            "apply_refused": o.apply_refused,
+            "message": o.message,
+            "hint": o.hint,
+            "final": summarize_runs(&st.final_runs),
+        })
+    });
     let repro = json!({
         "schema_version": bundle::REPRO_SCHEMA,
         "complete": complete,
@@ -1150,23 +1279,13 @@ fn write_repro(
         "git_remote_url": st.source.git_remote_url,
         "git_dirty": st.source.git_dirty,
         "workspace_manifest_sha256": st.manifest_sha256,
-        "runtime": {"os": std::env::consts::OS, "arch": std::env::consts::ARCH},
+        "runtime": runtime,
+        "container": st.container,
         "classification": st.classification,
         "baseline": summarize_runs(&st.baseline),
         "attempts": st.attempts,
         "minimization": st.minimization,
-        "result": outcome.map(|o| json!({
-            "status": o.status,
-            "attempts_used": o.attempts_used,
-            "final_exit_code": o.final_exit_code,
-            "final_patch_sha256": final_patch_sha256,
-            "changed_files": o.changed_files,
-            "applied": o.applied,
-            "apply_refused": o.apply_refused,
-            "message": o.message,
-            "hint": o.hint,
-            "final": summarize_runs(&st.final_runs),
-        })),
+        "result": result,
     });
     Ok(st.bundle.write_json("repro.json", &repro)?)
 }

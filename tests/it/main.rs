@@ -9,6 +9,7 @@
 
 mod attest_cli;
 mod attest_negative;
+mod container;
 mod context_fixtures;
 mod evidence;
 mod model;
