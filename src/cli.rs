@@ -250,20 +250,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `pp __isolate --net -- CMD…`: the network-isolation wrapper (see `sandbox`).
+/// `pp __isolate …`: the isolation wrapper and overlay holder (see `sandbox::isolate`).
 fn isolate_main(args: &[std::ffi::OsString]) -> ExitCode {
     let args: Vec<String> = args
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let Some(sep) = args.iter().position(|a| a == "--") else {
-        eprintln!("pp: internal isolation wrapper needs `--net -- CMD`");
-        return ExitCode::from(EXIT_USAGE);
-    };
-    let err = crate::sandbox::enter_and_exec(&args[sep + 1..]);
-    eprintln!("pp: network isolation failed: {err}");
-    // 126: the command could not be run (as a shell reports it).
-    ExitCode::from(126)
+    ExitCode::from(crate::sandbox::isolate_main(&args))
 }
 
 fn init_tracing() {

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::exec::{Cancel, EnvFilter, Isolation};
 use crate::patch::{self, WriteRules};
 use crate::policy::{self, Network, PolicyDoc, TargetSpec};
-use crate::sandbox::{self, Sandbox};
+use crate::sandbox::Sandbox;
 
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
@@ -164,20 +164,29 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         ),
         hint: "the bundle was edited or is corrupt; verify it with `pp verify-attestation`".into(),
     })?;
-    let isolation = match p.network {
-        Network::Allow => Isolation::None,
+    let deny_network = match p.network {
+        Network::Allow => false,
         Network::Deny => {
             super::run::probe_network_isolation(&opts.self_exe).await.map_err(|why| Error::Usage {
                 message: format!("the recorded policy denies network access, and this machine cannot isolate commands: {why}"),
                 hint: "replay on a machine with network namespaces (see `pp doctor`)".into(),
             })?;
-            Isolation::Wrapper {
-                program: opts.self_exe.clone(),
-                args: sandbox::network_wrapper_args(),
-            }
+            true
         }
     };
-    let sandbox = Sandbox::create(&source, p.sandbox.backend, &p.sandbox.exclude)?;
+    let sandbox = Sandbox::create(
+        &source,
+        p.sandbox.backend,
+        &p.sandbox.exclude,
+        &opts.self_exe,
+    )?;
+    let isolation = match sandbox.wrapper_args(deny_network) {
+        Some(args) => Isolation::Wrapper {
+            program: opts.self_exe.clone(),
+            args,
+        },
+        None => Isolation::None,
+    };
     let root = sandbox.root().to_owned();
     if !patch_text.trim().is_empty() {
         let rules = WriteRules {
@@ -206,7 +215,7 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
     })?;
     let filter = EnvFilter::new([], &p.env.deny, p.env.pass.as_deref());
     let runner = Runner {
-        cwd: root,
+        cwd: sandbox.command_cwd().to_owned(),
         env: filter.apply(opts.env.iter().cloned()),
         limits: p.limits.clone(),
         isolation,

@@ -57,6 +57,8 @@ struct State {
     isolation: serde_json::Value,
     source: bundle::SourceInfo,
     manifest_sha256: Option<String>,
+    manifest_ms: Option<f64>,
+    sandbox_teardown_ms: Option<f64>,
     winner_patch: Option<String>,
     changed_files: Vec<String>,
     minimization: Option<serde_json::Value>,
@@ -114,6 +116,8 @@ pub async fn run_session(settings: &Settings, cancel: Cancel) -> Result<Outcome,
         isolation: json!({"network": "unknown", "applied": "none"}),
         source: bundle::SourceInfo::default(),
         manifest_sha256: None,
+        manifest_ms: None,
+        sandbox_teardown_ms: None,
         winner_patch: None,
         changed_files: Vec::new(),
         minimization: None,
@@ -178,19 +182,16 @@ async fn prove(
             ));
         }
     };
-    let isolation = match p.network {
+    let deny_network = match p.network {
         Network::Allow => {
             st.isolation = json!({"network": "allow", "applied": "none"});
-            Isolation::None
+            false
         }
         Network::Deny => match probe_network_isolation(&settings.self_exe).await {
             Ok(()) => {
                 st.isolation =
                     json!({"network": "deny", "applied": "network_namespace", "loopback": "up"});
-                Isolation::Wrapper {
-                    program: settings.self_exe.clone(),
-                    args: sandbox::network_wrapper_args(),
-                }
+                true
             }
             Err(why) => {
                 st.isolation = json!({"network": "deny", "applied": "unavailable", "reason": why});
@@ -217,15 +218,21 @@ async fn prove(
     {
         st.bundle.write_bytes("source_git.diff", diff.as_bytes())?;
     }
+    let clock = Instant::now();
     let manifest = bundle::manifest(&settings.workspace).map_err(|e| Error::Io {
         what: format!("hash workspace {}", settings.workspace.display()),
         source: e,
     })?;
     let path = st.bundle.write_json("workspace_manifest.json", &manifest)?;
     st.manifest_sha256 = crate::digest::sha256_file(&path).ok();
+    st.manifest_ms = Some(clock.elapsed().as_secs_f64() * 1000.0);
 
-    let sandbox = match Sandbox::create(&settings.workspace, p.sandbox.backend, &p.sandbox.exclude)
-    {
+    let sandbox = match Sandbox::create(
+        &settings.workspace,
+        p.sandbox.backend,
+        &p.sandbox.exclude,
+        &settings.self_exe,
+    ) {
         Ok(s) => s,
         Err(e @ sandbox::SandboxError::Unsupported { .. }) => {
             return Ok((End::new(Status::PolicyViolation, e.to_string(), None), None));
@@ -234,6 +241,20 @@ async fn prove(
     };
     st.sandbox_info = Some(sandbox.info(p.sandbox.backend));
     let root = sandbox.root().to_owned();
+    let command_cwd = sandbox.command_cwd().to_owned();
+    // Overlay commands join the overlay's mount namespace; with `network: deny` they also get a
+    // fresh network namespace, in the same wrapper.
+    let isolation = match sandbox.wrapper_args(deny_network) {
+        Some(args) => Isolation::Wrapper {
+            program: settings.self_exe.clone(),
+            args,
+        },
+        None => Isolation::None,
+    };
+    if sandbox.kind() == policy::BackendKind::Overlay {
+        st.isolation["filesystem"] =
+            json!("overlay mounted at the workspace path in a private mount namespace");
+    }
     *sandbox_slot = Some(sandbox);
     st.bundle
         .event("sandbox_created", json!({"sandbox": st.sandbox_info}));
@@ -245,7 +266,7 @@ async fn prove(
         p.env.pass.as_deref(),
     );
     let runner = Runner {
-        cwd: root.clone(),
+        cwd: command_cwd,
         env: env_filter.apply(settings.env.iter().cloned()),
         limits: p.limits.clone(),
         isolation,
@@ -611,12 +632,14 @@ async fn finish(
         "final.patch",
         st.winner_patch.clone().unwrap_or_default().as_bytes(),
     )?;
+    let teardown = Instant::now();
     let sandbox_kept = match sandbox {
         Some(s) if settings.keep_sandbox => Some(s.keep()),
         Some(s) => {
             if let Err(e) = s.cleanup() {
                 tracing::warn!("{e}");
             }
+            st.sandbox_teardown_ms = Some(teardown.elapsed().as_secs_f64() * 1000.0);
             None
         }
         None => None,
@@ -1050,6 +1073,9 @@ fn write_repro(
             "started_at": st.started.to_string(),
             "finished_at": outcome.map(|_| now.to_string()),
             "duration_ms": u64::try_from(st.clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "manifest_ms": st.manifest_ms,
+            "sandbox_setup_ms": st.sandbox_info.as_ref().map(|s| s.setup_ms),
+            "sandbox_teardown_ms": st.sandbox_teardown_ms,
         },
         "sandbox": st.sandbox_info,
         "isolation": st.isolation,
