@@ -12,6 +12,7 @@ mod attest_negative;
 mod context_fixtures;
 mod model;
 mod model_client;
+mod overlay;
 mod patch_fixtures;
 mod session;
 mod support;
