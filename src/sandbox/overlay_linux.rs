@@ -234,14 +234,24 @@ fn mount_private(lower: &str, upper: &str, work: &str) -> std::io::Result<bool> 
     if userns {
         data.push_str(",userxattr");
     }
-    mount(
-        Some("overlay"),
-        lower,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(data.as_str()),
-    )
-    .map_err(|e| std::io::Error::other(format!("the kernel refused the overlay mount: {e}")))?;
+    // `volatile` skips syncing the upper layer's filesystem, above all at unmount, which would
+    // otherwise flush every dirty page of that filesystem (seconds after a big build); the upper
+    // layer is thrown away anyway. Kernels before 5.10 do not know it.
+    let overlay = |data: &str| {
+        mount(
+            Some("overlay"),
+            lower,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(data),
+        )
+    };
+    overlay(&format!("{data},volatile"))
+        .or_else(|e| match e {
+            Errno::EINVAL => overlay(&data),
+            e => Err(e),
+        })
+        .map_err(|e| std::io::Error::other(format!("the kernel refused the overlay mount: {e}")))?;
     Ok(userns)
 }
 
