@@ -132,10 +132,12 @@ impl Overlay {
     }
 
     /// Releases the mount: the holder exits, and its namespace and the overlay go with it.
+    /// Killed before its stdin closes, so it never starts its own clean-up (see `hold`) while
+    /// pp removes or keeps the layers.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            drop(c.stdin.take());
             let _ = c.kill();
+            drop(c.stdin.take());
             let _ = c.wait();
         }
     }
@@ -147,12 +149,21 @@ impl Drop for Overlay {
     }
 }
 
-/// Makes the kernel's work dir removable: overlayfs leaves `work/work` with mode 000, which
-/// only root could delete.
+/// Makes the kernel's work dir removable: overlayfs leaves `work/work` (and, with `volatile`,
+/// `work/work/incompat/volatile`) with mode 000, which only root could delete. The tree is a
+/// handful of entries.
 pub fn prepare_removal(work: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    for d in ["work", "index"] {
-        let _ = std::fs::set_permissions(work.join(d), std::fs::Permissions::from_mode(0o700));
+    let mut stack = vec![work.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(e.path());
+                }
+            }
+        }
     }
 }
 
@@ -169,8 +180,9 @@ fn option_safe(p: &Path) -> Result<&str, String> {
     Ok(s)
 }
 
-/// The holder: mounts, says `ready`, then waits for stdin to close. Its exit code only matters
-/// for diagnostics.
+/// The holder: mounts, says `ready`, then waits for stdin to close. pp kills it when it is done
+/// with the sandbox; stdin closing first means pp died without that (SIGKILL, a crash), so the
+/// holder removes the layers itself. Its exit code only matters for diagnostics.
 pub fn hold(lower: &str, upper: &str, work: &str) -> u8 {
     let mut out = std::io::stdout();
     match mount_private(lower, upper, work) {
@@ -180,6 +192,18 @@ pub fn hold(lower: &str, upper: &str, work: &str) -> u8 {
             let mut buf = [0u8; 256];
             let mut stdin = std::io::stdin();
             while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+            let _ = nix::mount::umount2(lower, nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_dir_all(upper);
+            prepare_removal(Path::new(work));
+            let _ = std::fs::remove_dir_all(work);
+            // The temp dir pp made for the two layers, when it is now empty.
+            if let Some(parent) = Path::new(upper).parent()
+                && parent
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("pp-sandbox-"))
+            {
+                let _ = std::fs::remove_dir(parent);
+            }
             0
         }
         Err(e) => {

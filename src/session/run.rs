@@ -218,14 +218,16 @@ async fn prove(
     {
         st.bundle.write_bytes("source_git.diff", diff.as_bytes())?;
     }
-    let clock = Instant::now();
-    let manifest = bundle::manifest(&settings.workspace).map_err(|e| Error::Io {
-        what: format!("hash workspace {}", settings.workspace.display()),
-        source: e,
-    })?;
-    let path = st.bundle.write_json("workspace_manifest.json", &manifest)?;
-    st.manifest_sha256 = crate::digest::sha256_file(&path).ok();
-    st.manifest_ms = Some(clock.elapsed().as_secs_f64() * 1000.0);
+    // The user's tree is hashed while the sandbox is made and the baseline runs: pp never
+    // writes that tree, so the manifest is the same whenever it is taken, and on a big
+    // workspace hashing is most of pp's own time.
+    let manifest_task = {
+        let ws = settings.workspace.clone();
+        tokio::task::spawn_blocking(move || {
+            let clock = Instant::now();
+            (bundle::manifest(&ws), clock.elapsed())
+        })
+    };
 
     let sandbox = match Sandbox::create(
         &settings.workspace,
@@ -235,6 +237,7 @@ async fn prove(
     ) {
         Ok(s) => s,
         Err(e @ sandbox::SandboxError::Unsupported { .. }) => {
+            record_manifest(settings, st, manifest_task).await?;
             return Ok((End::new(Status::PolicyViolation, e.to_string(), None), None));
         }
         Err(e) => return Err(e.into()),
@@ -277,6 +280,7 @@ async fn prove(
     // Baseline.
     let base_dir = st.bundle.path("attempts/0_baseline");
     st.baseline = runner.run_all(&st.targets, &base_dir).await?;
+    record_manifest(settings, st, manifest_task).await?;
     for run in &st.baseline {
         st.bundle.write_json(
             &format!("attempts/0_baseline/{}/result.json", run.target),
@@ -793,6 +797,25 @@ async fn minimized(settings: &Settings, st: &mut State, w: &Winner) -> (String, 
             whole
         }
     }
+}
+
+/// Writes `workspace_manifest.json` once the background hashing is done.
+async fn record_manifest(
+    settings: &Settings,
+    st: &mut State,
+    task: tokio::task::JoinHandle<(std::io::Result<bundle::Manifest>, Duration)>,
+) -> Result<(), Error> {
+    let (manifest, took) = task
+        .await
+        .map_err(|e| Error::Internal(format!("the workspace hashing task failed: {e}")))?;
+    let manifest = manifest.map_err(|e| Error::Io {
+        what: format!("hash workspace {}", settings.workspace.display()),
+        source: e,
+    })?;
+    let path = st.bundle.write_json("workspace_manifest.json", &manifest)?;
+    st.manifest_sha256 = crate::digest::sha256_file(&path).ok();
+    st.manifest_ms = Some(took.as_secs_f64() * 1000.0);
+    Ok(())
 }
 
 fn final_exit(st: &State, end: &End) -> i32 {

@@ -345,6 +345,58 @@ fn the_overlay_is_released_after_ctrl_c() {
 }
 
 #[test]
+fn the_holder_cleans_up_when_pp_itself_is_killed() {
+    if !overlay_available() {
+        return;
+    }
+    let env = TestEnv::new(&[("pp.yaml", "policy:\n  sandbox: {backend: overlay}\n")]);
+    let mut child = Command::new(pp_bin())
+        .args(["run", "sleep 30", "--provider", "stub", "--json"])
+        .current_dir(env.root())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let upper = loop {
+        let events = std::fs::read_dir(env.root().join(".pp-artifacts"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .and_then(|e| std::fs::read_to_string(e.path().join("proof_bundle/events.jsonl")).ok())
+            .unwrap_or_default();
+        if let Some(line) = events.lines().find(|l| l.contains("sandbox_created")) {
+            let ev: serde_json::Value = serde_json::from_str(line).unwrap();
+            let text = ev.to_string();
+            let start = text.find("\"upper\":\"").unwrap() + 9;
+            let end = start + text[start..].find('"').unwrap();
+            break PathBuf::from(&text[start..end]);
+        }
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the session never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(upper.is_dir());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The command `sleep 30` keeps its own process group; the holder must not wait for it.
+    let dir = upper.parent().unwrap().to_owned();
+    let started = std::time::Instant::now();
+    while dir.exists() {
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "{} was left behind after pp was killed",
+            dir.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = Command::new("pkill").args(["-f", "^sleep 30$"]).status();
+}
+
+#[test]
 fn auto_falls_back_to_copy_when_namespaces_are_refused_and_says_why() {
     let mut env = calc_env("policy:\n  sandbox: {backend: auto}\n");
     env.extra_env
