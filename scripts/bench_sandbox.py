@@ -63,6 +63,9 @@ def sh(cmd, cwd, **kw):
 
 def git_commit(ws):
     sh(["git", "init", "-q"], ws)
+    # No background `git gc --auto`: it would repack .git while the reference copies it.
+    sh(["git", "config", "gc.auto", "0"], ws)
+    sh(["git", "config", "maintenance.auto", "false"], ws)
     sh(["git", "-c", "core.compression=0", "add", "-A"], ws)
     sh(["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "bench"], ws)
 

@@ -51,8 +51,13 @@ impl Overlay {
         for p in [lower, upper, work] {
             args.push(option_safe(p)?.to_owned());
         }
-        let mut child = Command::new(self_exe)
-            .args(&args)
+        let mut holder = Command::new(self_exe);
+        // The holder needs no environment, and pp's holds model and attestation keys.
+        holder.args(&args).env_clear();
+        if let Some(v) = std::env::var_os(SIMULATE_REFUSAL_ENV) {
+            holder.env(SIMULATE_REFUSAL_ENV, v);
+        }
+        let mut child = holder
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -102,6 +107,8 @@ impl Overlay {
         let joined = Command::new(self_exe)
             .args(wrapper_args(Some(me.holder), false))
             .args(["--", "true"])
+            .env_clear()
+            .envs(std::env::var_os("PATH").map(|p| ("PATH", p)))
             .current_dir(lower)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -332,6 +339,8 @@ pub fn probe(self_exe: &Path) -> Result<Probe, String> {
     let ran = Command::new(self_exe)
         .args(wrapper_args(Some(ov.holder()), false))
         .args(["--", "sh", "-c", "mv d e && rm gone && echo new > n"])
+        .env_clear()
+        .envs(std::env::var_os("PATH").map(|p| ("PATH", p)))
         .current_dir(&lower)
         .stdin(Stdio::null())
         .output()

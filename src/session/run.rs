@@ -211,21 +211,27 @@ async fn prove(
         },
     };
 
-    // Provenance of the user's tree, before anything else touches it.
-    st.source = bundle::source_info(&settings.workspace);
-    if st.source.git_dirty
-        && let Some(diff) = bundle::dirty_diff(&settings.workspace).filter(|d| !d.is_empty())
-    {
-        st.bundle.write_bytes("source_git.diff", diff.as_bytes())?;
-    }
-    // The user's tree is hashed while the sandbox is made and the baseline runs: pp never
-    // writes that tree, so the manifest is the same whenever it is taken, and on a big
-    // workspace hashing is most of pp's own time.
+    // The user's tree is hashed, and its git provenance read, while the sandbox is made and
+    // the baseline runs: pp never writes that tree, so both are the same whenever they are
+    // taken, and on a big workspace they are most of pp's own time.
     let manifest_task = {
         let ws = settings.workspace.clone();
         tokio::task::spawn_blocking(move || {
             let clock = Instant::now();
-            (bundle::manifest(&ws), clock.elapsed())
+            let manifest = bundle::manifest(&ws);
+            let took = clock.elapsed();
+            let source = bundle::source_info(&ws);
+            let diff = if source.git_dirty {
+                bundle::dirty_diff(&ws).filter(|d| !d.is_empty())
+            } else {
+                None
+            };
+            Provenance {
+                manifest,
+                took,
+                source,
+                diff,
+            }
         })
     };
 
@@ -799,22 +805,34 @@ async fn minimized(settings: &Settings, st: &mut State, w: &Winner) -> (String, 
     }
 }
 
-/// Writes `workspace_manifest.json` once the background hashing is done.
+/// What the background task learns about the user's tree.
+struct Provenance {
+    manifest: std::io::Result<bundle::Manifest>,
+    took: Duration,
+    source: bundle::SourceInfo,
+    diff: Option<String>,
+}
+
+/// Records the background task's findings: `workspace_manifest.json`, `source_git.diff`.
 async fn record_manifest(
     settings: &Settings,
     st: &mut State,
-    task: tokio::task::JoinHandle<(std::io::Result<bundle::Manifest>, Duration)>,
+    task: tokio::task::JoinHandle<Provenance>,
 ) -> Result<(), Error> {
-    let (manifest, took) = task
+    let found = task
         .await
         .map_err(|e| Error::Internal(format!("the workspace hashing task failed: {e}")))?;
-    let manifest = manifest.map_err(|e| Error::Io {
+    st.source = found.source;
+    if let Some(diff) = found.diff {
+        st.bundle.write_bytes("source_git.diff", diff.as_bytes())?;
+    }
+    let manifest = found.manifest.map_err(|e| Error::Io {
         what: format!("hash workspace {}", settings.workspace.display()),
         source: e,
     })?;
     let path = st.bundle.write_json("workspace_manifest.json", &manifest)?;
     st.manifest_sha256 = crate::digest::sha256_file(&path).ok();
-    st.manifest_ms = Some(took.as_secs_f64() * 1000.0);
+    st.manifest_ms = Some(found.took.as_secs_f64() * 1000.0);
     Ok(())
 }
 
