@@ -260,33 +260,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `pp __isolate --net -- CMD…`: the network-isolation wrapper (see `sandbox`).
+/// `pp __isolate …`: the isolation wrapper and overlay holder (see `sandbox::isolate`).
 fn isolate_main(args: &[std::ffi::OsString]) -> ExitCode {
     let args: Vec<String> = args
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let Some(sep) = args.iter().position(|a| a == "--") else {
-        eprintln!("pp: internal isolation wrapper needs `--net -- CMD`");
-        return ExitCode::from(EXIT_USAGE);
-    };
-    let err = crate::sandbox::enter_and_exec(&args[sep + 1..]);
-    let program = args.get(sep + 1).map(String::as_str).unwrap_or("");
-    // Exit as a shell would, so a missing program is classified as such.
-    match err.kind() {
-        std::io::ErrorKind::NotFound => {
-            eprintln!("pp: {program}: command not found");
-            ExitCode::from(127)
-        }
-        std::io::ErrorKind::PermissionDenied => {
-            eprintln!("pp: {program}: permission denied");
-            ExitCode::from(126)
-        }
-        _ => {
-            eprintln!("pp: network isolation failed: {err}");
-            ExitCode::from(126)
-        }
-    }
+    ExitCode::from(crate::sandbox::isolate_main(&args))
 }
 
 fn init_tracing() {

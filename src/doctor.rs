@@ -37,6 +37,13 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
         source: e,
     })?;
     let netns = crate::session::probe_network_isolation_pub(&exe).await;
+    let overlay = {
+        let exe = exe.clone();
+        tokio::task::spawn_blocking(move || crate::sandbox::probe_overlay(&exe))
+            .await
+            .unwrap_or_else(|e| Err(format!("the probe panicked: {e}")))
+    };
+    let auto_picks = if overlay.is_ok() { "overlay" } else { "copy" };
     let runtime = &p.sandbox.container_runtime;
     let image = &p.sandbox.container_image;
     let client_env = sandbox::client_env(std::env::vars());
@@ -91,6 +98,11 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
                 Ok(()) => json!({"available": true, "how": "network namespace (pp __isolate), loopback up", "probe": "ran `true` inside a fresh network namespace"}),
                 Err(e) => json!({"available": false, "error": e}),
             },
+            "overlay_sandbox": match &overlay {
+                Ok(o) => json!({"available": true, "how": if o.user_namespace { "overlayfs (userxattr) in an unprivileged user + mount namespace" } else { "overlayfs in a private mount namespace (root)" }, "setup_ms": o.setup_ms, "probe": "mounted a scratch tree; a command inside renamed a lower directory, deleted a lower file, created one; the lower layer stayed unchanged"}),
+                Err(e) => json!({"available": false, "error": e}),
+            },
+            "auto_backend": auto_picks,
             "container_runtime": {
                 "name": runtime,
                 "client": match &container { Ok(v) => json!(v), Err(e) => json!({"error": e}) },
@@ -141,7 +153,15 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
         p.limits.max_patch_bytes,
         p.limits.per_command_timeout_sec
     );
-    println!("  sandbox backend: {}", p.sandbox.backend.as_str());
+    println!(
+        "  sandbox backend: {}{}",
+        p.sandbox.backend.as_str(),
+        if p.sandbox.backend == policy::BackendKind::Auto {
+            format!(" (here: {auto_picks})")
+        } else {
+            String::new()
+        }
+    );
     if let Some(c) = &command_check {
         println!(
             "command {:?}: allowed: {}",
@@ -161,6 +181,21 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
         match &netns {
             Ok(()) => "available (network namespace, loopback up)".to_owned(),
             Err(e) => format!("unavailable: {e}"),
+        }
+    );
+    println!(
+        "  overlay sandbox: {}",
+        match &overlay {
+            Ok(o) => format!(
+                "available ({}; a probe mount took {:.1} ms)",
+                if o.user_namespace {
+                    "unprivileged user namespace, userxattr"
+                } else {
+                    "private mount namespace as root"
+                },
+                o.setup_ms
+            ),
+            Err(e) => format!("unavailable, auto uses copy: {e}"),
         }
     );
     println!(

@@ -52,8 +52,10 @@ impl DiskTree {
         if !real.starts_with(&root) {
             return None;
         }
-        let meta = fs::metadata(&real).ok()?;
-        (meta.is_file() && meta.len() <= MAX_FILE_BYTES).then_some(real)
+        // Read through `path`, not `real`: under an overlay sandbox the root is a view into
+        // another mount namespace, and `canonicalize` answers with the host's path.
+        let meta = fs::metadata(&path).ok()?;
+        (meta.is_file() && meta.len() <= MAX_FILE_BYTES).then_some(path)
     }
 }
 

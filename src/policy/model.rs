@@ -124,6 +124,8 @@ pub enum BackendKind {
     Copy,
     GitWorktree,
     Container,
+    /// Linux: an overlay of the workspace mounted at its own path in a private mount namespace.
+    Overlay,
 }
 
 impl BackendKind {
@@ -133,6 +135,7 @@ impl BackendKind {
             Self::Copy => "copy",
             Self::GitWorktree => "git_worktree",
             Self::Container => "container",
+            Self::Overlay => "overlay",
         }
     }
 }

@@ -1,9 +1,15 @@
 //! Sandboxes: a private, writable view of the workspace where commands run and candidates are
 //! applied, so the user's tree is never written. One sandbox lives for a whole session.
-//! Network isolation of the commands that run in it lives here too.
+//! Network isolation of the commands that run in it, and the `pp __isolate` wrapper that
+//! applies it, live here too.
+//!
+//! `root()` is where pp itself reads and writes the sandbox's files; `command_cwd()` is where
+//! commands run (the same directory for `copy`/`git_worktree`; the workspace's own path for
+//! `overlay`, whose commands run inside the overlay's mount namespace via `wrapper_args`).
 
 mod container;
 mod copy;
+mod isolate;
 mod worktree;
 
 #[cfg(unix)]
@@ -12,6 +18,13 @@ mod host;
 #[cfg(not(unix))]
 #[path = "host_stub.rs"]
 mod host;
+
+#[cfg(target_os = "linux")]
+#[path = "overlay_linux.rs"]
+mod overlay;
+#[cfg(not(target_os = "linux"))]
+#[path = "overlay_stub.rs"]
+mod overlay;
 
 #[cfg(target_os = "linux")]
 #[path = "netns_linux.rs"]
@@ -32,7 +45,8 @@ pub use container::{
     engine_version as container_engine_version, image_id as container_image_id,
     probe as probe_container_engine, remove_stale as remove_stale_containers,
 };
-pub use netns::{ISOLATE_SUBCOMMAND, enter_and_exec, network_wrapper_args};
+pub use isolate::{Holder, ISOLATE_SUBCOMMAND, main as isolate_main, network_wrapper_args};
+pub use overlay::{Probe as OverlayProbe, SIMULATE_REFUSAL_ENV, probe as probe_overlay};
 
 /// Errors creating or removing a sandbox.
 #[derive(Debug, thiserror::Error)]
@@ -66,10 +80,14 @@ pub enum SandboxError {
 pub struct Sandbox {
     kind: BackendKind,
     root: PathBuf,
+    command_cwd: PathBuf,
     reason: String,
     temp: Option<tempfile::TempDir>,
     /// For `git_worktree`: the user's workspace and the worktree's top directory.
     worktree_of: Option<(PathBuf, PathBuf)>,
+    overlay: Option<overlay::Overlay>,
+    overlay_info: Option<OverlayInfo>,
+    setup_ms: f64,
 }
 
 /// What the bundle records about the sandbox.
@@ -78,21 +96,78 @@ pub struct SandboxInfo {
     pub backend: &'static str,
     pub requested: &'static str,
     pub reason: String,
+    /// Where pp read and wrote the sandbox's files.
     pub root: PathBuf,
+    /// Where the commands ran.
+    pub command_cwd: PathBuf,
+    pub setup_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<OverlayInfo>,
+}
+
+/// How an overlay sandbox was mounted.
+#[derive(Debug, Clone, Serialize)]
+pub struct OverlayInfo {
+    /// The workspace, which is also where the overlay is mounted inside the namespace.
+    pub lower: PathBuf,
+    pub upper: PathBuf,
+    pub user_namespace: bool,
+    pub userxattr: bool,
+    pub holder_pid: u32,
 }
 
 impl Sandbox {
     /// Creates a sandbox of `workspace` with the requested backend (`auto` picks one).
+    /// `self_exe` is pp's own executable, which the overlay backend runs as its holder.
     pub fn create(
         workspace: &Path,
         requested: BackendKind,
         exclude: &[String],
+        self_exe: &Path,
     ) -> Result<Self, SandboxError> {
+        let clock = std::time::Instant::now();
+        let temp = tempfile::Builder::new()
+            .prefix("pp-sandbox-")
+            .tempdir()
+            .map_err(|source| SandboxError::Create {
+                path: std::env::temp_dir(),
+                source,
+            })?;
         let (kind, reason) = match requested {
-            BackendKind::Auto => (
-                BackendKind::Copy,
-                "auto: copy is the backend available on every machine".to_owned(),
-            ),
+            BackendKind::Auto => match Self::overlay(workspace, temp, self_exe) {
+                Ok(mut s) => {
+                    s.reason = "auto: overlay, because the probe succeeded (a private mount \
+                                namespace with the workspace as the lower layer)"
+                        .to_owned();
+                    s.setup_ms = clock.elapsed().as_secs_f64() * 1000.0;
+                    return Ok(s);
+                }
+                Err((why, temp)) => {
+                    tracing::info!("overlay sandbox unavailable, copying instead: {why}");
+                    return Self::plain(
+                        workspace,
+                        BackendKind::Copy,
+                        format!("auto: copy, because the overlay probe failed: {why}"),
+                        exclude,
+                        temp,
+                        clock,
+                    );
+                }
+            },
+            BackendKind::Overlay => match Self::overlay(workspace, temp, self_exe) {
+                Ok(mut s) => {
+                    s.reason = "requested by the policy".to_owned();
+                    s.setup_ms = clock.elapsed().as_secs_f64() * 1000.0;
+                    return Ok(s);
+                }
+                Err((why, _)) => {
+                    return Err(SandboxError::Unsupported {
+                        backend: "overlay".into(),
+                        reason: why,
+                        hint: "use `sandbox.backend: auto` (falls back to copy) or `copy`; `pp doctor` shows the overlay probe".into(),
+                    });
+                }
+            },
             // The container sees a copy of the workspace, bind-mounted; the session checks the
             // engine and image before it gets here.
             BackendKind::Container => (
@@ -102,13 +177,18 @@ impl Sandbox {
             ),
             k => (k, "requested by the policy".to_owned()),
         };
-        let temp = tempfile::Builder::new()
-            .prefix("pp-sandbox-")
-            .tempdir()
-            .map_err(|source| SandboxError::Create {
-                path: std::env::temp_dir(),
-                source,
-            })?;
+        Self::plain(workspace, kind, reason, exclude, temp, clock)
+    }
+
+    /// A `copy` or `git_worktree` sandbox in `temp`.
+    fn plain(
+        workspace: &Path,
+        kind: BackendKind,
+        reason: String,
+        exclude: &[String],
+        temp: tempfile::TempDir,
+        clock: std::time::Instant,
+    ) -> Result<Self, SandboxError> {
         let name = workspace
             .file_name()
             .map(|n| n.to_owned())
@@ -126,16 +206,87 @@ impl Sandbox {
         };
         Ok(Self {
             kind,
+            command_cwd: root.clone(),
             root,
             reason,
             temp: Some(temp),
             worktree_of,
+            overlay: None,
+            overlay_info: None,
+            setup_ms: clock.elapsed().as_secs_f64() * 1000.0,
         })
     }
 
-    /// The directory holding the sandboxed workspace; commands run here.
+    /// An overlay sandbox whose upper layer lives in `temp`; on failure, why, and `temp` back.
+    fn overlay(
+        workspace: &Path,
+        temp: tempfile::TempDir,
+        self_exe: &Path,
+    ) -> Result<Self, (String, tempfile::TempDir)> {
+        let lower = match workspace.canonicalize() {
+            Ok(p) => p,
+            Err(e) => return Err((format!("cannot resolve the workspace path: {e}"), temp)),
+        };
+        let (upper, work) = (temp.path().join("upper"), temp.path().join("work"));
+        for d in [&upper, &work] {
+            if let Err(e) = std::fs::create_dir(d) {
+                return Err((format!("cannot create {}: {e}", d.display()), temp));
+            }
+        }
+        if upper.starts_with(&lower) {
+            return Err((
+                format!(
+                    "the temp dir {} is inside the workspace (set TMPDIR elsewhere)",
+                    temp.path().display()
+                ),
+                temp,
+            ));
+        }
+        match overlay::Overlay::mount(self_exe, &lower, &upper, &work) {
+            Ok(ov) => Ok(Self {
+                kind: BackendKind::Overlay,
+                root: ov.view().to_owned(),
+                command_cwd: lower.clone(),
+                reason: String::new(),
+                temp: Some(temp),
+                worktree_of: None,
+                overlay_info: Some(OverlayInfo {
+                    lower,
+                    upper,
+                    user_namespace: ov.user_namespace(),
+                    userxattr: ov.user_namespace(),
+                    holder_pid: ov.holder().pid,
+                }),
+                overlay: Some(ov),
+                setup_ms: 0.0,
+            }),
+            Err(why) => {
+                overlay::prepare_removal(&work);
+                Err((why, temp))
+            }
+        }
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    /// The directory holding the sandboxed workspace, where pp reads and writes its files.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where commands run: `root()` for `copy` and `git_worktree`; for `overlay`, the
+    /// workspace's own path, which only shows the overlay inside its mount namespace.
+    pub fn command_cwd(&self) -> &Path {
+        &self.command_cwd
+    }
+
+    /// The wrapper arguments (between `pp` and `--`) a command needs to run in this sandbox,
+    /// without network when `deny_network`; `None` when it can run as is.
+    pub fn wrapper_args(&self, deny_network: bool) -> Option<Vec<String>> {
+        let join = self.overlay.as_ref().map(overlay::Overlay::holder);
+        (join.is_some() || deny_network).then(|| isolate::wrapper_args(join, deny_network))
     }
 
     pub fn info(&self, requested: BackendKind) -> SandboxInfo {
@@ -144,12 +295,36 @@ impl Sandbox {
             requested: requested.as_str(),
             reason: self.reason.clone(),
             root: self.root.clone(),
+            command_cwd: self.command_cwd.clone(),
+            setup_ms: self.setup_ms,
+            overlay: self.overlay_info.clone(),
         }
     }
 
-    /// Keeps the sandbox on disk (`--keep-sandbox`) and returns where it is.
+    /// Keeps the sandbox on disk (`--keep-sandbox`) and returns where it is. An overlay's
+    /// merged tree exists only while it is mounted, so it is copied out first (beside `upper/`,
+    /// which holds exactly the files the session wrote); this costs a copy only when asked for.
     pub fn keep(mut self) -> PathBuf {
+        if let (Some(ov), Some(t)) = (self.overlay.as_ref(), self.temp.as_ref()) {
+            let name = self
+                .command_cwd
+                .file_name()
+                .map(|n| n.to_owned())
+                .unwrap_or_else(|| "workspace".into());
+            let merged = t.path().join(name);
+            self.root = match copy::copy_tree(ov.view(), &merged, &[]) {
+                Ok(()) => merged,
+                Err(e) => {
+                    tracing::warn!("could not copy the overlay's merged tree out: {e}");
+                    t.path().join("upper")
+                }
+            };
+        }
+        if let Some(mut ov) = self.overlay.take() {
+            ov.stop();
+        }
         if let Some(t) = self.temp.take() {
+            overlay::prepare_removal(&t.path().join("work"));
             let _ = t.keep();
         }
         self.worktree_of = None;
@@ -162,11 +337,16 @@ impl Sandbox {
     }
 
     fn remove(&mut self) -> Result<(), SandboxError> {
+        // Unmount before removing the layers under it.
+        if let Some(mut ov) = self.overlay.take() {
+            ov.stop();
+        }
         if let Some((ws, top)) = self.worktree_of.take() {
             worktree::remove(&ws, &top)?;
         }
         if let Some(t) = self.temp.take() {
             let path = t.path().to_owned();
+            overlay::prepare_removal(&path.join("work"));
             t.close()
                 .map_err(|source| SandboxError::Create { path, source })?;
         }

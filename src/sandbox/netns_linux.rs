@@ -1,10 +1,11 @@
 //! Network isolation on Linux: pp re-executes itself as a small wrapper that enters a fresh
 //! network namespace (inside an unprivileged user namespace when not root), brings loopback up,
 //! and executes the command. Loopback servers the command starts work; nothing else is reachable.
-//! The wrapper runs before any thread exists, as `unshare(CLONE_NEWUSER)` requires.
+//! The wrapper runs before any thread exists, as `unshare(CLONE_NEWUSER)` requires; its command
+//! line lives in `isolate.rs`. When the command also joins an overlay holder (`--join`), the
+//! network namespace is created inside the holder's user namespace, where pp has the rights.
 
 use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 
 use nix::errno::Errno;
 use nix::libc;
@@ -12,26 +13,8 @@ use nix::sched::{CloneFlags, unshare};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
 use nix::unistd::{getgid, getuid};
 
-/// Hidden first argument that turns `pp` into the isolation wrapper.
-pub const ISOLATE_SUBCOMMAND: &str = "__isolate";
-
-/// Arguments placed between `pp` and `--` to run a command without network.
-pub fn network_wrapper_args() -> Vec<String> {
-    vec![ISOLATE_SUBCOMMAND.to_owned(), "--net".to_owned()]
-}
-
-/// Enters a new network namespace and executes `argv`; returns only on failure.
-pub fn enter_and_exec(argv: &[String]) -> std::io::Error {
-    if let Err(e) = enter_network_namespace() {
-        return e;
-    }
-    let Some((prog, args)) = argv.split_first() else {
-        return std::io::Error::other("no command given after `--`");
-    };
-    std::process::Command::new(prog).args(args).exec()
-}
-
-fn enter_network_namespace() -> std::io::Result<()> {
+/// Enters a new network namespace with loopback up.
+pub fn enter_network_namespace() -> std::io::Result<()> {
     let (uid, gid) = (getuid(), getgid());
     match unshare(CloneFlags::CLONE_NEWNET) {
         Ok(()) => {}

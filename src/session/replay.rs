@@ -217,21 +217,31 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
     } else {
         None
     };
-    let isolation = match p.network {
-        _ if container.is_some() => Isolation::None,
-        Network::Allow => Isolation::None,
+    let deny_network = match p.network {
+        // In a container, `--network none` does the isolating.
+        _ if container.is_some() => false,
+        Network::Allow => false,
         Network::Deny => {
             super::run::probe_network_isolation(&opts.self_exe).await.map_err(|why| Error::Usage {
                 message: format!("the recorded policy denies network access, and this machine cannot isolate commands: {why}"),
                 hint: "replay on a machine with network namespaces (see `pp doctor`)".into(),
             })?;
-            Isolation::Wrapper {
-                program: opts.self_exe.clone(),
-                args: sandbox::network_wrapper_args(),
-            }
+            true
         }
     };
-    let sandbox = Sandbox::create(&source, p.sandbox.backend, &p.sandbox.exclude)?;
+    let sandbox = Sandbox::create(
+        &source,
+        p.sandbox.backend,
+        &p.sandbox.exclude,
+        &opts.self_exe,
+    )?;
+    let isolation = match sandbox.wrapper_args(deny_network) {
+        Some(args) => Isolation::Wrapper {
+            program: opts.self_exe.clone(),
+            args,
+        },
+        None => Isolation::None,
+    };
     let root = sandbox.root().to_owned();
     let isolation = match container {
         Some((info, client_env)) => {
@@ -279,7 +289,8 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         p.env.pass.as_deref(),
     );
     let runner = Runner {
-        cwd: root,
+        cwd: sandbox.command_cwd().to_owned(),
+        files: root.clone(),
         env: filter.apply(opts.env.iter().cloned()),
         limits: p.limits.clone(),
         isolation,

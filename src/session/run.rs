@@ -59,6 +59,8 @@ struct State {
     container: Option<sandbox::EngineInfo>,
     source: bundle::SourceInfo,
     manifest_sha256: Option<String>,
+    manifest_ms: Option<f64>,
+    sandbox_teardown_ms: Option<f64>,
     winner_patch: Option<String>,
     changed_files: Vec<String>,
     minimization: Option<serde_json::Value>,
@@ -128,6 +130,8 @@ pub async fn run_session(settings: &Settings, cancel: Cancel) -> Result<Outcome,
         container: None,
         source: bundle::SourceInfo::default(),
         manifest_sha256: None,
+        manifest_ms: None,
+        sandbox_teardown_ms: None,
         winner_patch: None,
         changed_files: Vec::new(),
         minimization: None,
@@ -195,11 +199,12 @@ async fn prove(
     let in_container = p.sandbox.backend == BackendKind::Container;
     // The container's spec needs the sandbox root; it is built once the sandbox exists.
     let mut container_client_env = None;
-    let host_isolation = match p.network {
+    let deny_network = match p.network {
         _ if in_container => match prepare_container(settings, st).await {
             Ok(client_env) => {
                 container_client_env = Some(client_env);
-                Isolation::None
+                // In the container, `--network none` does the isolating.
+                false
             }
             Err(e) => {
                 let (message, hint) = e.message_and_hint();
@@ -219,16 +224,13 @@ async fn prove(
         },
         Network::Allow => {
             st.isolation = json!({"network": "allow", "applied": "none"});
-            Isolation::None
+            false
         }
         Network::Deny => match probe_network_isolation(&settings.self_exe).await {
             Ok(()) => {
                 st.isolation =
                     json!({"network": "deny", "applied": "network_namespace", "loopback": "up"});
-                Isolation::Wrapper {
-                    program: settings.self_exe.clone(),
-                    args: sandbox::network_wrapper_args(),
-                }
+                true
             }
             Err(why) => {
                 st.isolation = json!({"network": "deny", "applied": "unavailable", "reason": why});
@@ -248,27 +250,42 @@ async fn prove(
         },
     };
 
-    // Provenance of the user's tree, before anything else touches it.
-    st.source = bundle::source_info(&settings.workspace);
-    if st.source.git_dirty
-        && let Some(diff) = bundle::dirty_diff(&settings.workspace).filter(|d| !d.is_empty())
-    {
-        st.bundle.write_bytes("source_git.diff", diff.as_bytes())?;
-    }
-    let manifest = bundle::manifest(&settings.workspace).map_err(|e| Error::Io {
-        what: format!("hash workspace {}", settings.workspace.display()),
-        source: e,
-    })?;
-    let path = st.bundle.write_json("workspace_manifest.json", &manifest)?;
-    st.manifest_sha256 = crate::digest::sha256_file(&path).ok();
+    // The user's tree is hashed, and its git provenance read, while the sandbox is made and
+    // the baseline runs: pp never writes that tree, so both are the same whenever they are
+    // taken, and on a big workspace they are most of pp's own time.
+    let manifest_task = {
+        let ws = settings.workspace.clone();
+        tokio::task::spawn_blocking(move || {
+            let clock = Instant::now();
+            let manifest = bundle::manifest(&ws);
+            let took = clock.elapsed();
+            let source = bundle::source_info(&ws);
+            let diff = if source.git_dirty {
+                bundle::dirty_diff(&ws).filter(|d| !d.is_empty())
+            } else {
+                None
+            };
+            Provenance {
+                manifest,
+                took,
+                source,
+                diff,
+            }
+        })
+    };
 
-    let sandbox = match Sandbox::create(&settings.workspace, p.sandbox.backend, &p.sandbox.exclude)
-    {
+    let sandbox = match Sandbox::create(
+        &settings.workspace,
+        p.sandbox.backend,
+        &p.sandbox.exclude,
+        &settings.self_exe,
+    ) {
         Ok(s) => s,
         Err(
             e @ (sandbox::SandboxError::Unsupported { .. } | sandbox::SandboxError::Git { .. }),
         ) => {
             // The backend the policy asks for cannot be had here: refuse, never fall back.
+            record_manifest(settings, st, manifest_task).await?;
             let text = e.to_string();
             let (message, hint) = match text.split_once("\nhint: ") {
                 Some((m, h)) => (m.to_owned(), Some(h.to_owned())),
@@ -287,12 +304,26 @@ async fn prove(
     };
     st.sandbox_info = Some(sandbox.info(p.sandbox.backend));
     let root = sandbox.root().to_owned();
+    let command_cwd = sandbox.command_cwd().to_owned();
+    // Overlay commands join the overlay's mount namespace; with `network: deny` they also get a
+    // fresh network namespace, in the same wrapper.
+    let isolation = match sandbox.wrapper_args(deny_network) {
+        Some(args) => Isolation::Wrapper {
+            program: settings.self_exe.clone(),
+            args,
+        },
+        None => Isolation::None,
+    };
+    if sandbox.kind() == policy::BackendKind::Overlay {
+        st.isolation["filesystem"] =
+            json!("overlay mounted at the workspace path in a private mount namespace");
+    }
     *sandbox_slot = Some(sandbox);
     let isolation = match container_client_env {
         Some(client_env) => {
             Isolation::Container(container_spec(settings, st, root.clone(), client_env))
         }
-        None => host_isolation,
+        None => isolation,
     };
     st.bundle
         .event("sandbox_created", json!({"sandbox": st.sandbox_info}));
@@ -304,7 +335,8 @@ async fn prove(
         p.env.pass.as_deref(),
     );
     let runner = Runner {
-        cwd: root.clone(),
+        cwd: command_cwd,
+        files: root.clone(),
         env: env_filter.apply(settings.env.iter().cloned()),
         limits: p.limits.clone(),
         isolation,
@@ -315,6 +347,7 @@ async fn prove(
     // Baseline.
     let base_dir = st.bundle.path("attempts/0_baseline");
     st.baseline = runner.run_all(&st.targets, &base_dir).await?;
+    record_manifest(settings, st, manifest_task).await?;
     for run in &st.baseline {
         st.bundle.write_json(
             &format!("attempts/0_baseline/{}/result.json", run.target),
@@ -441,6 +474,7 @@ async fn prove(
         .flatten()
         .map(|invocation| propose::suggest::CargoCheck {
             invocation,
+            cwd: runner.cwd.clone(),
             env: runner.env.clone(),
             isolation: runner.isolation.clone(),
             timeout: Duration::from_secs(p.limits.per_command_timeout_sec),
@@ -730,12 +764,14 @@ async fn finish(
         "final.patch",
         st.winner_patch.clone().unwrap_or_default().as_bytes(),
     )?;
+    let teardown = Instant::now();
     let sandbox_kept = match sandbox {
         Some(s) if settings.keep_sandbox => Some(s.keep()),
         Some(s) => {
             if let Err(e) = s.cleanup() {
                 tracing::warn!("{e}");
             }
+            st.sandbox_teardown_ms = Some(teardown.elapsed().as_secs_f64() * 1000.0);
             None
         }
         None => None,
@@ -889,6 +925,37 @@ async fn minimized(settings: &Settings, st: &mut State, w: &Winner) -> (String, 
             whole
         }
     }
+}
+
+/// What the background task learns about the user's tree.
+struct Provenance {
+    manifest: std::io::Result<bundle::Manifest>,
+    took: Duration,
+    source: bundle::SourceInfo,
+    diff: Option<String>,
+}
+
+/// Records the background task's findings: `workspace_manifest.json`, `source_git.diff`.
+async fn record_manifest(
+    settings: &Settings,
+    st: &mut State,
+    task: tokio::task::JoinHandle<Provenance>,
+) -> Result<(), Error> {
+    let found = task
+        .await
+        .map_err(|e| Error::Internal(format!("the workspace hashing task failed: {e}")))?;
+    st.source = found.source;
+    if let Some(diff) = found.diff {
+        st.bundle.write_bytes("source_git.diff", diff.as_bytes())?;
+    }
+    let manifest = found.manifest.map_err(|e| Error::Io {
+        what: format!("hash workspace {}", settings.workspace.display()),
+        source: e,
+    })?;
+    let path = st.bundle.write_json("workspace_manifest.json", &manifest)?;
+    st.manifest_sha256 = crate::digest::sha256_file(&path).ok();
+    st.manifest_ms = Some(found.took.as_secs_f64() * 1000.0);
+    Ok(())
 }
 
 fn final_exit(st: &State, end: &End) -> i32 {
@@ -1270,6 +1337,9 @@ fn write_repro(
             "started_at": st.started.to_string(),
             "finished_at": outcome.map(|_| now.to_string()),
             "duration_ms": u64::try_from(st.clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "manifest_ms": st.manifest_ms,
+            "sandbox_setup_ms": st.sandbox_info.as_ref().map(|s| s.setup_ms),
+            "sandbox_teardown_ms": st.sandbox_teardown_ms,
         },
         "sandbox": st.sandbox_info,
         "isolation": st.isolation,

@@ -38,6 +38,10 @@ pub struct Verification {
 #[derive(Debug, Clone)]
 pub struct Runner {
     pub cwd: std::path::PathBuf,
+    /// Where pp itself reads and writes the sandbox's files. Differs from `cwd` for the overlay
+    /// backend, whose commands see the workspace's own path inside their mount namespace while
+    /// that path, seen from pp, is the user's untouched tree.
+    pub files: std::path::PathBuf,
     pub env: Vec<(String, String)>,
     pub limits: Limits,
     pub isolation: Isolation,
@@ -72,7 +76,7 @@ impl Runner {
             isolation: self.isolation.clone(),
             stdin: None,
         };
-        let junit = target.junit.as_ref().map(|j| self.cwd.join(j));
+        let junit = target.junit.as_ref().map(|j| self.files.join(j));
         if let Some(j) = &junit {
             // A report left by an earlier run must never stand in for this one.
             let _ = std::fs::remove_file(j);

@@ -70,6 +70,8 @@ fn summary_json_and_final_summary() {
             "tests/test_calc.py",
             "import unittest\nfrom calc import add\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n",
         ),
+        // Pinned, so the paths in the output do not depend on what `auto` finds here.
+        ("pp.yaml", "policy:\n  sandbox: {backend: copy}\n"),
     ]);
     let fix = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n";
     let provider = env.proposer(&[&json_diff(fix)]);

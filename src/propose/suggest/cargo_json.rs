@@ -20,6 +20,9 @@ use crate::redact::Redactor;
 #[derive(Debug, Clone)]
 pub struct CargoCheck {
     pub invocation: Invocation,
+    /// Where the check runs: the session's command directory (for the overlay backend, the
+    /// workspace's own path inside the sandbox's mount namespace).
+    pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
     pub isolation: Isolation,
     pub timeout: Duration,
@@ -30,12 +33,7 @@ pub struct CargoCheck {
 
 impl CargoCheck {
     /// The JSON lines the command printed (run once, then cached).
-    pub async fn output(
-        &self,
-        cwd: &std::path::Path,
-        cancel: &Cancel,
-        redactor: &Redactor,
-    ) -> Option<String> {
+    pub async fn output(&self, cancel: &Cancel, redactor: &Redactor) -> Option<String> {
         if let Ok(guard) = self.cache.lock()
             && let Some(out) = guard.as_ref()
         {
@@ -43,7 +41,7 @@ impl CargoCheck {
         }
         let spec = CommandSpec {
             invocation: self.invocation.clone(),
-            cwd: cwd.to_owned(),
+            cwd: self.cwd.clone(),
             env: self.env.clone(),
             timeout: self.timeout,
             log_dir: self.log_dir.clone(),

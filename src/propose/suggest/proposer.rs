@@ -44,7 +44,7 @@ pub async fn propose(
     let mut ran_check = None;
     if let Some(check) = cargo_check
         && io.cwd.join("Cargo.toml").is_file()
-        && let Some(json_lines) = check.output(&io.cwd, &io.cancel, &io.redactor).await
+        && let Some(json_lines) = check.output(&io.cancel, &io.redactor).await
     {
         ran_check = Some(check.invocation.display());
         suggestions = cargo_json::parse(&json_lines, 0);

@@ -1,0 +1,59 @@
+//! The `overlay` backend on platforms without Linux mount namespaces: always unavailable, so
+//! `auto` picks `copy`.
+
+use std::path::Path;
+
+use super::isolate::Holder;
+
+pub const SIMULATE_REFUSAL_ENV: &str = "PP_SIMULATE_USERNS_REFUSED";
+
+const UNSUPPORTED: &str = "overlay sandboxes need Linux mount namespaces";
+
+/// Never constructed here.
+#[derive(Debug)]
+pub struct Overlay {
+    never: std::convert::Infallible,
+}
+
+impl Overlay {
+    pub fn mount(_exe: &Path, _lower: &Path, _upper: &Path, _work: &Path) -> Result<Self, String> {
+        Err(UNSUPPORTED.into())
+    }
+
+    pub fn holder(&self) -> Holder {
+        match self.never {}
+    }
+
+    pub fn view(&self) -> &Path {
+        match self.never {}
+    }
+
+    pub fn user_namespace(&self) -> bool {
+        match self.never {}
+    }
+
+    pub fn stop(&mut self) {
+        match self.never {}
+    }
+}
+
+pub fn prepare_removal(_work: &Path) {}
+
+pub fn hold(_lower: &str, _upper: &str, _work: &str) -> u8 {
+    eprintln!("pp: {UNSUPPORTED}");
+    126
+}
+
+pub fn join(_h: Holder) -> std::io::Result<()> {
+    Err(std::io::Error::other(UNSUPPORTED))
+}
+
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub setup_ms: f64,
+    pub user_namespace: bool,
+}
+
+pub fn probe(_self_exe: &Path) -> Result<Probe, String> {
+    Err(UNSUPPORTED.into())
+}
