@@ -32,22 +32,9 @@ pub struct Manifest {
 
 /// Hashes the workspace at `root`.
 pub fn manifest(root: &Path) -> std::io::Result<Manifest> {
-    let walker = ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .ignore(false)
-        .git_ignore(false)
-        .git_global(false)
-        .git_exclude(false)
-        .parents(false)
-        .follow_links(false)
-        .filter_entry({
-            let root = root.to_owned();
-            move |e| {
-                let rel = e.path().strip_prefix(&root).unwrap_or(e.path());
-                rel.as_os_str() != ".git" && rel.as_os_str() != ".pp-artifacts"
-            }
-        })
-        .build();
+    let walker = crate::sandbox::walk_workspace(root, |rel| {
+        rel.as_os_str() != ".git" && rel.as_os_str() != ".pp-artifacts"
+    });
     let mut paths = Vec::new();
     for entry in walker {
         let entry = entry.map_err(|e| std::io::Error::other(e.to_string()))?;

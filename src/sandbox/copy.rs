@@ -20,22 +20,9 @@ pub fn copy_tree(from: &Path, to: &Path, exclude: &[String]) -> Result<(), Sandb
         path: to.to_owned(),
         source,
     })?;
-    let walker = ignore::WalkBuilder::new(from)
-        .hidden(false)
-        .ignore(false)
-        .git_ignore(false)
-        .git_global(false)
-        .git_exclude(false)
-        .parents(false)
-        .follow_links(false)
-        .filter_entry({
-            let from = from.to_owned();
-            move |e| {
-                let rel = e.path().strip_prefix(&from).unwrap_or(e.path());
-                rel.as_os_str() != ".pp-artifacts" && !excluded.is_match(rel)
-            }
-        })
-        .build();
+    let walker = walk_workspace(from, move |rel| {
+        rel.as_os_str() != ".pp-artifacts" && !excluded.is_match(rel)
+    });
     let mut dirs = Vec::new();
     let mut files = Vec::new();
     for entry in walker {
@@ -68,6 +55,26 @@ pub fn copy_tree(from: &Path, to: &Path, exclude: &[String]) -> Result<(), Sandb
         let dst = to.join(rel);
         copy_one(&src, &dst).map_err(|source| SandboxError::Copy { path: src, source })
     })
+}
+
+/// Every entry under `root`, hidden files included, no ignore files honoured, links not
+/// followed; `keep` sees each path relative to `root` and prunes what it rejects. The copy
+/// backend and the workspace manifest walk the same way.
+pub fn walk_workspace(
+    root: &Path,
+    keep: impl Fn(&Path) -> bool + Send + Sync + 'static,
+) -> ignore::Walk {
+    let base = root.to_owned();
+    ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .ignore(false)
+        .git_ignore(false)
+        .git_global(false)
+        .git_exclude(false)
+        .parents(false)
+        .follow_links(false)
+        .filter_entry(move |e| keep(e.path().strip_prefix(&base).unwrap_or(e.path())))
+        .build()
 }
 
 fn copy_one(src: &Path, dst: &Path) -> std::io::Result<()> {

@@ -45,6 +45,7 @@ pub use container::{
     engine_version as container_engine_version, image_id as container_image_id,
     probe as probe_container_engine, remove_stale as remove_stale_containers,
 };
+pub use copy::walk_workspace;
 pub use isolate::{Holder, ISOLATE_SUBCOMMAND, main as isolate_main, network_wrapper_args};
 pub use overlay::{Probe as OverlayProbe, SIMULATE_REFUSAL_ENV, probe as probe_overlay};
 
@@ -360,9 +361,4 @@ impl Drop for Sandbox {
             tracing::warn!("failed to remove sandbox {}: {e}", self.root.display());
         }
     }
-}
-
-/// Copies a workspace the way the `copy` backend does (also used by replay).
-pub fn copy_workspace(from: &Path, to: &Path, exclude: &[String]) -> Result<(), SandboxError> {
-    copy::copy_tree(from, to, exclude)
 }
