@@ -1,6 +1,12 @@
 //! The workspace manifest: sha256 of every file of the workspace (`.git` and `.pp-artifacts`
 //! excluded), hashed in parallel; symlinks recorded as links, never followed.
+//!
+//! A session may pass a cache (`.pp-artifacts/manifest-cache.json`): a file whose size, mtime,
+//! ctime and inode all match its cached entry reuses the cached digest, as git's index does, so
+//! a large, unchanged workspace is not re-read on every run. Entries younger than two seconds
+//! are never cached (a write within the timestamp granularity could go unseen).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -30,8 +36,47 @@ pub struct Manifest {
     pub files: Vec<ManifestEntry>,
 }
 
-/// Hashes the workspace at `root`.
+/// Hashes the workspace at `root`, every file read.
 pub fn manifest(root: &Path) -> std::io::Result<Manifest> {
+    manifest_cached(root, None)
+}
+
+/// What the cache knows of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+    ino: u64,
+    sha256: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Cache {
+    schema_version: String,
+    files: HashMap<String, Stamp>,
+}
+
+const CACHE_SCHEMA: &str = "pp.manifest-cache/v1";
+
+fn stamp_of(meta: &std::fs::Metadata) -> (u64, i128, i128, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (
+        meta.len(),
+        i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        meta.ino(),
+    )
+}
+
+/// Hashes the workspace at `root`, reusing and refreshing the digests in `cache` (a file pp
+/// owns) for files whose stat data did not change. A missing or unreadable cache is ignored.
+pub fn manifest_cached(root: &Path, cache: Option<&Path>) -> std::io::Result<Manifest> {
+    let old: Cache = cache
+        .and_then(|c| std::fs::read(c).ok())
+        .and_then(|b| serde_json::from_slice::<Cache>(&b).ok())
+        .filter(|c| c.schema_version == CACHE_SCHEMA)
+        .unwrap_or_default();
     let walker = crate::sandbox::walk_workspace(root, |rel| {
         rel.as_os_str() != ".git" && rel.as_os_str() != ".pp-artifacts"
     });
@@ -42,13 +87,31 @@ pub fn manifest(root: &Path) -> std::io::Result<Manifest> {
             paths.push(entry.into_path());
         }
     }
-    let mut files: Vec<ManifestEntry> = paths
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
+        .unwrap_or(0);
+    let results: Vec<(ManifestEntry, Option<Stamp>)> = paths
         .par_iter()
-        .map(|p| entry(root, p))
+        .map(|p| entry(root, p, &old.files, now_ns))
         .collect::<std::io::Result<Vec<_>>>()?
         .into_iter()
         .flatten()
         .collect();
+    if let Some(c) = cache {
+        let fresh = Cache {
+            schema_version: CACHE_SCHEMA.to_owned(),
+            files: results
+                .iter()
+                .filter_map(|(e, s)| s.clone().map(|s| (e.path.clone(), s)))
+                .collect(),
+        };
+        // The cache only saves time; failing to write it is not an error.
+        if let Ok(bytes) = serde_json::to_vec(&fresh) {
+            let _ = super::write_atomic(c, &bytes);
+        }
+    }
+    let mut files: Vec<ManifestEntry> = results.into_iter().map(|(e, _)| e).collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Manifest {
         schema_version: MANIFEST_SCHEMA.to_owned(),
@@ -58,7 +121,12 @@ pub fn manifest(root: &Path) -> std::io::Result<Manifest> {
     })
 }
 
-fn entry(root: &Path, p: &Path) -> std::io::Result<Option<ManifestEntry>> {
+fn entry(
+    root: &Path,
+    p: &Path,
+    cache: &HashMap<String, Stamp>,
+    now_ns: i128,
+) -> std::io::Result<Option<(ManifestEntry, Option<Stamp>)>> {
     use std::os::unix::fs::PermissionsExt;
     let rel = p
         .strip_prefix(root)
@@ -67,24 +135,42 @@ fn entry(root: &Path, p: &Path) -> std::io::Result<Option<ManifestEntry>> {
         .replace('\\', "/");
     let meta = std::fs::symlink_metadata(p)?;
     if meta.file_type().is_symlink() {
-        return Ok(Some(ManifestEntry {
+        let link = ManifestEntry {
             path: rel,
             sha256: None,
             size: None,
             executable: None,
             symlink: Some(std::fs::read_link(p)?.to_string_lossy().into_owned()),
-        }));
+        };
+        return Ok(Some((link, None)));
     }
     if !meta.is_file() {
         return Ok(None);
     }
-    Ok(Some(ManifestEntry {
+    let (size, mtime_ns, ctime_ns, ino) = stamp_of(&meta);
+    let cached = cache
+        .get(&rel)
+        .filter(|s| (s.size, s.mtime_ns, s.ctime_ns, s.ino) == (size, mtime_ns, ctime_ns, ino));
+    let sha256 = match cached {
+        Some(s) => s.sha256.clone(),
+        None => crate::digest::sha256_file(p)?,
+    };
+    let settled = now_ns - mtime_ns > 2_000_000_000;
+    let stamp = settled.then(|| Stamp {
+        size,
+        mtime_ns,
+        ctime_ns,
+        ino,
+        sha256: sha256.clone(),
+    });
+    let file = ManifestEntry {
         path: rel,
-        sha256: Some(crate::digest::sha256_file(p)?),
-        size: Some(meta.len()),
+        sha256: Some(sha256),
+        size: Some(size),
         executable: Some(meta.permissions().mode() & 0o111 != 0),
         symlink: None,
-    }))
+    };
+    Ok(Some((file, stamp)))
 }
 
 #[cfg(test)]
@@ -105,5 +191,48 @@ mod tests {
             Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         );
         assert_eq!(m.files[1].symlink.as_deref(), Some("/etc/passwd"));
+    }
+
+    fn age(path: &Path, secs: u64) {
+        let t = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+
+    #[test]
+    fn cache_reuses_settled_digests_and_notices_changes() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = d.path().join("cache.json");
+        let ws = d.path().join("ws");
+        std::fs::create_dir(&ws).unwrap();
+        let (a, b) = (ws.join("a"), ws.join("b"));
+        std::fs::write(&a, "abc").unwrap();
+        std::fs::write(&b, "old").unwrap();
+        age(&a, 60);
+        age(&b, 60);
+        let first = manifest_cached(&ws, Some(&cache)).unwrap();
+        assert_eq!(first, manifest(&ws).unwrap());
+        // Poison the cache for `a`: a matching stamp means the cached digest is used, which is
+        // how we see the cache is read at all.
+        let mut c: Cache = serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+        assert!(c.files.contains_key("a"), "a settled file is cached");
+        c.files.get_mut("a").unwrap().sha256 = "cached".into();
+        std::fs::write(&cache, serde_json::to_vec(&c).unwrap()).unwrap();
+        // `b` changes size and mtime: re-read whatever the cache says.
+        std::fs::write(&b, "newer").unwrap();
+        let second = manifest_cached(&ws, Some(&cache)).unwrap();
+        assert_eq!(second.files[0].sha256.as_deref(), Some("cached"));
+        assert_eq!(
+            second.files[1].sha256.as_deref(),
+            Some(crate::digest::sha256_hex(b"newer").as_str())
+        );
+        // A file written just now is hashed but not cached (its stamp could still change
+        // within the timestamp granularity).
+        let c: Cache = serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+        assert!(!c.files.contains_key("b"));
     }
 }

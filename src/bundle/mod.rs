@@ -7,7 +7,7 @@ mod manifest;
 mod source;
 mod writer;
 
-pub use manifest::{Manifest, ManifestEntry, manifest};
+pub use manifest::{Manifest, ManifestEntry, manifest, manifest_cached};
 pub use source::{SourceInfo, dirty_diff, source_info, strip_credentials};
 pub use writer::{BundleError, BundleWriter, write_atomic};
 

@@ -1,7 +1,7 @@
 //! `--apply`: writing a proven `final.patch` into the user's own tree, only when that tree is
 //! exactly as it was when the session began.
 
-use crate::bundle::{BundleWriter, Manifest, manifest};
+use crate::bundle::{BundleWriter, Manifest, manifest_cached};
 use crate::error::Error;
 use crate::patch;
 use crate::settings::Settings;
@@ -16,7 +16,11 @@ pub fn apply_to_workspace(
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| Error::Internal("the bundle's workspace manifest is unreadable".into()))?;
-    let now = manifest(&settings.workspace).map_err(|e| Error::Io {
+    let cache = settings
+        .workspace
+        .join(".pp-artifacts")
+        .join(super::run::MANIFEST_CACHE);
+    let now = manifest_cached(&settings.workspace, Some(&cache)).map_err(|e| Error::Io {
         what: format!("hash workspace {}", settings.workspace.display()),
         source: e,
     })?;

@@ -23,6 +23,9 @@ use crate::report;
 use crate::sandbox::{self, Sandbox};
 use crate::settings::Settings;
 
+/// The manifest's digest cache, in the workspace's `.pp-artifacts/` (pp's own folder).
+pub(crate) const MANIFEST_CACHE: &str = "manifest-cache.json";
+
 /// Bytes of a failing command's output kept for a proposer.
 const EVIDENCE_TAIL_BYTES: usize = 12_000;
 
@@ -257,7 +260,8 @@ async fn prove(
         let ws = settings.workspace.clone();
         tokio::task::spawn_blocking(move || {
             let clock = Instant::now();
-            let manifest = bundle::manifest(&ws);
+            let cache = ws.join(".pp-artifacts").join(MANIFEST_CACHE);
+            let manifest = bundle::manifest_cached(&ws, Some(&cache));
             let took = clock.elapsed();
             let source = bundle::source_info(&ws);
             let diff = if source.git_dirty {
