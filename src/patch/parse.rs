@@ -350,6 +350,8 @@ impl<'a> Parser<'a, '_> {
             line: header_no,
         };
         let (mut old_seen, mut new_seen, mut blanks) = (0usize, 0usize, 0usize);
+        // A `\ No newline at end of file` marker ends its side(s): no line may follow on them.
+        let (mut old_closed, mut new_closed) = (false, false);
         while let Some(t) = self.text(self.i) {
             let satisfied = old_seen >= old_count && new_seen >= new_count;
             if t.starts_with("@@") || t.starts_with("diff --git ") || self.plain_header_at(self.i) {
@@ -363,6 +365,19 @@ impl<'a> Parser<'a, '_> {
             let first = t.chars().next();
             match first {
                 Some(' ' | '+' | '-') => {
+                    let any_closed = old_closed || new_closed;
+                    let reopens = match first {
+                        Some('-') => old_closed || (blanks > 0 && any_closed),
+                        Some('+') => new_closed || (blanks > 0 && any_closed),
+                        _ => any_closed,
+                    };
+                    if reopens {
+                        return Err(Rejection::at_line(
+                            Rule::MalformedDiff,
+                            self.no(self.i),
+                            "a hunk line follows `\\ No newline at end of file` on the same side; the marker must follow that side's last line",
+                        ));
+                    }
                     for _ in 0..blanks {
                         hunk.lines.push(HunkLine::Context(String::new()));
                     }
@@ -395,9 +410,16 @@ impl<'a> Parser<'a, '_> {
                         Some(HunkLine::Context(_)) => {
                             hunk.old_missing_newline = true;
                             hunk.new_missing_newline = true;
+                            (old_closed, new_closed) = (true, true);
                         }
-                        Some(HunkLine::Delete(_)) => hunk.old_missing_newline = true,
-                        Some(HunkLine::Insert(_)) => hunk.new_missing_newline = true,
+                        Some(HunkLine::Delete(_)) => {
+                            hunk.old_missing_newline = true;
+                            old_closed = true;
+                        }
+                        Some(HunkLine::Insert(_)) => {
+                            hunk.new_missing_newline = true;
+                            new_closed = true;
+                        }
                         None => {
                             return Err(Rejection::at_line(
                                 Rule::MalformedDiff,

@@ -119,3 +119,20 @@ fn render_then_parse_is_stable() {
     assert_eq!(rendered, text);
     assert_eq!(parse(&rendered).unwrap(), p);
 }
+
+/// Found by the fuzzer: a no-newline marker in the middle of a side was accepted, and the
+/// rendering then lost a later marker, so `final.patch` would not re-parse to itself.
+#[test]
+fn no_newline_marker_must_end_its_side() {
+    let text = "--- /dev/null\n+++ b/hello.txt\n@@ -0,0 +1,2 @@\n+hello\n\\ No newline at end of file\n+more\n";
+    let err = parse(text).unwrap_err();
+    assert!(
+        err.feedback().contains("No newline at end of file"),
+        "{}",
+        err.feedback()
+    );
+    let ok = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-old\n\\ No newline at end of file\n+new\n\\ No newline at end of file\n";
+    let p = parse(ok).unwrap();
+    let rendered = crate::patch::render(&p);
+    assert_eq!(crate::patch::render(&parse(&rendered).unwrap()), rendered);
+}
