@@ -196,7 +196,9 @@ def pp_session(pp, ws, backend, cmd, fix_script):
         baseline_ms = json.load(f)["duration_ms"]
     with open(os.path.join(bundle, "attempts/1/verification.json")) as f:
         verify_ms = sum(r["duration_ms"] for r in json.load(f)["runs"])
-    shutil.rmtree(os.path.join(ws, ".pp-artifacts"))
+    # Only the session's own folder goes: `.pp-artifacts/manifest-cache.json` stays, as it does
+    # for a user running pp again (the first session of each backend is the cold one).
+    shutil.rmtree(os.path.dirname(bundle))
     os.remove(os.path.join(ws, "pp.yaml"))
     tm = repro["timings"]
     return {
