@@ -473,6 +473,14 @@ impl<'a> Parser<'a, '_> {
 
 /// Final per-entry checks that need the whole entry.
 fn finish(fp: FilePatch) -> Result<FilePatch, Rejection> {
+    // Names are checked as soon as they are read: a name a diff header cannot round-trip must
+    // not reach rendering, let alone the disk.
+    for p in [fp.old_path.as_deref(), fp.new_path.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        super::validate::check_path_syntax(p)?;
+    }
     let mode_change = fp.old_mode.is_some() && fp.new_mode.is_some() && fp.old_mode != fp.new_mode;
     if fp.op == FileOp::Modify && fp.hunks.is_empty() && !mode_change && !fp.binary {
         return Err(Rejection::at_line(

@@ -310,10 +310,10 @@ fn the_overlay_is_released_after_ctrl_c() {
     // Wait until the command runs inside the sandbox.
     let started = std::time::Instant::now();
     let bundle = loop {
+        // The session's folder (beside it, pp's manifest cache).
         let found = std::fs::read_dir(env.root().join(".pp-artifacts"))
             .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| e.ok())
+            .and_then(|d| d.filter_map(Result::ok).find(|e| e.path().is_dir()))
             .map(|e| e.path().join("proof_bundle"));
         if let Some(b) = found
             && std::fs::read_to_string(b.join("events.jsonl"))
@@ -362,8 +362,7 @@ fn the_holder_cleans_up_when_pp_itself_is_killed() {
     let upper = loop {
         let events = std::fs::read_dir(env.root().join(".pp-artifacts"))
             .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| e.ok())
+            .and_then(|d| d.filter_map(Result::ok).find(|e| e.path().is_dir()))
             .and_then(|e| std::fs::read_to_string(e.path().join("proof_bundle/events.jsonl")).ok())
             .unwrap_or_default();
         if let Some(line) = events.lines().find(|l| l.contains("sandbox_created")) {
