@@ -2,7 +2,8 @@
 //! them, CRLF terminators and a BOM, and keeps each line's number in the reply so parse errors
 //! can point at it. It does not decide what is a diff line; `parse.rs` does.
 
-/// One line of the reply, without its terminator (`\n` or `\r\n`).
+/// One line of the reply, without its terminator (`\n` or `\r\n`; every trailing `\r` goes, so
+/// a rendering always parses back to itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplyLine<'a> {
     /// 1-based line number in the reply.
@@ -25,7 +26,7 @@ pub fn sanitize(reply: &str) -> Vec<ReplyLine<'_>> {
             no: i + 1,
             // A CR before LF is transport noise: hunks match files line-ending-agnostically
             // and inserted lines take the target file's own line ending.
-            text: text.strip_suffix('\r').unwrap_or(text),
+            text: text.trim_end_matches('\r'),
         })
         .collect();
     if reply.ends_with('\n') {
@@ -144,5 +145,16 @@ mod tests {
     fn unclosed_fence_runs_to_the_end() {
         let got = texts("```diff\n--- a/x\n+++ b/x\n");
         assert_eq!(got.len(), 2);
+    }
+
+    /// Found by the fuzzer: stripping a single CR left `a\r` from `a\r\r`, and the
+    /// rendering then lost one more on the next parse.
+    #[test]
+    fn every_trailing_cr_goes() {
+        let got: Vec<String> = texts("x\r\r\r\ny\r\n")
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        assert_eq!(got, ["x", "y"]);
     }
 }
