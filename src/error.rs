@@ -74,8 +74,12 @@ impl Error {
                 | AttestError::Encode { .. } => EXIT_INTERNAL,
             },
             Self::Exec(ExecError::Interrupted { .. }) | Self::Interrupted => EXIT_INTERRUPTED,
-            // A bundle the user handed us that cannot be read is theirs to fix.
-            Self::Bundle(BundleError::Read { .. }) => EXIT_USAGE,
+            // A bundle the user handed us that cannot be read is theirs to fix, and so is a
+            // backend this machine cannot provide (replay reports it; sessions refuse first).
+            Self::Bundle(BundleError::Read { .. })
+            | Self::Sandbox(SandboxError::Unsupported { .. } | SandboxError::Git { .. }) => {
+                EXIT_USAGE
+            }
             Self::Bundle(_)
             | Self::Sandbox(_)
             | Self::Exec(_)

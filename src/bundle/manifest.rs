@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 /// Version of `workspace_manifest.json`.
 pub const MANIFEST_SCHEMA: &str = "pp.manifest/v1";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ManifestEntry {
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -295,11 +295,11 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
     });
 
     let mut cancel = cancel.clone();
-    let mut timed_out = false;
+    let (mut timed_out, mut interrupted) = (false, false);
     let status = tokio::select! {
         s = child.wait() => Some(s),
         () = tokio::time::sleep(spec.timeout) => { timed_out = true; None }
-        () = cancel.cancelled() => None,
+        () = cancel.cancelled() => { interrupted = true; None }
     };
     let status = match status {
         Some(s) => s.map_err(|source| ExecError::Wait {
@@ -331,7 +331,9 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
     let stdout = join_stream(out).await;
     let stderr = join_stream(err).await;
 
-    if cancel.is_cancelled() && !timed_out && status.code().is_none() {
+    // Whatever the killed process exited with (a container client reports 137), a command
+    // stopped because the user interrupted pp was interrupted, not failed.
+    if interrupted {
         return Err(ExecError::Interrupted { command });
     }
     use std::os::unix::process::ExitStatusExt;

@@ -224,10 +224,22 @@ impl Sandbox {
         temp: tempfile::TempDir,
         self_exe: &Path,
     ) -> Result<Self, (String, tempfile::TempDir)> {
-        let lower = match workspace.canonicalize() {
+        let ws = match workspace.canonicalize() {
             Ok(p) => p,
             Err(e) => return Err((format!("cannot resolve the workspace path: {e}"), temp)),
         };
+        // When the workspace is a folder of a git repository, the whole repository is the lower
+        // layer, so a command writing beside the workspace (a member crate's `../../target`, a
+        // monorepo script) writes into the sandbox, not into the user's repository.
+        let lower = git2::Repository::discover(&ws)
+            .ok()
+            .and_then(|r| r.workdir().and_then(|w| w.canonicalize().ok()))
+            .filter(|top| ws.starts_with(top))
+            .unwrap_or_else(|| ws.clone());
+        let rel = ws
+            .strip_prefix(&lower)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let (upper, work) = (temp.path().join("upper"), temp.path().join("work"));
         for d in [&upper, &work] {
             if let Err(e) = std::fs::create_dir(d) {
@@ -246,8 +258,8 @@ impl Sandbox {
         match overlay::Overlay::mount(self_exe, &lower, &upper, &work) {
             Ok(ov) => Ok(Self {
                 kind: BackendKind::Overlay,
-                root: ov.view().to_owned(),
-                command_cwd: lower.clone(),
+                root: ov.view().join(&rel),
+                command_cwd: ws,
                 reason: String::new(),
                 temp: Some(temp),
                 worktree_of: None,

@@ -25,14 +25,17 @@ pub fn apply_to_workspace(
         source: e,
     })?;
     if now.files != recorded.files {
-        let changed: Vec<&str> = now
-            .files
-            .iter()
-            .filter(|f| !recorded.files.contains(f))
-            .chain(recorded.files.iter().filter(|f| !now.files.contains(f)))
+        let before: std::collections::HashSet<&crate::bundle::ManifestEntry> =
+            recorded.files.iter().collect();
+        let after: std::collections::HashSet<&crate::bundle::ManifestEntry> =
+            now.files.iter().collect();
+        let mut changed: Vec<&str> = before
+            .symmetric_difference(&after)
             .map(|f| f.path.as_str())
-            .take(10)
             .collect();
+        changed.sort_unstable();
+        changed.dedup();
+        changed.truncate(10);
         return Err(Error::Usage {
             message: format!(
                 "--apply refused: the working tree changed while pp ran ({}); final.patch was not applied",

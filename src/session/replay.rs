@@ -93,6 +93,21 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
     // Under a verified attestation the targets and the source come from its payload.
     let predicate = opts.verified.as_ref().and_then(|r| r.predicate().cloned());
     let record = predicate.as_ref().unwrap_or(&repro);
+    // Only a proof can be replayed: a bundle that records another status has nothing to hold.
+    let recorded_status = record["status"].as_str().unwrap_or("unknown");
+    if recorded_status != "proven" {
+        return Ok(ReplayOutcome {
+            schema_version: "pp.replay/v1",
+            success: false,
+            status: "no_proof",
+            bundle: opts.bundle.clone(),
+            source: opts.cwd.clone().unwrap_or_default(),
+            message: format!(
+                "the bundle records status `{recorded_status}`, not a proof; there is nothing to replay"
+            ),
+            targets: Vec::new(),
+        });
+    }
     let targets: Vec<TargetSpec> = match &opts.verified {
         Some(r) if !r.targets().is_empty() => r
             .targets()

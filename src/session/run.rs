@@ -352,12 +352,6 @@ async fn prove(
     let base_dir = st.bundle.path("attempts/0_baseline");
     st.baseline = runner.run_all(&st.targets, &base_dir).await?;
     record_manifest(settings, st, manifest_task).await?;
-    for run in &st.baseline {
-        st.bundle.write_json(
-            &format!("attempts/0_baseline/{}/result.json", run.target),
-            run,
-        )?;
-    }
     st.bundle
         .event("baseline", json!({"runs": summarize_runs(&st.baseline)}));
     if st.baseline.iter().all(TargetRun::passed) {

@@ -125,12 +125,22 @@ impl Runner {
                 ""
             }
         );
-        Ok(TargetRun {
+        let run = TargetRun {
             target: target.name.clone(),
             capture,
             tests,
             classification,
-        })
+        };
+        // Every run's record sits beside its logs (baseline, reruns, verification, confirmation).
+        match serde_json::to_vec_pretty(&run) {
+            Ok(bytes) => {
+                if let Err(e) = crate::bundle::write_atomic(&log_dir.join("result.json"), &bytes) {
+                    tracing::warn!("failed to record {}: {e}", log_dir.display());
+                }
+            }
+            Err(e) => tracing::warn!("failed to encode the result of {}: {e}", target.name),
+        }
+        Ok(run)
     }
 }
 

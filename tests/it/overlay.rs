@@ -500,3 +500,37 @@ fn an_unprivileged_user_gets_an_overlay_in_a_user_namespace() {
 fn nix_is_root() -> bool {
     String::from_utf8_lossy(&Command::new("id").arg("-u").output().unwrap().stdout).trim() == "0"
 }
+
+#[test]
+fn writes_beside_a_workspace_inside_a_repository_stay_in_the_sandbox() {
+    if !overlay_available() {
+        return;
+    }
+    let env = TestEnv::new(&[
+        ("top.txt", "top\n"),
+        ("proj/v.txt", "bad\n"),
+        ("proj/pp.yaml", "policy:\n  sandbox: {backend: overlay}\n"),
+    ]);
+    let ws = env.root().join("proj");
+    let fix = "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n";
+    let provider = env.proposer(&[&json_diff(fix)]);
+    // The command writes into the repository, outside the workspace folder, on every run.
+    let out = env.pp_in(
+        &ws,
+        &[
+            "run",
+            "echo x >> ../top.txt; grep -qx good v.txt",
+            "--provider",
+            &provider,
+            "--json",
+        ],
+    );
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    assert_eq!(
+        env.read("top.txt"),
+        "top\n",
+        "a write beside the workspace reached the user's repository"
+    );
+    assert_eq!(env.read("proj/v.txt"), "bad\n");
+}
