@@ -378,42 +378,51 @@ fn path_traversal_in_a_reply_is_rejected_and_fed_back() {
 
 #[test]
 fn network_deny_blocks_host_loopback_but_allows_own_servers() {
-    let env = TestEnv::new(&[("a.txt", "a\n")]);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let connect = format!(
-        "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)\""
-    );
-    // Under deny (the default) the host's listener is unreachable: the command fails.
-    let out = env.pp(&["run", &connect, "--provider", "stub", "--json"]);
-    assert_ne!(
-        json_out(&out)["status"],
-        "already_passing",
-        "{}",
-        stderr(&out)
-    );
-    // Under allow it connects.
-    env.write("pp.yaml", "policy:\n  network: allow\n");
-    env.commit("allow");
-    let out = env.pp(&["run", &connect, "--provider", "stub", "--json"]);
-    assert_eq!(
-        json_out(&out)["status"],
-        "already_passing",
-        "{}",
-        stderr(&out)
-    );
-    // A server started inside the sandbox is reachable under deny.
-    env.write("pp.yaml", "policy:\n  network: deny\n");
-    env.commit("deny");
-    let own = "python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); c=socket.create_connection(s.getsockname()); print('ok')\"";
-    let out = env.pp(&["run", own, "--provider", "stub", "--json"]);
-    assert_eq!(
-        json_out(&out)["status"],
-        "already_passing",
-        "{}",
-        stderr(&out)
-    );
-    drop(listener);
+    // The copy backend and whatever `auto` picks here (overlay where it can) both isolate.
+    for backend in ["copy", "auto"] {
+        let env = TestEnv::new(&[("a.txt", "a\n")]);
+        let policy = |network: &str| {
+            format!("policy:\n  network: {network}\n  sandbox: {{backend: {backend}}}\n")
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connect = format!(
+            "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)\""
+        );
+        // Under deny the host's listener is unreachable: the command fails.
+        env.write("pp.yaml", &policy("deny"));
+        env.commit("deny");
+        let out = env.pp(&["run", &connect, "--provider", "stub", "--json"]);
+        let v = json_out(&out);
+        assert_ne!(
+            v["status"],
+            "already_passing",
+            "{backend}: {}",
+            stderr(&out)
+        );
+        // Under allow it connects.
+        env.write("pp.yaml", &policy("allow"));
+        env.commit("allow");
+        let out = env.pp(&["run", &connect, "--provider", "stub", "--json"]);
+        assert_eq!(
+            json_out(&out)["status"],
+            "already_passing",
+            "{backend}: {}",
+            stderr(&out)
+        );
+        // A server started inside the sandbox is reachable under deny.
+        env.write("pp.yaml", &policy("deny"));
+        env.commit("deny again");
+        let own = "python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); c=socket.create_connection(s.getsockname()); print('ok')\"";
+        let out = env.pp(&["run", own, "--provider", "stub", "--json"]);
+        assert_eq!(
+            json_out(&out)["status"],
+            "already_passing",
+            "{backend}: {}",
+            stderr(&out)
+        );
+        drop(listener);
+    }
 }
 
 #[test]
