@@ -290,11 +290,7 @@ async fn prove(
         ) => {
             // The backend the policy asks for cannot be had here: refuse, never fall back.
             record_manifest(settings, st, manifest_task).await?;
-            let text = e.to_string();
-            let (message, hint) = match text.split_once("\nhint: ") {
-                Some((m, h)) => (m.to_owned(), Some(h.to_owned())),
-                None => (text, None),
-            };
+            let (message, hint) = split_hint(e.to_string());
             return Ok((
                 End {
                     status: Status::PolicyViolation,
@@ -530,7 +526,15 @@ async fn prove(
             Err(ProposeError::Interrupted) => return Err(Error::Interrupted),
             Err(e @ ProposeError::Unusable { .. }) => {
                 record_attempt(st, n, "proposer_unusable", &e.to_string(), None, None)?;
-                return Ok((End::new(Status::InfraStop, e.to_string(), None), None));
+                let (message, hint) = split_hint(e.to_string());
+                return Ok((
+                    End {
+                        status: Status::InfraStop,
+                        message,
+                        hint,
+                    },
+                    None,
+                ));
             }
             Err(e @ ProposeError::Config { .. }) => return Err(Error::Propose(e)),
             Err(e @ ProposeError::Failed { .. }) => {
@@ -819,7 +823,11 @@ async fn finish(
             Ok(()) => outcome.applied = true,
             Err(e) => {
                 tracing::warn!("{e}");
-                outcome.apply_refused = Some(e.to_string());
+                let (message, hint) = split_hint(e.to_string());
+                outcome.apply_refused = Some(message);
+                if outcome.hint.is_none() {
+                    outcome.hint = hint;
+                }
             }
         }
     }
@@ -1069,6 +1077,14 @@ fn tail_chars(s: &str, max: usize) -> String {
         start += 1;
     }
     format!("[… {start} bytes omitted …]\n{}", &s[start..])
+}
+
+/// Splits an error's `\nhint: …` line off its message, for the summary's separate fields.
+fn split_hint(text: String) -> (String, Option<String>) {
+    match text.split_once("\nhint: ") {
+        Some((m, h)) => (m.to_owned(), Some(h.to_owned())),
+        None => (text, None),
+    }
 }
 
 fn infra_hint(rule: &str) -> &'static str {

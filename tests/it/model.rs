@@ -133,6 +133,7 @@ fn unauthorized_is_infra_stop_with_the_servers_message() {
             .contains("invalid api key provided"),
         "{v}"
     );
+    assert!(v["hint"].is_string(), "the hint has its own field: {v}");
     assert_eq!(server.requests().len(), 1);
 }
 

@@ -347,6 +347,7 @@ fn apply_refuses_when_the_tree_changed_during_the_run() {
     let v = json_out(&out);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert_eq!(v["status"], "proven");
+    assert!(v["hint"].as_str().unwrap().contains("git apply"), "{v}");
     assert_eq!(v["applied"], false);
     assert!(
         v["apply_refused"].as_str().unwrap().contains("NOTES.md"),
