@@ -17,6 +17,19 @@ fn calc_env() -> TestEnv {
     ])
 }
 
+/// The second request tells the proposer its first candidate was rejected, naming `needle`.
+fn assert_first_attempt_rejected(env: &TestEnv, needle: &str) {
+    let prev = &env.request(2)["previous_attempts"][0];
+    assert!(
+        prev["outcome"].as_str().unwrap().starts_with("rejected"),
+        "{prev}"
+    );
+    assert!(
+        prev["feedback"].as_str().unwrap().contains(needle),
+        "{prev}"
+    );
+}
+
 fn bundle(v: &serde_json::Value) -> std::path::PathBuf {
     std::path::PathBuf::from(v["proof_bundle"].as_str().unwrap())
 }
@@ -366,15 +379,7 @@ fn path_traversal_in_a_reply_is_rejected_and_fed_back() {
     assert_eq!(v["status"], "proven", "{}", stderr(&out));
     assert_eq!(v["attempts_used"], 2);
     assert!(!env.root().parent().unwrap().join("escape.txt").exists());
-    let prev = &env.request(2)["previous_attempts"][0];
-    assert!(
-        prev["outcome"].as_str().unwrap().starts_with("rejected"),
-        "{prev}"
-    );
-    assert!(
-        prev["feedback"].as_str().unwrap().contains("escape.txt"),
-        "{prev}"
-    );
+    assert_first_attempt_rejected(&env, "escape.txt");
 }
 
 #[test]
@@ -807,15 +812,7 @@ fn a_candidate_may_not_plant_or_edit_a_policy_file() {
     let v = json_out(&out);
     assert_eq!(v["status"], "proven", "{}", stderr(&out));
     assert_eq!(v["attempts_used"], 2);
-    let prev = &env.request(2)["previous_attempts"][0];
-    assert!(
-        prev["outcome"].as_str().unwrap().starts_with("rejected"),
-        "{prev}"
-    );
-    assert!(
-        prev["feedback"].as_str().unwrap().contains("pp.yaml"),
-        "{prev}"
-    );
+    assert_first_attempt_rejected(&env, "pp.yaml");
 }
 
 #[test]
