@@ -41,8 +41,9 @@ pub fn manifest(root: &Path) -> std::io::Result<Manifest> {
     manifest_cached(root, None)
 }
 
-/// What the cache knows of one file.
+/// What the cache knows of one file; stored as an array, which parses faster than an object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StampRow", into = "StampRow")]
 struct Stamp {
     size: u64,
     mtime_ns: i128,
@@ -51,13 +52,34 @@ struct Stamp {
     sha256: String,
 }
 
+/// `[size, mtime_ns, ctime_ns, ino, sha256]`.
+type StampRow = (u64, i128, i128, u64, String);
+
+impl From<StampRow> for Stamp {
+    fn from((size, mtime_ns, ctime_ns, ino, sha256): StampRow) -> Self {
+        Self {
+            size,
+            mtime_ns,
+            ctime_ns,
+            ino,
+            sha256,
+        }
+    }
+}
+
+impl From<Stamp> for StampRow {
+    fn from(s: Stamp) -> Self {
+        (s.size, s.mtime_ns, s.ctime_ns, s.ino, s.sha256)
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Cache {
     schema_version: String,
     files: HashMap<String, Stamp>,
 }
 
-const CACHE_SCHEMA: &str = "pp.manifest-cache/v1";
+const CACHE_SCHEMA: &str = "pp.manifest-cache/v2";
 
 fn stamp_of(meta: &std::fs::Metadata) -> (u64, i128, i128, u64) {
     use std::os::unix::fs::MetadataExt;
@@ -98,7 +120,14 @@ pub fn manifest_cached(root: &Path, cache: Option<&Path>) -> std::io::Result<Man
         .into_iter()
         .flatten()
         .collect();
-    if let Some(c) = cache {
+    // Every settled stamp is already in the cache, and nothing else is: leave it as it is (on
+    // a large workspace, rewriting it would be most of a warm run).
+    let settled = results.iter().filter(|(_, s)| s.is_some()).count();
+    let unchanged = settled == old.files.len()
+        && results
+            .iter()
+            .all(|(e, s)| s.is_none() || old.files.get(&e.path) == s.as_ref());
+    if let (Some(c), false) = (cache, unchanged) {
         let fresh = Cache {
             schema_version: CACHE_SCHEMA.to_owned(),
             files: results
@@ -234,5 +263,29 @@ mod tests {
         // within the timestamp granularity).
         let c: Cache = serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
         assert!(!c.files.contains_key("b"));
+    }
+
+    #[test]
+    fn unchanged_tree_leaves_the_cache_file_alone() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let cache = d.path().join("cache.json");
+        let ws = d.path().join("ws");
+        std::fs::create_dir(&ws).unwrap();
+        std::fs::write(ws.join("a"), "abc").unwrap();
+        age(&ws.join("a"), 60);
+        manifest_cached(&ws, Some(&cache)).unwrap();
+        // The cache is replaced by rename, so a rewrite shows as a new inode.
+        let ino = std::fs::metadata(&cache).unwrap().ino();
+        manifest_cached(&ws, Some(&cache)).unwrap();
+        assert_eq!(std::fs::metadata(&cache).unwrap().ino(), ino);
+        std::fs::write(ws.join("b"), "new").unwrap();
+        age(&ws.join("b"), 60);
+        manifest_cached(&ws, Some(&cache)).unwrap();
+        assert_ne!(
+            std::fs::metadata(&cache).unwrap().ino(),
+            ino,
+            "a new file is cached"
+        );
     }
 }

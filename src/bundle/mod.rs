@@ -8,7 +8,7 @@ mod source;
 mod writer;
 
 pub use manifest::{Manifest, ManifestEntry, manifest, manifest_cached};
-pub use source::{SourceInfo, dirty_diff, source_info, strip_credentials};
+pub use source::{Source, SourceInfo, source, source_info, strip_credentials};
 pub use writer::{BundleError, BundleWriter, write_atomic};
 
 /// Version of `repro.json`.

@@ -45,14 +45,31 @@ fn open(workspace: &Path) -> Option<(git2::Repository, String)> {
     Some((repo, sub))
 }
 
+/// What [`source`] reads of the workspace: the record, and the uncommitted diff it hashed.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    pub info: SourceInfo,
+    /// The uncommitted changes to tracked files (`source_git.diff`); `None` when there are none.
+    pub dirty_diff: Option<String>,
+}
+
 /// Reads the workspace's git metadata; a workspace outside git yields the empty record.
 pub fn source_info(workspace: &Path) -> SourceInfo {
+    source(workspace).info
+}
+
+/// Reads the workspace's git metadata and its uncommitted diff, in one pass over the tree.
+/// The diff (a second full walk) is computed only when git status shows a tracked file changed.
+pub fn source(workspace: &Path) -> Source {
     let mut info = SourceInfo {
         workspace: workspace.display().to_string(),
         ..SourceInfo::default()
     };
     let Some((repo, sub)) = open(workspace) else {
-        return info;
+        return Source {
+            info,
+            dirty_diff: None,
+        };
     };
     info.git_subdir = Some(sub.clone());
     if let Ok(head) = repo.head() {
@@ -70,12 +87,17 @@ pub fn source_info(workspace: &Path) -> SourceInfo {
     if !sub.is_empty() {
         opts.pathspec(&sub);
     }
+    let mut tracked_change = false;
     if let Ok(statuses) = repo.statuses(Some(&mut opts)) {
         let relevant = |p: &str| {
             let inner = p.strip_prefix(&sub).unwrap_or(p).trim_start_matches('/');
             !inner.starts_with(".pp-artifacts")
         };
         info.git_dirty = statuses.iter().any(|s| s.path().is_ok_and(relevant));
+        // An untracked file alone is WT_NEW; anything else changes the diff against HEAD.
+        tracked_change = statuses
+            .iter()
+            .any(|s| s.status() != git2::Status::WT_NEW && s.path().is_ok_and(relevant));
         let mut untracked: Vec<String> = statuses
             .iter()
             .filter(|s| s.status().contains(git2::Status::WT_NEW))
@@ -91,21 +113,22 @@ pub fn source_info(workspace: &Path) -> SourceInfo {
             info.untracked_sha256 = Some(crate::digest::sha256_hex(listing.as_bytes()));
         }
     }
-    if info.git_dirty
-        && let Some(d) = dirty_diff(workspace).filter(|d| !d.is_empty())
-    {
-        info.dirty_diff_sha256 = Some(crate::digest::sha256_hex(d.as_bytes()));
-    }
-    info
+    let dirty_diff = tracked_change
+        .then(|| diff_against_head(&repo, &sub))
+        .flatten()
+        .filter(|d| !d.is_empty());
+    info.dirty_diff_sha256 = dirty_diff
+        .as_ref()
+        .map(|d| crate::digest::sha256_hex(d.as_bytes()));
+    Source { info, dirty_diff }
 }
 
-/// The uncommitted changes to tracked files under the workspace, as a patch against HEAD.
-pub fn dirty_diff(workspace: &Path) -> Option<String> {
-    let (repo, sub) = open(workspace)?;
+/// The uncommitted changes to tracked files under `sub`, as a patch against HEAD.
+fn diff_against_head(repo: &git2::Repository, sub: &str) -> Option<String> {
     let tree = repo.head().ok()?.peel_to_tree().ok()?;
     let mut opts = git2::DiffOptions::new();
     if !sub.is_empty() {
-        opts.pathspec(&sub);
+        opts.pathspec(sub);
     }
     let diff = repo
         .diff_tree_to_workdir_with_index(Some(&tree), Some(&mut opts))
@@ -142,5 +165,48 @@ mod tests {
             "git@github.com:a/b.git"
         );
         assert_eq!(strip_credentials("https://h/a@b"), "https://h/a@b");
+    }
+
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    #[test]
+    fn diff_only_when_a_tracked_file_changed() {
+        let d = tempfile::tempdir().unwrap();
+        let ws = d.path();
+        std::fs::write(ws.join("a.txt"), "one\n").unwrap();
+        git(ws, &["init", "-q"]);
+        git(ws, &["add", "-A"]);
+        git(ws, &["commit", "-qm", "c"]);
+        let clean = source(ws);
+        assert!(!clean.info.git_dirty);
+        assert!(clean.info.git_commit.is_some());
+        assert_eq!(clean.dirty_diff, None);
+
+        // An untracked file makes the tree dirty, but there is no diff to record.
+        std::fs::write(ws.join("new.txt"), "x").unwrap();
+        let untracked = source(ws);
+        assert!(untracked.info.git_dirty);
+        assert!(untracked.info.untracked_sha256.is_some());
+        assert_eq!(untracked.dirty_diff, None);
+        assert_eq!(untracked.info.dirty_diff_sha256, None);
+
+        std::fs::write(ws.join("a.txt"), "two\n").unwrap();
+        let modified = source(ws);
+        let diff = modified.dirty_diff.expect("a diff of the tracked change");
+        assert!(diff.contains("-one") && diff.contains("+two"), "{diff}");
+        assert_eq!(
+            modified.info.dirty_diff_sha256.as_deref(),
+            Some(crate::digest::sha256_hex(diff.as_bytes()).as_str())
+        );
     }
 }

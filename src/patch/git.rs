@@ -75,7 +75,7 @@ fn numstat_paths(stdout: &[u8]) -> Vec<String> {
     out
 }
 
-/// Checks and applies `diff` with git. Refuses (with git's words) when git reads other target
+/// Checks and applies `diff` with git (all or nothing, as `git apply` is). Refuses (with git's words) when git reads other target
 /// paths than `expected`, so git never writes anything pp did not validate.
 pub(crate) fn apply(root: &Path, diff: &str, expected: &[String]) -> Result<(), String> {
     let mut file = tempfile::NamedTempFile::new()
@@ -83,7 +83,19 @@ pub(crate) fn apply(root: &Path, diff: &str, expected: &[String]) -> Result<(), 
     file.write_all(diff.as_bytes())
         .map_err(|e| format!("cannot write the patch for git: {e}"))?;
     let patch = file.path();
-    let listed = run(root, &["apply", "--numstat", "-z", "--recount"], patch)?;
+    // One run both lists the paths git reads and checks that every hunk applies (no writes).
+    let listed = run(
+        root,
+        &[
+            "apply",
+            "--numstat",
+            "-z",
+            "--check",
+            "--recount",
+            "--whitespace=nowarn",
+        ],
+        patch,
+    )?;
     let mut got = numstat_paths(&listed.stdout);
     got.sort();
     got.dedup();
@@ -97,11 +109,6 @@ pub(crate) fn apply(root: &Path, diff: &str, expected: &[String]) -> Result<(), 
             want.join(", ")
         ));
     }
-    run(
-        root,
-        &["apply", "--check", "--recount", "--whitespace=nowarn"],
-        patch,
-    )?;
     run(root, &["apply", "--recount", "--whitespace=nowarn"], patch)?;
     Ok(())
 }

@@ -47,6 +47,7 @@ pub use container::{
 };
 pub use copy::walk_workspace;
 pub use isolate::{Holder, ISOLATE_SUBCOMMAND, main as isolate_main, network_wrapper_args};
+pub use netns::SIMULATE_NETNS_REFUSAL_ENV;
 pub use overlay::{Probe as OverlayProbe, SIMULATE_REFUSAL_ENV, probe as probe_overlay};
 
 /// Errors creating or removing a sandbox.

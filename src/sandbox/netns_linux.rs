@@ -13,8 +13,17 @@ use nix::sched::{CloneFlags, unshare};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
 use nix::unistd::{getgid, getuid};
 
+/// Test hook: when set (to anything but `0`), entering a network namespace fails as on a
+/// kernel that refuses it, so `network: deny` must stop before anything runs.
+pub const SIMULATE_NETNS_REFUSAL_ENV: &str = "PP_SIMULATE_NETNS_REFUSED";
+
 /// Enters a new network namespace with loopback up.
 pub fn enter_network_namespace() -> std::io::Result<()> {
+    if std::env::var_os(SIMULATE_NETNS_REFUSAL_ENV).is_some_and(|v| !v.is_empty() && v != "0") {
+        return Err(std::io::Error::other(format!(
+            "the kernel refused a network namespace (simulated: {SIMULATE_NETNS_REFUSAL_ENV} is set)"
+        )));
+    }
     let (uid, gid) = (getuid(), getgid());
     match unshare(CloneFlags::CLONE_NEWNET) {
         Ok(()) => {}

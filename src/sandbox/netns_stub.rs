@@ -5,3 +5,6 @@ pub fn enter_network_namespace() -> std::io::Result<()> {
         "network isolation is unsupported on this platform",
     ))
 }
+
+/// Test hook (see the Linux version); nothing to simulate here.
+pub const SIMULATE_NETNS_REFUSAL_ENV: &str = "PP_SIMULATE_NETNS_REFUSED";

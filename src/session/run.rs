@@ -229,29 +229,13 @@ async fn prove(
             st.isolation = json!({"network": "allow", "applied": "none"});
             false
         }
-        Network::Deny => match probe_network_isolation(&settings.self_exe).await {
-            Ok(()) => {
-                st.isolation =
-                    json!({"network": "deny", "applied": "network_namespace", "loopback": "up"});
-                true
-            }
-            Err(why) => {
-                st.isolation = json!({"network": "deny", "applied": "unavailable", "reason": why});
-                return Ok((
-                    End::new(
-                        Status::PolicyViolation,
-                        format!(
-                            "the policy denies network access, but this machine cannot isolate commands from the network: {why}"
-                        ),
-                        Some(
-                            "set `policy.network: allow` to run without isolation, or `policy.sandbox.backend: container`; `pp doctor` shows what this machine offers",
-                        ),
-                    ),
-                    None,
-                ));
-            }
-        },
+        // Probed while the sandbox is made; nothing runs before the answer.
+        Network::Deny => true,
     };
+    let network_probe = deny_network.then(|| {
+        let exe = settings.self_exe.clone();
+        tokio::spawn(async move { probe_network_isolation(&exe).await })
+    });
 
     // The user's tree is hashed, and its git provenance read, while the sandbox is made and
     // the baseline runs: pp never writes that tree, so both are the same whenever they are
@@ -263,17 +247,12 @@ async fn prove(
             let cache = ws.join(".pp-artifacts").join(MANIFEST_CACHE);
             let manifest = bundle::manifest_cached(&ws, Some(&cache));
             let took = clock.elapsed();
-            let source = bundle::source_info(&ws);
-            let diff = if source.git_dirty {
-                bundle::dirty_diff(&ws).filter(|d| !d.is_empty())
-            } else {
-                None
-            };
+            let bundle::Source { info, dirty_diff } = bundle::source(&ws);
             Provenance {
                 manifest,
                 took,
-                source,
-                diff,
+                source: info,
+                diff: dirty_diff,
             }
         })
     };
@@ -319,6 +298,32 @@ async fn prove(
             json!("overlay mounted at the workspace path in a private mount namespace");
     }
     *sandbox_slot = Some(sandbox);
+    if let Some(probe) = network_probe {
+        let answer = probe
+            .await
+            .map_err(|e| Error::Internal(format!("the network isolation probe failed: {e}")))?;
+        if let Err(why) = answer {
+            st.isolation["network"] = json!("deny");
+            st.isolation["applied"] = json!("unavailable");
+            st.isolation["reason"] = json!(why);
+            record_manifest(settings, st, manifest_task).await?;
+            return Ok((
+                End::new(
+                    Status::PolicyViolation,
+                    format!(
+                        "the policy denies network access, but this machine cannot isolate commands from the network: {why}"
+                    ),
+                    Some(
+                        "set `policy.network: allow` to run without isolation, or `policy.sandbox.backend: container`; `pp doctor` shows what this machine offers",
+                    ),
+                ),
+                None,
+            ));
+        }
+        st.isolation["network"] = json!("deny");
+        st.isolation["applied"] = json!("network_namespace");
+        st.isolation["loopback"] = json!("up");
+    }
     let isolation = match container_client_env {
         Some(client_env) => {
             Isolation::Container(container_spec(settings, st, root.clone(), client_env))

@@ -40,11 +40,6 @@ fn overlay_available() -> bool {
     ok
 }
 
-fn repro(v: &serde_json::Value) -> serde_json::Value {
-    let b = PathBuf::from(v["proof_bundle"].as_str().unwrap());
-    serde_json::from_slice(&std::fs::read(b.join("repro.json")).unwrap()).unwrap()
-}
-
 fn manifest(root: &Path) -> serde_json::Value {
     serde_json::to_value(pp::bundle::manifest(root).unwrap()).unwrap()
 }

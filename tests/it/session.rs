@@ -432,6 +432,67 @@ fn network_deny_blocks_host_loopback_but_allows_own_servers() {
 }
 
 #[test]
+fn network_deny_without_isolation_stops_before_anything_runs() {
+    for backend in ["copy", "auto"] {
+        let mut env = TestEnv::new(&[("a.txt", "a\n")]);
+        env.write(
+            "pp.yaml",
+            &format!("policy:\n  network: deny\n  sandbox: {{backend: {backend}}}\n"),
+        );
+        env.commit("policy");
+        env.extra_env
+            .push((pp::sandbox::SIMULATE_NETNS_REFUSAL_ENV.into(), "1".into()));
+        let out = env.pp(&[
+            "run",
+            "touch ran.txt; false",
+            "--provider",
+            "stub",
+            "--json",
+        ]);
+        let v = json_out(&out);
+        assert_eq!(
+            v["status"],
+            "policy_violation",
+            "{backend}: {}",
+            stderr(&out)
+        );
+        let message = v["message"].as_str().unwrap();
+        assert!(
+            message.contains("cannot isolate commands from the network")
+                && message.contains("simulated"),
+            "{backend}: {message}"
+        );
+        assert!(
+            v["hint"].as_str().unwrap().contains("network: allow"),
+            "{v}"
+        );
+        let r = repro(&v);
+        assert_eq!(r["isolation"]["applied"], "unavailable", "{r}");
+        // Nothing ran, and the sandbox made meanwhile is gone.
+        assert!(!bundle(&v).join("attempts").exists(), "{backend}");
+        assert!(!env.root().join("ran.txt").exists());
+        let root = r["sandbox"]["root"].as_str().unwrap();
+        assert!(
+            !std::path::Path::new(root).exists(),
+            "{backend}: {root} left behind"
+        );
+        // The same machine runs the command when the policy allows the network.
+        env.write(
+            "pp.yaml",
+            &format!("policy:\n  network: allow\n  sandbox: {{backend: {backend}}}\n"),
+        );
+        env.commit("allow");
+        let out = env.pp(&["run", "true", "--provider", "stub", "--json"]);
+        assert_eq!(
+            json_out(&out)["status"],
+            "already_passing",
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
 fn secrets_never_reach_the_command_or_the_bundle() {
     let mut env = TestEnv::new(&[("a.txt", "a\n")]);
     env.extra_env.push((
