@@ -2,7 +2,9 @@
 """Benchmarks pp's sandbox backends (not a test; run by hand, figures go to the README/notes).
 
 For each generated workspace -- small (~200 files / 2 MB), large (~20,000 files / 400 MB), and a
-Rust crate with a warm target/ -- and each backend (`overlay`, `copy`), it reports:
+Rust crate with a warm target/ -- and each backend (`overlay`, `copy`), it reports (the data
+workspaces' test reads and hashes every file; `large-light` is the large tree with a test that
+reads one file and waits 0.8 s):
 
 - sandbox creation and teardown, as pp recorded them in repro.json (`timings.sandbox_setup_ms`,
   `timings.sandbox_teardown_ms`);
@@ -11,13 +13,16 @@ Rust crate with a warm target/ -- and each backend (`overlay`, `copy`), it repor
   confirm_runs 0, minimize off, so the target runs exactly twice: baseline and verification):
   pp's wall time minus running the bare command twice;
 - for the Rust crate, `cargo test` inside the sandbox (the baseline run, before any patch)
-  against `cargo test` in place; warm, so no rebuild is expected.
+  against `cargo test` in place; warm, so no rebuild is expected;
+- for `overlay`, how that overhead splits: the same two commands in a bare overlay mounted with
+  `unshare` (no pp) show what overlayfs itself costs the commands; the rest is pp's.
 
 Each figure stands beside the reference MVP's method, measured in the same run: a full
 `cp -a` of the workspace per session (plus `rm -rf` at the end), and sequential `sha256sum`
 for hashing; the ratio is pp / reference (below 1 = pp is faster).
 
-Usage: scripts/bench_sandbox.py [--pp target/release/pp] [--runs 3] [--only small,large,crate]
+Usage: scripts/bench_sandbox.py [--pp target/release/pp] [--runs 3]
+                                [--only small,large,large-light,crate]
 """
 
 import argparse
@@ -89,6 +94,10 @@ def make_data_workspace(root, files, total_bytes):
     git_commit(root)
     return "python3 check.py", ("flag.txt", "bad", "good")
 
+
+# The large tree with a test that reads one file and otherwise waits, as a test of a service
+# would: pp's own cost on a big workspace, without the command's file accesses through the overlay.
+LIGHT_CMD = "sleep 0.8; grep -qx good flag.txt"
 
 CRATE_REWARM = ["cargo", "test", "--offline", "--no-run", "-q"]
 
@@ -176,6 +185,50 @@ def reference(ws, runs, cmd, fix, rewarm):
             "bare_first_ms": median(first), "bare_second_ms": median(second)}
 
 
+FLOOR_PY = """import os, subprocess, sys, time
+cmd, path, old, new = sys.argv[1:5]
+def run():
+    t = time.perf_counter()
+    subprocess.run(cmd, shell=True, capture_output=True)
+    return (time.perf_counter() - t) * 1000
+first = run()
+with open(path) as f:
+    text = f.read()
+with open(path, "w") as f:
+    f.write(text.replace(old, new, 1))
+print(first, run())
+"""
+
+
+def overlay_floor(ws, cmd, fix):
+    """The two commands in a bare overlay of the workspace (mounted with `unshare`, no pp): what
+    any overlay sandbox costs the commands themselves, before pp does anything. None when this
+    machine cannot mount one."""
+    path, old, new = fix
+    scratch = tempfile.mkdtemp(prefix="pp-bench-floor-")
+    try:
+        up, wk = os.path.join(scratch, "upper"), os.path.join(scratch, "work")
+        os.makedirs(up)
+        os.makedirs(wk)
+        root = os.geteuid() == 0
+        opts = f"lowerdir={ws},upperdir={up},workdir={wk}" + ("" if root else ",userxattr")
+        script = (
+            f"mount -t overlay overlay -o {opts} {ws} && cd {ws} && "
+            f"exec python3 -c \"$1\" \"$2\" \"$3\" \"$4\" \"$5\""
+        )
+        out = subprocess.run(
+            ["unshare", "-m" if root else "-rm", "sh", "-c", script, "sh", FLOOR_PY, cmd, path, old, new],
+            capture_output=True, text=True,
+        )
+        if out.returncode != 0:
+            print(f"overlay floor not measured: {out.stderr.strip()[-300:]}", file=sys.stderr)
+            return None
+        first, second = (float(x) for x in out.stdout.split())
+        return first, second
+    finally:
+        subprocess.run(["rm", "-rf", scratch])
+
+
 def pp_session(pp, ws, backend, cmd, fix_script):
     with open(os.path.join(ws, "pp.yaml"), "w") as f:
         f.write(POLICY.format(backend=backend))
@@ -220,13 +273,17 @@ def bench(pp, name, ws, cmd, fix, runs, scratch, rewarm=None):
     os.chmod(fix_script, 0o755)
     files, size = tree_stats(ws)
     # Interleaved, so that load from elsewhere on the machine spreads over every method.
-    refs, sessions = [], {"overlay": [], "copy": []}
+    refs, sessions, floors = [], {"overlay": [], "copy": []}, []
     for _ in range(runs):
         refs.append(reference(ws, 1, cmd, fix, rewarm))
+        floor = overlay_floor(ws, cmd, fix)
+        if floor:
+            floors.append(sum(floor))
         for backend in sessions:
             sessions[backend].append(pp_session(pp, ws, backend, cmd, fix_script))
     ref = {k: median([r[k] for r in refs]) for k in refs[0]}
     bare_twice = ref["bare_first_ms"] + ref["bare_second_ms"]
+    floor_ms = median(floors) if floors else None
     rows = []
     for backend, res in sessions.items():
         m = {k: median([r[k] for r in res]) for k in res[0] if k != "backend"}
@@ -253,6 +310,14 @@ def bench(pp, name, ws, cmd, fix, runs, scratch, rewarm=None):
             "ref_session_overhead_ms": round(ref_overhead),
             "session_overhead_vs_ref": round(overhead / ref_overhead, 3),
         }
+        if backend == "overlay" and floor_ms is not None:
+            # Of the overhead: what the kernel's overlay costs the commands themselves (bare
+            # overlay, no pp), and what is left for pp (its own work, and the commands running
+            # beside its background hashing).
+            row["bare_overlay_cmd_x2_ms"] = round(floor_ms)
+            row["overlayfs_in_commands_pct"] = round(100 * (floor_ms - bare_twice) / bare_twice, 1)
+            row["pp_beyond_bare_overlay_ms"] = round(m["wall_ms"] - floor_ms)
+            row["pp_beyond_bare_overlay_pct"] = round(100 * (m["wall_ms"] - floor_ms) / bare_twice, 1)
         if name == "crate":
             row["cargo_test_in_sandbox_ms"] = round(m["baseline_cmd_ms"])
             row["cargo_test_in_place_ms"] = round(ref["bare_first_ms"])
@@ -266,7 +331,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pp", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "pp"))
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="small,large,crate")
+    ap.add_argument("--only", default="small,large,large-light,crate")
     a = ap.parse_args()
     pp = os.path.abspath(a.pp)
     if not os.path.exists(pp):
@@ -274,19 +339,25 @@ def main():
     which = a.only.split(",")
     scratch = tempfile.mkdtemp(prefix="pp-bench-")
     try:
+        made = {}
         for name in which:
-            ws = os.path.join(scratch, name)
-            os.makedirs(ws)
-            t = time.time()
-            if name == "small":
-                cmd, fix = make_data_workspace(ws, 200, 2_000_000)
-            elif name == "large":
-                cmd, fix = make_data_workspace(ws, 20_000, 400_000_000)
-            elif name == "crate":
-                cmd, fix = make_crate(ws)
-            else:
-                sys.exit(f"unknown workspace {name}")
-            print(f"{name}: generated in {time.time() - t:.1f} s", file=sys.stderr)
+            tree = "large" if name == "large-light" else name
+            if tree not in made:
+                ws = os.path.join(scratch, tree)
+                os.makedirs(ws)
+                t = time.time()
+                if tree == "small":
+                    made[tree] = ws, *make_data_workspace(ws, 200, 2_000_000)
+                elif tree == "large":
+                    made[tree] = ws, *make_data_workspace(ws, 20_000, 400_000_000)
+                elif tree == "crate":
+                    made[tree] = ws, *make_crate(ws)
+                else:
+                    sys.exit(f"unknown workspace {name}")
+                print(f"{tree}: generated in {time.time() - t:.1f} s", file=sys.stderr)
+            ws, cmd, fix = made[tree]
+            if name == "large-light":
+                cmd = LIGHT_CMD
             bench(pp, name, ws, cmd, fix, a.runs, scratch, CRATE_REWARM if name == "crate" else None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

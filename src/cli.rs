@@ -230,10 +230,7 @@ pub fn main() -> ExitCode {
             }
             // `--json` promises one JSON document on stdout, even for a bad command line.
             if raw.iter().any(|a| a == "--json") {
-                println!(
-                    "{}",
-                    json!({"schema_version": "pp.error/v1", "success": false, "error": e.kind().to_string(), "exit_code": EXIT_USAGE})
-                );
+                println!("{}", clap_error_json(&e));
             }
             return ExitCode::from(EXIT_USAGE);
         }
@@ -282,6 +279,30 @@ fn init_tracing() {
         .without_time()
         .with_target(false)
         .try_init();
+}
+
+/// The `pp.error/v1` document for a command line clap refused: clap's own sentence, which names
+/// the flag or value (`unexpected argument '--x' found`), and its tip as the hint.
+fn clap_error_json(e: &clap::Error) -> serde_json::Value {
+    let rendered = e.render().to_string();
+    // The first paragraph is the error (`… not provided:` lists the arguments below it).
+    let error = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let error = match error.strip_prefix("error: ") {
+        Some(e) => e.to_owned(),
+        None if error.is_empty() => e.kind().to_string(),
+        None => error,
+    };
+    let hint = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tip: "))
+        .map(str::to_owned)
+        .unwrap_or_else(|| "see `pp --help` or `pp <command> --help`".to_owned());
+    json!({"schema_version": "pp.error/v1", "success": false, "error": error, "hint": hint, "exit_code": EXIT_USAGE})
 }
 
 fn report_error(e: &Error, json: bool) {

@@ -882,7 +882,18 @@ fn bad_inputs_get_usage_errors_not_mismatches_or_bugs() {
     // A bad flag with --json still prints one JSON document.
     let out = env.pp(&["run", "--json", "--bogus", "x"]);
     assert_eq!(code(&out), 2);
-    assert_eq!(json_out(&out)["exit_code"], 2);
+    let v = json_out(&out);
+    assert_eq!(v["exit_code"], 2);
+    // It names the flag, as the text on stderr does, and carries clap's tip as the hint.
+    assert_eq!(v["error"], "unexpected argument '--bogus' found", "{v}");
+    assert!(v["hint"].as_str().unwrap().contains("--bogus"), "{v}");
+    let out = env.pp(&["run", "--json", "--attestation-mode", "many", "x"]);
+    let v = json_out(&out);
+    assert!(
+        v["error"].as_str().unwrap().contains("'many'")
+            && v["error"].as_str().unwrap().contains("--attestation-mode"),
+        "{v}"
+    );
     // A bundle path that does not exist.
     let out = env.pp(&["replay", "/nonexistent/bundle", "--json"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
