@@ -5,8 +5,10 @@
 mod env;
 mod output;
 mod run;
+mod watch;
 
 pub use env::{EnvFilter, SECRET_ENV_VARS};
 pub use run::{
     Cancel, CancelHandle, Capture, CommandSpec, ExecError, Isolation, TIMEOUT_EXIT, read_log, run,
 };
+pub use watch::{GroupWatch, kill_groups, read_groups};

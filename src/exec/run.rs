@@ -50,6 +50,8 @@ pub struct CommandSpec {
     pub tail_bytes: usize,
     pub isolation: Isolation,
     pub stdin: Option<Vec<u8>>,
+    /// Told about the command's process group, so it dies with pp (see `watch.rs`).
+    pub watch: Option<super::GroupWatch>,
 }
 
 impl CommandSpec {
@@ -275,6 +277,9 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .map(Pid::from_raw);
+    if let (Some(w), Some(g)) = (&spec.watch, pgid) {
+        w.started(g.as_raw());
+    }
 
     if let (Some(input), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
         tokio::spawn(async move {
@@ -326,6 +331,9 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
     // pipes open and outlive the sandbox.
     if let Some(pgid) = pgid {
         let _ = killpg(pgid, Signal::SIGKILL);
+        if let Some(w) = &spec.watch {
+            w.ended(pgid.as_raw());
+        }
     }
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let stdout = join_stream(out).await;
@@ -421,6 +429,7 @@ mod tests {
             tail_bytes: 4096,
             isolation: Isolation::None,
             stdin: None,
+            watch: None,
         }
     }
 

@@ -38,6 +38,7 @@ pub async fn ask(
         tail_bytes: 4096,
         isolation: Isolation::None,
         stdin: Some(request_json.to_vec()),
+        watch: None,
     };
     let program = argv.first().cloned().unwrap_or_default();
     if !program_exists(&program, &spec.env) {

@@ -9,6 +9,9 @@
 //!   optionally enter a fresh network namespace, then execute CMD in the caller's directory.
 //! - `pp __isolate --hold-overlay LOWER UPPER WORK`: become the overlay holder: enter a private
 //!   mount namespace, mount the overlay at LOWER, print `ready`, and wait until stdin closes.
+//! - `pp __isolate --guard DIR [--worktree WORKSPACE TOP]`: become a `copy` or `git_worktree`
+//!   sandbox's guard: read process groups on stdin (`exec::GroupWatch`) and, should stdin close
+//!   before pp kills the guard (pp died), kill them and remove the sandbox.
 
 /// Hidden first argument that turns `pp` into the isolation wrapper.
 pub const ISOLATE_SUBCOMMAND: &str = "__isolate";
@@ -34,6 +37,24 @@ pub enum IsolateArgs {
         upper: String,
         work: String,
     },
+    Guard {
+        dir: String,
+        /// The user's workspace and the worktree's top directory, for `git_worktree`.
+        worktree: Option<(String, String)>,
+    },
+}
+
+/// Arguments after `pp` that make a guard of the sandbox in `dir` (see the module docs).
+pub fn guard_args(dir: &str, worktree: Option<(&str, &str)>) -> Vec<String> {
+    let mut v = vec![
+        ISOLATE_SUBCOMMAND.to_owned(),
+        "--guard".to_owned(),
+        dir.to_owned(),
+    ];
+    if let Some((ws, top)) = worktree {
+        v.extend(["--worktree".to_owned(), ws.to_owned(), top.to_owned()]);
+    }
+    v
 }
 
 /// Arguments placed between `pp` and `--` to run a command without network.
@@ -65,8 +86,23 @@ pub fn parse(args: &[String]) -> Result<IsolateArgs, String> {
             work: work.clone(),
         });
     }
+    match args {
+        [flag, dir] if flag == "--guard" => {
+            return Ok(IsolateArgs::Guard {
+                dir: dir.clone(),
+                worktree: None,
+            });
+        }
+        [flag, dir, wt, ws, top] if flag == "--guard" && wt == "--worktree" => {
+            return Ok(IsolateArgs::Guard {
+                dir: dir.clone(),
+                worktree: Some((ws.clone(), top.clone())),
+            });
+        }
+        _ => {}
+    }
     let sep = args.iter().position(|a| a == "--").ok_or(
-        "expected `[--join PID:INO] [--net] -- CMD…` or `--hold-overlay LOWER UPPER WORK`",
+        "expected `[--join PID:INO] [--net] -- CMD…`, `--hold-overlay LOWER UPPER WORK` or `--guard DIR [--worktree WORKSPACE TOP]`",
     )?;
     let (opts, argv) = (&args[..sep], &args[sep + 1..]);
     if argv.is_empty() {
@@ -103,6 +139,7 @@ pub fn main(args: &[String]) -> u8 {
         Ok(IsolateArgs::HoldOverlay { lower, upper, work }) => {
             super::overlay::hold(&lower, &upper, &work)
         }
+        Ok(IsolateArgs::Guard { dir, worktree }) => super::guard(&dir, worktree),
         Ok(IsolateArgs::Exec { join, net, argv }) => {
             if let Err(err) = enter(join, net) {
                 eprintln!("pp: isolation failed: {err}");
@@ -195,6 +232,19 @@ mod tests {
                 work: "/k".into()
             }
         );
+        for worktree in [None, Some(("/ws", "/tmp/pp-sandbox-x/ws"))] {
+            let mut args = guard_args("/tmp/pp-sandbox-x", worktree);
+            assert_eq!(args.remove(0), ISOLATE_SUBCOMMAND);
+            assert_eq!(
+                parse(&args).unwrap(),
+                IsolateArgs::Guard {
+                    dir: "/tmp/pp-sandbox-x".into(),
+                    worktree: worktree.map(|(a, b)| (a.into(), b.into())),
+                }
+            );
+        }
+        assert!(parse(&s(&["--guard"])).is_err());
+        assert!(parse(&s(&["--guard", "/d", "--worktree", "/ws"])).is_err());
         assert!(parse(&s(&["--net"])).is_err());
         assert!(parse(&s(&["--net", "--"])).is_err());
         assert!(parse(&s(&["--join", "x", "--", "true"])).is_err());

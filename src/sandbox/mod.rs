@@ -89,6 +89,10 @@ pub struct Sandbox {
     worktree_of: Option<(PathBuf, PathBuf)>,
     overlay: Option<overlay::Overlay>,
     overlay_info: Option<OverlayInfo>,
+    /// For `copy` and `git_worktree`: the guard process (see [`guard`]).
+    guard: Option<std::process::Child>,
+    /// Where commands' process groups are reported: the guard's or the overlay holder's stdin.
+    watch: Option<crate::exec::GroupWatch>,
     setup_ms: f64,
 }
 
@@ -153,6 +157,7 @@ impl Sandbox {
                         exclude,
                         temp,
                         clock,
+                        self_exe,
                     );
                 }
             },
@@ -179,10 +184,10 @@ impl Sandbox {
             ),
             k => (k, "requested by the policy".to_owned()),
         };
-        Self::plain(workspace, kind, reason, exclude, temp, clock)
+        Self::plain(workspace, kind, reason, exclude, temp, clock, self_exe)
     }
 
-    /// A `copy` or `git_worktree` sandbox in `temp`.
+    /// A `copy` or `git_worktree` sandbox in `temp`, guarded from the start.
     fn plain(
         workspace: &Path,
         kind: BackendKind,
@@ -190,12 +195,22 @@ impl Sandbox {
         exclude: &[String],
         temp: tempfile::TempDir,
         clock: std::time::Instant,
+        self_exe: &Path,
     ) -> Result<Self, SandboxError> {
         let name = workspace
             .file_name()
             .map(|n| n.to_owned())
             .unwrap_or_else(|| "workspace".into());
         let top = temp.path().join(name);
+        let mut guard = spawn_guard(
+            self_exe,
+            temp.path(),
+            (kind == BackendKind::GitWorktree).then_some((workspace, top.as_path())),
+        );
+        let watch = guard
+            .as_mut()
+            .and_then(|g| g.stdin.take())
+            .map(crate::exec::GroupWatch::new);
         let (root, worktree_of) = match kind {
             BackendKind::GitWorktree => {
                 let root = worktree::create(workspace, &top)?;
@@ -215,6 +230,8 @@ impl Sandbox {
             worktree_of,
             overlay: None,
             overlay_info: None,
+            guard,
+            watch,
             setup_ms: clock.elapsed().as_secs_f64() * 1000.0,
         })
     }
@@ -257,7 +274,9 @@ impl Sandbox {
             ));
         }
         match overlay::Overlay::mount(self_exe, &lower, &upper, &work) {
-            Ok(ov) => Ok(Self {
+            Ok(mut ov) => Ok(Self {
+                watch: ov.take_watch(),
+                guard: None,
                 kind: BackendKind::Overlay,
                 root: ov.view().join(&rel),
                 command_cwd: ws,
@@ -303,6 +322,12 @@ impl Sandbox {
         (join.is_some() || deny_network).then(|| isolate::wrapper_args(join, deny_network))
     }
 
+    /// Where a command's process group is reported, so it is killed should pp die (the
+    /// guard's or the overlay holder's stdin; see `exec::GroupWatch`).
+    pub fn group_watch(&self) -> Option<crate::exec::GroupWatch> {
+        self.watch.clone()
+    }
+
     pub fn info(&self, requested: BackendKind) -> SandboxInfo {
         SandboxInfo {
             backend: self.kind.as_str(),
@@ -337,6 +362,8 @@ impl Sandbox {
         if let Some(mut ov) = self.overlay.take() {
             ov.stop();
         }
+        // Before pp exits, or the guard would take pp's end for a death and remove it all.
+        stop_guard(&mut self.guard);
         if let Some(t) = self.temp.take() {
             overlay::prepare_removal(&t.path().join("work"));
             let _ = t.keep();
@@ -351,6 +378,8 @@ impl Sandbox {
     }
 
     fn remove(&mut self) -> Result<(), SandboxError> {
+        // pp removes its own sandbox; the guard is only for when pp cannot.
+        stop_guard(&mut self.guard);
         // Unmount before removing the layers under it.
         if let Some(mut ov) = self.overlay.take() {
             ov.stop();
@@ -366,6 +395,64 @@ impl Sandbox {
         }
         Ok(())
     }
+}
+
+/// Starts the guard of the sandbox in `dir` (see [`guard`]). Without one (pp's own executable
+/// cannot be run), the session goes on: a guard only matters if pp dies.
+fn spawn_guard(
+    self_exe: &Path,
+    dir: &Path,
+    worktree: Option<(&Path, &Path)>,
+) -> Option<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    let dir = dir.to_str()?;
+    let worktree = match worktree {
+        Some((ws, top)) => Some((ws.to_str()?, top.to_str()?)),
+        None => None,
+    };
+    let mut cmd = std::process::Command::new(self_exe);
+    cmd.args(isolate::guard_args(dir, worktree))
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        // Its own group: neither a Ctrl-C at the terminal nor pp's group kills reach it.
+        .process_group(0);
+    if worktree.is_some() {
+        // `git worktree remove` needs git.
+        cmd.envs(std::env::var_os("PATH").map(|p| ("PATH", p)));
+    }
+    cmd.spawn()
+        .inspect_err(|e| tracing::warn!("no guard for the sandbox {dir}: {e}"))
+        .ok()
+}
+
+fn stop_guard(guard: &mut Option<std::process::Child>) {
+    if let Some(mut g) = guard.take() {
+        let _ = g.kill();
+        let _ = g.wait();
+    }
+}
+
+/// `pp __isolate --guard DIR [--worktree WORKSPACE TOP]`: waits for pp's reports of process
+/// groups until its stdin closes. pp kills the guard once it has removed the sandbox itself,
+/// so end of file means pp died (SIGKILL, a crash): the guard kills the groups still running,
+/// removes the worktree's registration and the sandbox directory (only a `pp-sandbox-*` one).
+pub fn guard(dir: &str, worktree: Option<(String, String)>) -> u8 {
+    let live = crate::exec::read_groups(std::io::stdin().lock());
+    crate::exec::kill_groups(&live);
+    let dir = Path::new(dir);
+    if !dir
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("pp-sandbox-"))
+    {
+        return 2;
+    }
+    if let Some((ws, top)) = worktree {
+        let _ = worktree::remove(Path::new(&ws), Path::new(&top));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    0
 }
 
 impl Drop for Sandbox {

@@ -16,7 +16,7 @@
 //! path from `getcwd`; only pp's own path-joining file operations, and `git apply` (which never
 //! leaves its cwd, see `patch/git.rs`), use the view.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -124,6 +124,13 @@ impl Overlay {
         Ok(me)
     }
 
+    /// The holder's stdin, as the place to report commands' process groups: should pp die,
+    /// the holder kills them before it unmounts (see `hold`).
+    pub fn take_watch(&mut self) -> Option<crate::exec::GroupWatch> {
+        let stdin = self.child.as_mut()?.stdin.take()?;
+        Some(crate::exec::GroupWatch::new(stdin))
+    }
+
     pub fn holder(&self) -> Holder {
         self.holder
     }
@@ -189,16 +196,16 @@ fn option_safe(p: &Path) -> Result<&str, String> {
 
 /// The holder: mounts, says `ready`, then waits for stdin to close. pp kills it when it is done
 /// with the sandbox; stdin closing first means pp died without that (SIGKILL, a crash), so the
-/// holder removes the layers itself. Its exit code only matters for diagnostics.
+/// holder kills the commands pp reported still running, and removes the layers itself. Its exit code only matters for diagnostics.
 pub fn hold(lower: &str, upper: &str, work: &str) -> u8 {
     let mut out = std::io::stdout();
     match mount_private(lower, upper, work) {
         Ok(userns) => {
             let _ = writeln!(out, "ready {}", if userns { "userns" } else { "root" });
             let _ = out.flush();
-            let mut buf = [0u8; 256];
-            let mut stdin = std::io::stdin();
-            while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+            // pp reports its commands' process groups here; end of file means pp is gone.
+            let live = crate::exec::read_groups(std::io::stdin().lock());
+            crate::exec::kill_groups(&live);
             let _ = nix::mount::umount2(lower, nix::mount::MntFlags::MNT_DETACH);
             let _ = std::fs::remove_dir_all(upper);
             prepare_removal(Path::new(work));

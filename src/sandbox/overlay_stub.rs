@@ -24,6 +24,10 @@ impl Overlay {
         match self.never {}
     }
 
+    pub fn take_watch(&mut self) -> Option<crate::exec::GroupWatch> {
+        match self.never {}
+    }
+
     pub fn view(&self) -> &Path {
         match self.never {}
     }

@@ -311,6 +311,7 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         isolation,
         cancel,
         redactor: None,
+        watch: sandbox.group_watch(),
     };
     let runs = runner.run_all(&resolved, logs.path()).await?;
     drop(sandbox);

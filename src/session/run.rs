@@ -347,6 +347,7 @@ async fn prove(
         isolation,
         cancel: cancel.clone(),
         redactor: Some(redactor.clone()),
+        watch: sandbox_slot.as_ref().and_then(Sandbox::group_watch),
     };
 
     // Baseline.

@@ -48,6 +48,8 @@ pub struct Runner {
     pub cancel: Cancel,
     /// Secrets scrubbed from logs and tails before anything reads or stores them.
     pub redactor: Option<std::sync::Arc<crate::redact::Redactor>>,
+    /// The sandbox's watcher, told of every command's process group (see `exec::GroupWatch`).
+    pub watch: Option<crate::exec::GroupWatch>,
 }
 
 impl Runner {
@@ -75,6 +77,7 @@ impl Runner {
             tail_bytes: self.limits.output_tail_bytes,
             isolation: self.isolation.clone(),
             stdin: None,
+            watch: self.watch.clone(),
         };
         let junit = target.junit.as_ref().map(|j| self.files.join(j));
         if let Some(j) = &junit {

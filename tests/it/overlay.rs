@@ -23,7 +23,7 @@ fn calc_env(policy: &str) -> TestEnv {
 }
 
 /// Whether this machine can mount an overlay for pp (as `pp doctor` probes it).
-fn overlay_available() -> bool {
+pub(crate) fn overlay_available() -> bool {
     let out = Command::new(pp_bin())
         .args(["doctor", "--json"])
         .env_remove(pp::sandbox::SIMULATE_REFUSAL_ENV)
@@ -344,50 +344,7 @@ fn the_holder_cleans_up_when_pp_itself_is_killed() {
     if !overlay_available() {
         return;
     }
-    let env = TestEnv::new(&[("pp.yaml", "policy:\n  sandbox: {backend: overlay}\n")]);
-    let mut child = Command::new(pp_bin())
-        .args(["run", "sleep 30", "--provider", "stub", "--json"])
-        .current_dir(env.root())
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let upper = loop {
-        let events = std::fs::read_dir(env.root().join(".pp-artifacts"))
-            .ok()
-            .and_then(|d| d.filter_map(Result::ok).find(|e| e.path().is_dir()))
-            .and_then(|e| std::fs::read_to_string(e.path().join("proof_bundle/events.jsonl")).ok())
-            .unwrap_or_default();
-        if let Some(line) = events.lines().find(|l| l.contains("sandbox_created")) {
-            let ev: serde_json::Value = serde_json::from_str(line).unwrap();
-            let text = ev.to_string();
-            let start = text.find("\"upper\":\"").unwrap() + 9;
-            let end = start + text[start..].find('"').unwrap();
-            break PathBuf::from(&text[start..end]);
-        }
-        assert!(
-            started.elapsed().as_secs() < 20,
-            "the session never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    assert!(upper.is_dir());
-    child.kill().unwrap();
-    child.wait().unwrap();
-    // The command `sleep 30` keeps its own process group; the holder must not wait for it.
-    let dir = upper.parent().unwrap().to_owned();
-    let started = std::time::Instant::now();
-    while dir.exists() {
-        assert!(
-            started.elapsed().as_secs() < 10,
-            "{} was left behind after pp was killed",
-            dir.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let _ = Command::new("pkill").args(["-f", "^sleep 30$"]).status();
+    crate::session::kill_pp_mid_command_and_check_cleanup("overlay", "30.103");
 }
 
 #[test]

@@ -492,6 +492,136 @@ fn network_deny_without_isolation_stops_before_anything_runs() {
     }
 }
 
+/// Processes whose command line is exactly `sleep SECS`.
+fn sleeps(secs: &str) -> Vec<u32> {
+    let want = format!("sleep\0{secs}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want.as_bytes())
+        })
+        .collect()
+}
+
+/// Kills pp (SIGKILL, so it cannot clean up) while its `backend` sandbox runs a command that
+/// started two `sleep SECS` (one in the background), then checks that nothing is left: no sleep,
+/// no sandbox directory, no worktree registration. `secs` tells this test's sleeps apart.
+pub(crate) fn kill_pp_mid_command_and_check_cleanup(backend: &str, secs: &str) {
+    let env = TestEnv::new(&[("a.txt", "a\n")]);
+    env.write(
+        "pp.yaml",
+        &format!("policy:\n  sandbox: {{backend: {backend}}}\n"),
+    );
+    env.commit("policy");
+    let mut child = std::process::Command::new(pp_bin())
+        .args([
+            "run",
+            &format!("sleep {secs} & sleep {secs}; wait"),
+            "--provider",
+            "stub",
+        ])
+        .current_dir(env.root())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let sandbox: serde_json::Value = loop {
+        let events = std::fs::read_dir(env.root().join(".pp-artifacts"))
+            .ok()
+            .and_then(|d| d.filter_map(Result::ok).find(|e| e.path().is_dir()))
+            .and_then(|e| std::fs::read_to_string(e.path().join("proof_bundle/events.jsonl")).ok())
+            .unwrap_or_default();
+        let created = events.lines().find(|l| l.contains("sandbox_created"));
+        if let (Some(line), 2) = (created, sleeps(secs).len()) {
+            let ev: serde_json::Value = serde_json::from_str(line).unwrap();
+            break ev["sandbox"].clone();
+        }
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "{backend}: the command never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(sandbox["backend"], backend);
+    // The directory pp made for the sandbox (`pp-sandbox-*`), whatever lives inside it.
+    let inner = sandbox["overlay"]["upper"]
+        .as_str()
+        .or(sandbox["root"].as_str())
+        .unwrap();
+    let dir = std::path::Path::new(inner)
+        .ancestors()
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("pp-sandbox-"))
+        })
+        .unwrap()
+        .to_owned();
+    assert!(dir.is_dir(), "{backend}: {}", dir.display());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let started = std::time::Instant::now();
+    while dir.exists() || !sleeps(secs).is_empty() {
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "{backend}: after pp was killed, {} exists: {}, sleeps left: {:?}",
+            dir.display(),
+            dir.exists(),
+            sleeps(secs)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let worktrees = env.git(&["worktree", "list"]);
+    assert_eq!(worktrees.lines().count(), 1, "{backend}: {worktrees}");
+}
+
+#[test]
+fn a_kept_copy_sandbox_outlives_pp() {
+    for backend in ["copy", "git_worktree"] {
+        let env = TestEnv::new(&[("a.txt", "a\n")]);
+        env.write(
+            "pp.yaml",
+            &format!("policy:\n  sandbox: {{backend: {backend}}}\n"),
+        );
+        env.commit("policy");
+        let out = env.pp(&[
+            "run",
+            "true",
+            "--provider",
+            "stub",
+            "--json",
+            "--keep-sandbox",
+        ]);
+        let v = json_out(&out);
+        assert_eq!(v["status"], "already_passing", "{}", stderr(&out));
+        let kept = std::path::PathBuf::from(v["sandbox"].as_str().unwrap());
+        // Its guard was stopped, not left to take pp's exit for a death and remove it.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert_eq!(
+            std::fs::read_to_string(kept.join("a.txt")).unwrap(),
+            "a\n",
+            "{backend}"
+        );
+        if backend == "git_worktree" {
+            env.git(&["worktree", "remove", "--force", kept.to_str().unwrap()]);
+        }
+        std::fs::remove_dir_all(kept.parent().unwrap()).unwrap();
+    }
+}
+
+#[test]
+fn copy_sandbox_and_its_commands_go_when_pp_is_killed() {
+    kill_pp_mid_command_and_check_cleanup("copy", "30.101");
+}
+
+#[test]
+fn git_worktree_sandbox_and_its_commands_go_when_pp_is_killed() {
+    kill_pp_mid_command_and_check_cleanup("git_worktree", "30.102");
+}
+
 #[test]
 fn secrets_never_reach_the_command_or_the_bundle() {
     let mut env = TestEnv::new(&[("a.txt", "a\n")]);

@@ -49,6 +49,7 @@ impl CargoCheck {
             tail_bytes: 4096,
             isolation: self.isolation.clone(),
             stdin: None,
+            watch: None,
         };
         let cap = match crate::exec::run(&spec, cancel).await {
             Ok(c) => c,
