@@ -212,17 +212,32 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         ),
         hint: "the bundle was edited or is corrupt; verify it with `pp verify-attestation`".into(),
     })?;
-    // In a container, as recorded: the engine and image must be here (never pulled).
+    // In a container, as recorded: the engine and the very image the proof ran on (by its id,
+    // whatever the policy's tag points at now) must be here; pp never pulls.
     let container = if p.sandbox.backend == BackendKind::Container {
         let client_env = sandbox::client_env(opts.env.iter().cloned());
+        let tag = &p.sandbox.container_image;
+        let recorded = repro["container"]["image_id"]
+            .as_str()
+            .filter(|id| !id.is_empty());
         let info = sandbox::probe_container_engine(
             &p.sandbox.container_runtime,
-            &p.sandbox.container_image,
+            recorded.unwrap_or(tag),
             &client_env,
         )
         .await
         .map_err(|e| {
-            let (message, hint) = e.message_and_hint();
+            let (message, hint) = match (&e, recorded) {
+                (sandbox::ContainerError::ImageMissing { runtime, .. }, Some(id)) => (
+                    format!(
+                        "the image the proof ran on, {id} (`{tag}` then), is not in the local `{runtime}` image store"
+                    ),
+                    Some(format!(
+                        "load that exact image (`{runtime} pull` the tag's repository by digest, or `{runtime} load`); pp never pulls, and whatever `{tag}` is here now is not the recorded environment"
+                    )),
+                ),
+                _ => e.message_and_hint(),
+            };
             Error::Usage {
                 message: format!("cannot replay in a container: {message}"),
                 hint: hint.unwrap_or_else(|| "see `pp doctor`".into()),

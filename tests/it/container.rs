@@ -204,6 +204,64 @@ fn failing_shell_target_is_proven_inside_the_container() {
 }
 
 #[test]
+fn replay_runs_the_recorded_image_not_what_the_tag_points_at_now() {
+    if !engine() {
+        return;
+    }
+    // A tag of this test's own, first on the busybox image, later moved to another image.
+    let tag = "pp-test-replay:moved";
+    docker_ok(&["tag", IMAGE, tag]);
+    let env = TestEnv::new(&[
+        ("v.cfg", "value=1\n"),
+        (
+            "pp.yaml",
+            &format!("policy:\n  sandbox: {{backend: container, container_image: \"{tag}\"}}\n"),
+        ),
+    ]);
+    // Passes with the fix, and only in an image without /marker.
+    let target = "test ! -e /marker && grep -q value=2 v.cfg";
+    let fix = "--- a/v.cfg\n+++ b/v.cfg\n@@ -1 +1 @@\n-value=1\n+value=2\n";
+    let provider = env.proposer(&[&json_diff(fix)]);
+    let out = env.pp(&["run", target, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let b = bundle(&v);
+    let recorded = read_json(&b.join("repro.json"))["container"]["image_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The tag now names an image with /marker.
+    let maker = "pp-test-replay-maker";
+    let _ = docker(&["rm", "-f", maker]);
+    docker_ok(&["run", "--name", maker, IMAGE, "touch", "/marker"]);
+    docker_ok(&["commit", maker, tag]);
+    docker_ok(&["rm", "-f", maker]);
+    let now = docker_ok(&["image", "inspect", "--format", "{{.Id}}", tag]);
+    assert_ne!(now, recorded);
+
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let r = json_out(&out);
+    assert_eq!(r["status"], "replayed", "{r} {}", stderr(&out));
+
+    // A recorded image that is not here is refused by its id, never swapped for the tag's.
+    let repro_path = b.join("repro.json");
+    let mut repro = read_json(&repro_path);
+    let absent = format!("sha256:{}", "0".repeat(64));
+    repro["container"]["image_id"] = serde_json::json!(absent);
+    std::fs::write(&repro_path, serde_json::to_vec(&repro).unwrap()).unwrap();
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let e = json_out(&out);
+    let message = e["error"].as_str().unwrap();
+    assert!(
+        message.contains(&absent) && message.contains("not in the local"),
+        "{message}"
+    );
+    docker_ok(&["rmi", tag]);
+}
+
+#[test]
 fn hanging_command_is_killed_at_the_timeout_and_no_container_is_left() {
     if !engine() {
         return;
