@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
@@ -227,8 +227,8 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .kill_on_drop(true);
+    new_session(&mut cmd);
     let started = Instant::now();
     let mut child = match cmd.spawn() {
         Ok(c) => c,
@@ -277,9 +277,9 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .map(Pid::from_raw);
-    if let (Some(w), Some(g)) = (&spec.watch, pgid) {
-        w.started(g.as_raw());
-    }
+    // However this function returns, what the command left running goes, and the watcher
+    // forgets it only then.
+    let _reaper = pgid.map(|g| Reaper::new(g.as_raw(), spec.watch.clone()));
 
     if let (Some(input), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
         tokio::spawn(async move {
@@ -327,14 +327,9 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
             })?
         }
     };
-    // Whatever the command left running in its group goes too: stragglers would hold the output
-    // pipes open and outlive the sandbox.
-    if let Some(pgid) = pgid {
-        let _ = killpg(pgid, Signal::SIGKILL);
-        if let Some(w) = &spec.watch {
-            w.ended(pgid.as_raw());
-        }
-    }
+    // Whatever the command left running in its session goes too: stragglers would hold the
+    // output pipes open and outlive the sandbox.
+    drop(_reaper);
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let stdout = join_stream(out).await;
     let stderr = join_stream(err).await;
@@ -368,19 +363,64 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
     })
 }
 
-/// TERM the group, give it a grace period, then KILL it; always reaps the direct child.
+/// Makes the command the leader of a new session (and so of a new process group): every
+/// process it starts stays findable by that id, even one that leaves the group (see
+/// `watch.rs`), and none of them has a controlling terminal to read or stop on.
+#[expect(
+    unsafe_code,
+    reason = "pre_exec is unsafe; setsid is async-signal-safe, as the child after fork requires"
+)]
+fn new_session(cmd: &mut tokio::process::Command) {
+    // SAFETY: the closure only calls setsid(2), which is async-signal-safe and touches no
+    // memory shared with the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+}
+
+/// Kills what is left of a command (its group and session) when dropped, then tells the
+/// watcher the command is gone.
+struct Reaper {
+    id: i32,
+    watch: Option<super::GroupWatch>,
+}
+
+impl Reaper {
+    fn new(id: i32, watch: Option<super::GroupWatch>) -> Self {
+        if let Some(w) = &watch {
+            w.started(id);
+        }
+        Self { id, watch }
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        super::signal_command(self.id, Signal::SIGKILL);
+        if let Some(w) = &self.watch {
+            w.ended(self.id);
+        }
+    }
+}
+
+/// TERM the command's processes, give them a grace period, then KILL them; always reaps the
+/// direct child.
 async fn terminate(
     child: &mut tokio::process::Child,
     pgid: Option<Pid>,
 ) -> std::io::Result<std::process::ExitStatus> {
     if let Some(pgid) = pgid {
-        let _ = killpg(pgid, Signal::SIGTERM);
+        super::signal_command(pgid.as_raw(), Signal::SIGTERM);
     }
     if let Ok(status) = tokio::time::timeout(KILL_GRACE, child.wait()).await {
         return status;
     }
     if let Some(pgid) = pgid {
-        let _ = killpg(pgid, Signal::SIGKILL);
+        super::signal_command(pgid.as_raw(), Signal::SIGKILL);
     }
     let _ = child.start_kill();
     child.wait().await

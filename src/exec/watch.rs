@@ -1,21 +1,25 @@
-//! Process groups outliving pp: pp reports each command's process group, as it starts and once
-//! it is gone, to a small watcher process outside pp (the sandbox's guard, or the overlay's
-//! holder) over that process's stdin. When pp ends normally it kills the watcher first, which
-//! then does nothing. When pp dies without that (SIGKILL, a crash), the watcher reads end of
-//! file and kills every group still listed, so no test server or `sleep` keeps running, and
-//! writing, in a sandbox that is about to be removed.
+//! Commands outliving pp: pp reports each command it starts, as it starts and once it is gone,
+//! to a small watcher process outside pp (the sandbox's guard, or the overlay's holder) over
+//! that process's stdin. When pp ends normally it stops the watcher itself, which then does
+//! nothing. When pp dies without that (SIGKILL, a crash), the watcher reads end of file and kills
+//! every command still listed, so no test server or `sleep` keeps running, and writing, in a
+//! sandbox that is about to be removed.
 //!
-//! The protocol is one line per event: `+PGID` when a group starts, `-PGID` once pp has killed
-//! what was left of it (pp kills every command's group when the command ends).
+//! pp starts every command as the leader of a new session, so one number names the command's
+//! process group and its session: a process that leaves the group (`timeout`, a shell with job
+//! control) stays in the session and is still found, by a scan of `/proc`.
+//!
+//! The protocol is one line per event: `+ID` when a command starts, `-ID` once pp has killed
+//! what was left of it (pp kills every command's processes when the command ends).
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::{Pid, getsid};
 
-/// pp's end: where it reports the groups it starts. Cheap to clone; reporting never fails a
+/// pp's end: where it reports the commands it starts. Cheap to clone; reporting never fails a
 /// command (a watcher that is gone has nothing to watch).
 #[derive(Debug, Clone)]
 pub struct GroupWatch(Arc<Mutex<std::process::ChildStdin>>);
@@ -25,48 +29,92 @@ impl GroupWatch {
         Self(Arc::new(Mutex::new(watcher_stdin)))
     }
 
-    pub fn started(&self, pgid: i32) {
-        self.send('+', pgid);
+    pub fn started(&self, id: i32) {
+        self.send('+', id);
     }
 
-    pub fn ended(&self, pgid: i32) {
-        self.send('-', pgid);
+    pub fn ended(&self, id: i32) {
+        self.send('-', id);
     }
 
-    fn send(&self, sign: char, pgid: i32) {
+    fn send(&self, sign: char, id: i32) {
         if let Ok(mut w) = self.0.lock() {
-            let _ = writeln!(w, "{sign}{pgid}");
+            let _ = writeln!(w, "{sign}{id}");
             let _ = w.flush();
         }
     }
 }
 
-/// The watcher's end: reads the reports until end of file, and returns the groups still live.
-pub fn read_groups(input: impl BufRead) -> BTreeSet<i32> {
+/// The watcher's end: reads the reports until end of file and returns the commands still live;
+/// `None` when reading failed, which says nothing about pp (the watcher then leaves everything
+/// alone rather than kill what pp may still be using).
+pub fn read_groups(input: impl BufRead) -> Option<BTreeSet<i32>> {
     let mut live = BTreeSet::new();
     for line in input.lines() {
-        let Ok(line) = line else { break };
+        let line = line.ok()?;
         let line = line.trim();
-        let (sign, n) = line.split_at(line.len().min(1));
-        match (sign, n.parse::<i32>()) {
-            // Never a group of 0 or below: killpg would reach the watcher's own group, or all.
-            ("+", Ok(g)) if g > 1 => {
-                live.insert(g);
+        if let Some(id) = line.strip_prefix('+').and_then(|n| n.parse::<i32>().ok()) {
+            // Never 0 or 1 or below: killpg would reach the caller's own group, or init's.
+            if id > 1 {
+                live.insert(id);
             }
-            ("-", Ok(g)) => {
-                live.remove(&g);
-            }
-            _ => {}
+        } else if let Some(id) = line.strip_prefix('-').and_then(|n| n.parse::<i32>().ok()) {
+            live.remove(&id);
         }
     }
-    live
+    Some(live)
 }
 
-/// Kills every group in `groups` (those already gone are skipped silently).
-pub fn kill_groups(groups: &BTreeSet<i32>) {
-    for &g in groups {
-        let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
+/// Kills every command in `ids` (see [`signal_command`]); those already gone are skipped.
+pub fn kill_groups(ids: &BTreeSet<i32>) {
+    for &id in ids {
+        signal_command(id, Signal::SIGKILL);
     }
+}
+
+/// Sends `sig` to command `id`: its process group, and every process of its session (found in
+/// `/proc`) that left the group. Refuses ids that could name the caller's own session or init.
+pub fn signal_command(id: i32, sig: Signal) {
+    let own = getsid(None).map(Pid::as_raw).unwrap_or(0);
+    if id <= 1 || id == own {
+        return;
+    }
+    let _ = killpg(Pid::from_raw(id), sig);
+    // A SIGKILLed straggler may have forked meanwhile: look again until the session is empty.
+    for _ in 0..3 {
+        let members = session_members(id);
+        if members.is_empty() {
+            break;
+        }
+        for pid in &members {
+            let _ = kill(Pid::from_raw(*pid), sig);
+        }
+        if sig != Signal::SIGKILL {
+            break;
+        }
+    }
+}
+
+/// Live (not zombie) processes whose session id is `sid`.
+fn session_members(sid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // `pid (comm) state ppid pgrp session …`; comm may hold spaces and parentheses.
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            fields.first().is_some_and(|state| *state != "Z")
+                && fields.get(3).and_then(|s| s.parse::<i32>().ok()) == Some(sid)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -75,22 +123,53 @@ mod tests {
 
     #[test]
     fn ended_groups_are_forgotten_and_nonsense_ignored() {
-        let input = "+100\n+200\n-100\n+0\n+-5\n+1\nbogus\n+300\n";
-        let live = read_groups(std::io::Cursor::new(input));
+        let input = "+100\n+200\n-100\n+0\n+-5\n+1\nbogus\n\u{e9}x\n+300\n";
+        let live = read_groups(std::io::Cursor::new(input)).unwrap();
         assert_eq!(live.into_iter().collect::<Vec<_>>(), vec![200, 300]);
     }
 
     #[test]
-    fn a_live_group_is_killed() {
-        use std::os::unix::process::{CommandExt, ExitStatusExt};
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .process_group(0)
+    fn unreadable_input_is_not_taken_for_an_end() {
+        let bad: &[u8] = b"+100\n\xff\xfe\n";
+        assert_eq!(read_groups(std::io::Cursor::new(bad)), None);
+    }
+
+    #[test]
+    fn a_process_that_left_the_group_is_found_by_its_session() {
+        use std::os::unix::process::ExitStatusExt;
+        // `setsid -w sh`: a session leader whose child, `timeout`, moves to a group of its
+        // own. Killing the session leader's group alone would miss it.
+        let mut child = std::process::Command::new("setsid")
+            .args(["-w", "sh", "-c", "timeout 60 sleep 30.201 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let pgid = i32::try_from(child.id()).unwrap();
-        kill_groups(&BTreeSet::from([pgid]));
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let sleeper: i32 = line.trim().parse().unwrap();
+        let sid = getsid(Some(Pid::from_raw(sleeper))).unwrap().as_raw();
+        let started = std::time::Instant::now();
+        while nix::unistd::getpgid(Some(Pid::from_raw(sleeper))).map(Pid::as_raw) == Ok(sid) {
+            assert!(
+                started.elapsed().as_secs() < 5,
+                "timeout never left the group"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        kill_groups(&BTreeSet::from([sid]));
         let status = child.wait().unwrap();
-        assert_eq!(status.signal(), Some(9));
+        assert!(status.signal() == Some(9) || !status.success());
+        // SIGKILL is not instant: give the sleeper a moment to be gone (or a zombie).
+        let gone = || {
+            std::fs::read_to_string(format!("/proc/{sleeper}/stat"))
+                .map_or(true, |s| s.contains(") Z"))
+        };
+        let started = std::time::Instant::now();
+        while !gone() && started.elapsed().as_secs() < 5 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(gone(), "the sleeper outlived its session's kill");
     }
 }

@@ -523,10 +523,21 @@ pub async fn remove_stale(
     );
     let mut args = vec!["container", "inspect", "--format", &format];
     args.extend(ids.iter().copied());
-    // A container may vanish between the two calls; inspect then fails for it alone.
-    let listing = engine_call(runtime, client_env, &args)
-        .await
-        .unwrap_or_default();
+    // A container may vanish between the two calls (another session removing its own), and
+    // the engine then fails the whole batch: ask about each one alone, so the rest still count.
+    let listing = match engine_call(runtime, client_env, &args).await {
+        Ok(listing) => listing,
+        Err(_) => {
+            let mut lines = Vec::new();
+            for id in &ids {
+                let one = ["container", "inspect", "--format", &format, id];
+                if let Ok(line) = engine_call(runtime, client_env, &one).await {
+                    lines.push(line);
+                }
+            }
+            lines.join("\n")
+        }
+    };
     let now = jiff::Timestamp::now().as_second();
     let mine = host::pid_namespace();
     let mut removed = Vec::new();
@@ -566,6 +577,28 @@ fn parse_labelled(line: &str) -> Option<Labelled> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_container_vanishing_mid_listing_does_not_hide_the_stale_ones() {
+        use std::os::unix::fs::PermissionsExt;
+        // An engine that lists two containers, one of which is gone by the time it is
+        // inspected: a batch inspect fails as a whole, as docker's does.
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("removed");
+        let fake = d.path().join("engine");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\ncase \"$1\" in\n  ps) echo gone-id; echo stale-id ;;\n  container) shift 4\n    if [ $# -gt 1 ]; then echo 'stale-id|/stale|exited|x:1|1'; exit 1; fi\n    if [ \"$1\" = stale-id ]; then echo 'stale-id|/stale|exited|x:1|1'; else exit 1; fi ;;\n  rm) echo \"$3\" >> {} ;;\nesac\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let removed = remove_stale(fake.to_str().unwrap(), &[]).await.unwrap();
+        assert_eq!(removed, vec!["stale".to_owned()]);
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "stale-id\n");
+    }
 
     fn spec() -> ContainerSpec {
         ContainerSpec {

@@ -139,7 +139,7 @@ pub fn main(args: &[String]) -> u8 {
         Ok(IsolateArgs::HoldOverlay { lower, upper, work }) => {
             super::overlay::hold(&lower, &upper, &work)
         }
-        Ok(IsolateArgs::Guard { dir, worktree }) => super::guard(&dir, worktree),
+        Ok(IsolateArgs::Guard { dir, worktree }) => super::guard::main(&dir, worktree),
         Ok(IsolateArgs::Exec { join, net, argv }) => {
             if let Err(err) = enter(join, net) {
                 eprintln!("pp: isolation failed: {err}");

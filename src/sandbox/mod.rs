@@ -9,6 +9,7 @@
 
 mod container;
 mod copy;
+mod guard;
 mod isolate;
 mod worktree;
 
@@ -202,7 +203,7 @@ impl Sandbox {
             .map(|n| n.to_owned())
             .unwrap_or_else(|| "workspace".into());
         let top = temp.path().join(name);
-        let mut guard = spawn_guard(
+        let mut guard = guard::spawn(
             self_exe,
             temp.path(),
             (kind == BackendKind::GitWorktree).then_some((workspace, top.as_path())),
@@ -211,14 +212,17 @@ impl Sandbox {
             .as_mut()
             .and_then(|g| g.stdin.take())
             .map(crate::exec::GroupWatch::new);
-        let (root, worktree_of) = match kind {
-            BackendKind::GitWorktree => {
-                let root = worktree::create(workspace, &top)?;
-                (root, Some((workspace.to_owned(), top)))
-            }
-            _ => {
-                copy::copy_tree(workspace, &top, exclude)?;
-                (top, None)
+        let made = match kind {
+            BackendKind::GitWorktree => worktree::create(workspace, &top)
+                .map(|root| (root, Some((workspace.to_owned(), top)))),
+            _ => copy::copy_tree(workspace, &top, exclude).map(|()| (top, None)),
+        };
+        let (root, worktree_of) = match made {
+            Ok(m) => m,
+            Err(e) => {
+                // pp is alive and cleans up itself: the guard must not act on the pipe closing.
+                guard::stop(&mut guard);
+                return Err(e);
             }
         };
         Ok(Self {
@@ -363,7 +367,7 @@ impl Sandbox {
             ov.stop();
         }
         // Before pp exits, or the guard would take pp's end for a death and remove it all.
-        stop_guard(&mut self.guard);
+        guard::stop(&mut self.guard);
         if let Some(t) = self.temp.take() {
             overlay::prepare_removal(&t.path().join("work"));
             let _ = t.keep();
@@ -378,12 +382,18 @@ impl Sandbox {
     }
 
     fn remove(&mut self) -> Result<(), SandboxError> {
-        // pp removes its own sandbox; the guard is only for when pp cannot.
-        stop_guard(&mut self.guard);
         // Unmount before removing the layers under it.
         if let Some(mut ov) = self.overlay.take() {
             ov.stop();
         }
+        let removed = self.remove_files();
+        // Only now: should pp die while removing, the guard finishes the job. It cannot take
+        // this for pp's death meanwhile, as `self.watch` keeps its stdin open.
+        guard::stop(&mut self.guard);
+        removed
+    }
+
+    fn remove_files(&mut self) -> Result<(), SandboxError> {
         if let Some((ws, top)) = self.worktree_of.take() {
             worktree::remove(&ws, &top)?;
         }
@@ -395,64 +405,6 @@ impl Sandbox {
         }
         Ok(())
     }
-}
-
-/// Starts the guard of the sandbox in `dir` (see [`guard`]). Without one (pp's own executable
-/// cannot be run), the session goes on: a guard only matters if pp dies.
-fn spawn_guard(
-    self_exe: &Path,
-    dir: &Path,
-    worktree: Option<(&Path, &Path)>,
-) -> Option<std::process::Child> {
-    use std::os::unix::process::CommandExt;
-    let dir = dir.to_str()?;
-    let worktree = match worktree {
-        Some((ws, top)) => Some((ws.to_str()?, top.to_str()?)),
-        None => None,
-    };
-    let mut cmd = std::process::Command::new(self_exe);
-    cmd.args(isolate::guard_args(dir, worktree))
-        .env_clear()
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        // Its own group: neither a Ctrl-C at the terminal nor pp's group kills reach it.
-        .process_group(0);
-    if worktree.is_some() {
-        // `git worktree remove` needs git.
-        cmd.envs(std::env::var_os("PATH").map(|p| ("PATH", p)));
-    }
-    cmd.spawn()
-        .inspect_err(|e| tracing::warn!("no guard for the sandbox {dir}: {e}"))
-        .ok()
-}
-
-fn stop_guard(guard: &mut Option<std::process::Child>) {
-    if let Some(mut g) = guard.take() {
-        let _ = g.kill();
-        let _ = g.wait();
-    }
-}
-
-/// `pp __isolate --guard DIR [--worktree WORKSPACE TOP]`: waits for pp's reports of process
-/// groups until its stdin closes. pp kills the guard once it has removed the sandbox itself,
-/// so end of file means pp died (SIGKILL, a crash): the guard kills the groups still running,
-/// removes the worktree's registration and the sandbox directory (only a `pp-sandbox-*` one).
-pub fn guard(dir: &str, worktree: Option<(String, String)>) -> u8 {
-    let live = crate::exec::read_groups(std::io::stdin().lock());
-    crate::exec::kill_groups(&live);
-    let dir = Path::new(dir);
-    if !dir
-        .file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with("pp-sandbox-"))
-    {
-        return 2;
-    }
-    if let Some((ws, top)) = worktree {
-        let _ = worktree::remove(Path::new(&ws), Path::new(&top));
-    }
-    let _ = std::fs::remove_dir_all(dir);
-    0
 }
 
 impl Drop for Sandbox {

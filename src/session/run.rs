@@ -229,13 +229,30 @@ async fn prove(
             st.isolation = json!({"network": "allow", "applied": "none"});
             false
         }
-        // Probed while the sandbox is made; nothing runs before the answer.
-        Network::Deny => true,
+        // Probed before anything is made: a machine that cannot isolate stops here, quickly.
+        Network::Deny => match probe_network_isolation(&settings.self_exe).await {
+            Ok(()) => {
+                st.isolation =
+                    json!({"network": "deny", "applied": "network_namespace", "loopback": "up"});
+                true
+            }
+            Err(why) => {
+                st.isolation = json!({"network": "deny", "applied": "unavailable", "reason": why});
+                return Ok((
+                    End::new(
+                        Status::PolicyViolation,
+                        format!(
+                            "the policy denies network access, but this machine cannot isolate commands from the network: {why}"
+                        ),
+                        Some(
+                            "set `policy.network: allow` to run without isolation, or `policy.sandbox.backend: container`; `pp doctor` shows what this machine offers",
+                        ),
+                    ),
+                    None,
+                ));
+            }
+        },
     };
-    let network_probe = deny_network.then(|| {
-        let exe = settings.self_exe.clone();
-        tokio::spawn(async move { probe_network_isolation(&exe).await })
-    });
 
     // The user's tree is hashed, and its git provenance read, while the sandbox is made and
     // the baseline runs: pp never writes that tree, so both are the same whenever they are
@@ -298,32 +315,6 @@ async fn prove(
             json!("overlay mounted at the workspace path in a private mount namespace");
     }
     *sandbox_slot = Some(sandbox);
-    if let Some(probe) = network_probe {
-        let answer = probe
-            .await
-            .map_err(|e| Error::Internal(format!("the network isolation probe failed: {e}")))?;
-        if let Err(why) = answer {
-            st.isolation["network"] = json!("deny");
-            st.isolation["applied"] = json!("unavailable");
-            st.isolation["reason"] = json!(why);
-            record_manifest(settings, st, manifest_task).await?;
-            return Ok((
-                End::new(
-                    Status::PolicyViolation,
-                    format!(
-                        "the policy denies network access, but this machine cannot isolate commands from the network: {why}"
-                    ),
-                    Some(
-                        "set `policy.network: allow` to run without isolation, or `policy.sandbox.backend: container`; `pp doctor` shows what this machine offers",
-                    ),
-                ),
-                None,
-            ));
-        }
-        st.isolation["network"] = json!("deny");
-        st.isolation["applied"] = json!("network_namespace");
-        st.isolation["loopback"] = json!("up");
-    }
     let isolation = match container_client_env {
         Some(client_env) => {
             Isolation::Container(container_spec(settings, st, root.clone(), client_env))
@@ -477,6 +468,7 @@ async fn prove(
             cwd: runner.cwd.clone(),
             env: runner.env.clone(),
             isolation: runner.isolation.clone(),
+            watch: runner.watch.clone(),
             timeout: Duration::from_secs(p.limits.per_command_timeout_sec),
             max_output_bytes: p.limits.max_output_bytes,
             log_dir: st.bundle.path("attempts/0_baseline/suggest_cargo_check"),

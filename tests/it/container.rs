@@ -208,9 +208,17 @@ fn replay_runs_the_recorded_image_not_what_the_tag_points_at_now() {
     if !engine() {
         return;
     }
-    // A tag of this test's own, first on the busybox image, later moved to another image.
+    // A tag of this test's own, first on the busybox image, later moved to another image;
+    // removed however the test ends.
+    struct Untag(&'static str);
+    impl Drop for Untag {
+        fn drop(&mut self) {
+            let _ = docker(&["rmi", self.0]);
+        }
+    }
     let tag = "pp-test-replay:moved";
     docker_ok(&["tag", IMAGE, tag]);
+    let _untag = Untag(tag);
     let env = TestEnv::new(&[
         ("v.cfg", "value=1\n"),
         (
@@ -258,7 +266,6 @@ fn replay_runs_the_recorded_image_not_what_the_tag_points_at_now() {
         message.contains(&absent) && message.contains("not in the local"),
         "{message}"
     );
-    docker_ok(&["rmi", tag]);
 }
 
 #[test]

@@ -246,6 +246,33 @@ fn hanging_command_and_its_grandchild_are_killed_at_the_timeout() {
 }
 
 #[test]
+fn a_process_that_leaves_the_command_group_is_killed_at_the_timeout_too() {
+    // `timeout` moves itself and its child into a process group of their own; pp finds them by
+    // the command's session.
+    let env = TestEnv::new(&[(
+        "pp.yaml",
+        "policy:\n  limits: {per_command_timeout_sec: 1}\n",
+    )]);
+    let out = env.pp(&[
+        "run",
+        "timeout 60 sleep 30.301",
+        "--provider",
+        "stub",
+        "--json",
+    ]);
+    let v = json_out(&out);
+    assert_eq!(v["final_exit_code"], 124, "{}", stderr(&out));
+    let started = std::time::Instant::now();
+    while !sleeps("30.301").is_empty() {
+        assert!(
+            started.elapsed().as_secs() < 5,
+            "the sleep under `timeout` outlived the command's timeout"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
 fn candidate_fixing_one_target_but_breaking_another_is_rejected() {
     let env = TestEnv::new(&[
         ("value.txt", "1\n"),
@@ -442,13 +469,7 @@ fn network_deny_without_isolation_stops_before_anything_runs() {
         env.commit("policy");
         env.extra_env
             .push((pp::sandbox::SIMULATE_NETNS_REFUSAL_ENV.into(), "1".into()));
-        let out = env.pp(&[
-            "run",
-            "touch ran.txt; false",
-            "--provider",
-            "stub",
-            "--json",
-        ]);
+        let out = env.pp(&["run", "false", "--provider", "stub", "--json"]);
         let v = json_out(&out);
         assert_eq!(
             v["status"],
@@ -468,14 +489,9 @@ fn network_deny_without_isolation_stops_before_anything_runs() {
         );
         let r = repro(&v);
         assert_eq!(r["isolation"]["applied"], "unavailable", "{r}");
-        // Nothing ran, and the sandbox made meanwhile is gone.
+        // Refused before anything was made or run.
+        assert!(r["sandbox"].is_null(), "{backend}: {r}");
         assert!(!bundle(&v).join("attempts").exists(), "{backend}");
-        assert!(!env.root().join("ran.txt").exists());
-        let root = r["sandbox"]["root"].as_str().unwrap();
-        assert!(
-            !std::path::Path::new(root).exists(),
-            "{backend}: {root} left behind"
-        );
         // The same machine runs the command when the policy allows the network.
         env.write(
             "pp.yaml",
@@ -490,6 +506,29 @@ fn network_deny_without_isolation_stops_before_anything_runs() {
             stderr(&out)
         );
     }
+}
+
+/// Guard processes (`pp __isolate --guard DIR …`) still alive for `dir`.
+fn guards_of(dir: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let zombie = stat
+                .rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'));
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            !zombie
+                && args
+                    .windows(2)
+                    .any(|w| w[0] == b"--guard" && w[1] == dir.as_bytes())
+        })
+        .collect()
 }
 
 /// Processes whose command line is exactly `sleep SECS`.
@@ -516,9 +555,10 @@ pub(crate) fn kill_pp_mid_command_and_check_cleanup(backend: &str, secs: &str) {
     );
     env.commit("policy");
     let mut child = std::process::Command::new(pp_bin())
+        // One sleep in the command's group, one under `timeout`, which leaves that group.
         .args([
             "run",
-            &format!("sleep {secs} & sleep {secs}; wait"),
+            &format!("timeout 60 sleep {secs} & sleep {secs}; wait"),
             "--provider",
             "stub",
         ])
@@ -598,8 +638,12 @@ fn a_kept_copy_sandbox_outlives_pp() {
         let v = json_out(&out);
         assert_eq!(v["status"], "already_passing", "{}", stderr(&out));
         let kept = std::path::PathBuf::from(v["sandbox"].as_str().unwrap());
-        // Its guard was stopped, not left to take pp's exit for a death and remove it.
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // Its guard was stopped with pp, not left to take pp's exit for a death and remove it.
+        let dir = kept.parent().unwrap().to_str().unwrap().to_owned();
+        assert!(
+            guards_of(&dir).is_empty(),
+            "{backend}: a guard of {dir} outlived pp"
+        );
         assert_eq!(
             std::fs::read_to_string(kept.join("a.txt")).unwrap(),
             "a\n",

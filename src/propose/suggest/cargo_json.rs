@@ -25,6 +25,8 @@ pub struct CargoCheck {
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
     pub isolation: Isolation,
+    /// The sandbox's watcher, as for the session's own commands.
+    pub watch: Option<crate::exec::GroupWatch>,
     pub timeout: Duration,
     pub max_output_bytes: u64,
     pub log_dir: PathBuf,
@@ -49,7 +51,7 @@ impl CargoCheck {
             tail_bytes: 4096,
             isolation: self.isolation.clone(),
             stdin: None,
-            watch: None,
+            watch: self.watch.clone(),
         };
         let cap = match crate::exec::run(&spec, cancel).await {
             Ok(c) => c,

@@ -155,13 +155,13 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
     }
 }
 
-/// The JSON document on stdout.
 /// The `repro.json` of the bundle a `--json` summary names.
 pub fn repro(v: &serde_json::Value) -> serde_json::Value {
     let b = std::path::Path::new(v["proof_bundle"].as_str().unwrap()).join("repro.json");
     serde_json::from_slice(&std::fs::read(b).unwrap()).unwrap()
 }
 
+/// The JSON document on stdout.
 pub fn json_out(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
