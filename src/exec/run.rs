@@ -449,8 +449,12 @@ async fn join_stream(
 
 /// Reads a log file the runner wrote, lossily.
 pub fn read_log(path: &Path) -> String {
+    // Valid UTF-8 (the usual case) is taken as is, without a second copy of a large log.
     std::fs::read(path)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map(|b| {
+            String::from_utf8(b)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        })
         .unwrap_or_default()
 }
 

@@ -102,11 +102,9 @@ impl Runner {
         let output = capture.combined_tail();
         // Test summaries come from the whole stored output: libtest prints one result line per
         // test binary, and a tail could miss the first ones.
-        let full = format!(
-            "{}\n{}",
-            crate::exec::read_log(&log_dir.join("stdout.log")),
-            crate::exec::read_log(&log_dir.join("stderr.log"))
-        );
+        let mut full = crate::exec::read_log(&log_dir.join("stdout.log"));
+        full.push('\n');
+        full.push_str(&crate::exec::read_log(&log_dir.join("stderr.log")));
         let tests = match &junit {
             Some(j) => std::fs::read_to_string(j)
                 .ok()
