@@ -317,6 +317,11 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
                 c.kill(name).await;
             }
             let status = terminate(&mut child, pgid).await;
+            // What is left of the command goes now, while its id is fresh, not after the
+            // container's removal, which can take seconds.
+            if let Some(pgid) = pgid {
+                super::signal_command(pgid.as_raw(), Signal::SIGKILL);
+            }
             // Only once the client is reaped can nothing recreate it; then make sure it is gone.
             if let Some((c, name)) = &container {
                 c.remove(name).await;

@@ -38,31 +38,53 @@ impl GroupWatch {
     }
 
     fn send(&self, sign: char, id: i32) {
+        // One write per line: a report is never split.
+        let line = format!("{sign}{id}\n");
         if let Ok(mut w) = self.0.lock() {
-            let _ = writeln!(w, "{sign}{id}");
-            let _ = w.flush();
+            let _ = w.write_all(line.as_bytes());
         }
     }
 }
 
-/// The watcher's end: reads the reports until end of file and returns the commands still live;
-/// `None` when reading failed, which says nothing about pp (the watcher then leaves everything
-/// alone rather than kill what pp may still be using).
-pub fn read_groups(input: impl BufRead) -> Option<BTreeSet<i32>> {
+/// The watcher's end: reads the reports until pp is gone and returns the commands still live.
+/// pp is gone when its end of the pipe closes; should reading fail instead (which says nothing
+/// about pp), the watcher waits until its parent, pp, is no longer its parent. Lines that are
+/// not reports are skipped.
+pub fn read_groups(mut input: impl BufRead) -> BTreeSet<i32> {
     let mut live = BTreeSet::new();
-    for line in input.lines() {
-        let line = line.ok()?;
-        let line = line.trim();
-        if let Some(id) = line.strip_prefix('+').and_then(|n| n.parse::<i32>().ok()) {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) => return live,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => {
+                wait_for_orphaning();
+                return live;
+            }
+        }
+        let Ok(text) = std::str::from_utf8(&line) else {
+            continue;
+        };
+        let text = text.trim();
+        if let Some(id) = text.strip_prefix('+').and_then(|n| n.parse::<i32>().ok()) {
             // Never 0 or 1 or below: killpg would reach the caller's own group, or init's.
             if id > 1 {
                 live.insert(id);
             }
-        } else if let Some(id) = line.strip_prefix('-').and_then(|n| n.parse::<i32>().ok()) {
+        } else if let Some(id) = text.strip_prefix('-').and_then(|n| n.parse::<i32>().ok()) {
             live.remove(&id);
         }
     }
-    Some(live)
+}
+
+/// Returns once the process that started this one has exited (this one is then re-parented).
+fn wait_for_orphaning() {
+    let parent = nix::unistd::getppid();
+    while nix::unistd::getppid() == parent {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// Kills every command in `ids` (see [`signal_command`]); those already gone are skipped.
@@ -80,6 +102,10 @@ pub fn signal_command(id: i32, sig: Signal) {
         return;
     }
     let _ = killpg(Pid::from_raw(id), sig);
+    // Session ids in /proc are only ours to compare when /proc shows our own pid namespace.
+    if !own_proc() {
+        return;
+    }
     // A SIGKILLed straggler may have forked meanwhile: look again until the session is empty.
     for _ in 0..3 {
         let members = session_members(id);
@@ -93,6 +119,15 @@ pub fn signal_command(id: i32, sig: Signal) {
             break;
         }
     }
+}
+
+/// Whether `/proc` is this process's pid namespace's (it is not after `unshare --pid` without a
+/// fresh `/proc`): `/proc/self` then names our own pid.
+fn own_proc() -> bool {
+    std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str()?.parse::<i32>().ok())
+        == Some(nix::unistd::getpid().as_raw())
 }
 
 /// Live (not zombie) processes whose session id is `sid`.
@@ -123,15 +158,14 @@ mod tests {
 
     #[test]
     fn ended_groups_are_forgotten_and_nonsense_ignored() {
-        let input = "+100\n+200\n-100\n+0\n+-5\n+1\nbogus\n\u{e9}x\n+300\n";
-        let live = read_groups(std::io::Cursor::new(input)).unwrap();
+        let input: &[u8] = b"+100\n+200\n-100\n+0\n+-5\n+1\nbogus\n\xc3\xa9x\n\xff\xfe\n+300";
+        let live = read_groups(std::io::Cursor::new(input));
         assert_eq!(live.into_iter().collect::<Vec<_>>(), vec![200, 300]);
     }
 
     #[test]
-    fn unreadable_input_is_not_taken_for_an_end() {
-        let bad: &[u8] = b"+100\n\xff\xfe\n";
-        assert_eq!(read_groups(std::io::Cursor::new(bad)), None);
+    fn this_test_sees_its_own_proc() {
+        assert!(own_proc());
     }
 
     #[test]

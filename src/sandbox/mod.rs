@@ -387,8 +387,9 @@ impl Sandbox {
             ov.stop();
         }
         let removed = self.remove_files();
-        // Only now: should pp die while removing, the guard finishes the job. It cannot take
-        // this for pp's death meanwhile, as `self.watch` keeps its stdin open.
+        // Only now: should pp die while removing a copy or worktree, the guard finishes the
+        // job (an overlay's holder is gone by then; its layers are plain files in pp's temp dir).
+        // It cannot take this for pp's death meanwhile, as `self.watch` keeps its stdin open.
         guard::stop(&mut self.guard);
         removed
     }

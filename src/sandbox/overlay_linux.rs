@@ -204,12 +204,7 @@ pub fn hold(lower: &str, upper: &str, work: &str) -> u8 {
             let _ = writeln!(out, "ready {}", if userns { "userns" } else { "root" });
             let _ = out.flush();
             // pp reports its commands' process groups here; end of file means pp is gone.
-            let Some(live) = crate::exec::read_groups(std::io::stdin().lock()) else {
-                // Not an end of file: pp may be alive and using the mount; wait to be killed.
-                loop {
-                    std::thread::park();
-                }
-            };
+            let live = crate::exec::read_groups(std::io::stdin().lock());
             crate::exec::kill_groups(&live);
             let _ = nix::mount::umount2(lower, nix::mount::MntFlags::MNT_DETACH);
             let _ = std::fs::remove_dir_all(upper);

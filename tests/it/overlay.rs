@@ -344,7 +344,10 @@ fn the_holder_cleans_up_when_pp_itself_is_killed() {
     if !overlay_available() {
         return;
     }
-    crate::session::kill_pp_mid_command_and_check_cleanup("overlay", "30.103");
+    crate::session::kill_pp_mid_command_and_check_cleanup(
+        "overlay",
+        &crate::session::sleep_marker(4),
+    );
 }
 
 #[test]

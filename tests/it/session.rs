@@ -253,9 +253,12 @@ fn a_process_that_leaves_the_command_group_is_killed_at_the_timeout_too() {
         "pp.yaml",
         "policy:\n  limits: {per_command_timeout_sec: 1}\n",
     )]);
+    // In the background: a shell that execs its last command would make `timeout` the session
+    // leader, which cannot leave its group.
+    let secs = sleep_marker(3);
     let out = env.pp(&[
         "run",
-        "timeout 60 sleep 30.301",
+        &format!("timeout 60 sleep {secs} & wait"),
         "--provider",
         "stub",
         "--json",
@@ -263,7 +266,7 @@ fn a_process_that_leaves_the_command_group_is_killed_at_the_timeout_too() {
     let v = json_out(&out);
     assert_eq!(v["final_exit_code"], 124, "{}", stderr(&out));
     let started = std::time::Instant::now();
-    while !sleeps("30.301").is_empty() {
+    while !sleeps(&secs).is_empty() {
         assert!(
             started.elapsed().as_secs() < 5,
             "the sleep under `timeout` outlived the command's timeout"
@@ -531,6 +534,12 @@ fn guards_of(dir: &str) -> Vec<u32> {
         .collect()
 }
 
+/// A `sleep` duration no other test, and no other run of the suite, uses: 30 s and a fraction
+/// made of this test process's pid and `n`, so `sleeps` finds only this test's processes.
+pub(crate) fn sleep_marker(n: u32) -> String {
+    format!("30.{}{n}", std::process::id())
+}
+
 /// Processes whose command line is exactly `sleep SECS`.
 fn sleeps(secs: &str) -> Vec<u32> {
     let want = format!("sleep\0{secs}\0");
@@ -658,12 +667,12 @@ fn a_kept_copy_sandbox_outlives_pp() {
 
 #[test]
 fn copy_sandbox_and_its_commands_go_when_pp_is_killed() {
-    kill_pp_mid_command_and_check_cleanup("copy", "30.101");
+    kill_pp_mid_command_and_check_cleanup("copy", &sleep_marker(1));
 }
 
 #[test]
 fn git_worktree_sandbox_and_its_commands_go_when_pp_is_killed() {
-    kill_pp_mid_command_and_check_cleanup("git_worktree", "30.102");
+    kill_pp_mid_command_and_check_cleanup("git_worktree", &sleep_marker(2));
 }
 
 #[test]
