@@ -279,7 +279,12 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
         .map(Pid::from_raw);
     // However this function returns, what the command left running goes, and the watcher
     // forgets it only then.
-    let _reaper = pgid.map(|g| Reaper::new(g.as_raw(), spec.watch.clone()));
+    let _reaper = pgid.map(|g| {
+        let container = container
+            .as_ref()
+            .map(|(c, name)| (c.runtime.clone(), name.clone()));
+        Reaper::new(g.as_raw(), spec.watch.clone(), container)
+    });
 
     if let (Some(input), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
         tokio::spawn(async move {
@@ -388,18 +393,28 @@ fn new_session(cmd: &mut tokio::process::Command) {
 }
 
 /// Kills what is left of a command (its group and session) when dropped, then tells the
-/// watcher the command is gone.
+/// watcher the command, and its container if it has one, are gone (the container was removed
+/// by `--rm`, or by the timeout path, before this).
 struct Reaper {
     id: i32,
     watch: Option<super::GroupWatch>,
+    /// `(runtime, name)` of the command's container.
+    container: Option<(String, String)>,
 }
 
 impl Reaper {
-    fn new(id: i32, watch: Option<super::GroupWatch>) -> Self {
+    fn new(id: i32, watch: Option<super::GroupWatch>, container: Option<(String, String)>) -> Self {
         if let Some(w) = &watch {
             w.started(id);
+            if let Some((runtime, name)) = &container {
+                w.container_started(runtime, name);
+            }
         }
-        Self { id, watch }
+        Self {
+            id,
+            watch,
+            container,
+        }
     }
 }
 
@@ -408,6 +423,9 @@ impl Drop for Reaper {
         super::signal_command(self.id, Signal::SIGKILL);
         if let Some(w) = &self.watch {
             w.ended(self.id);
+            if let Some((runtime, name)) = &self.container {
+                w.container_ended(runtime, name);
+            }
         }
     }
 }

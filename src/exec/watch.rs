@@ -10,7 +10,8 @@
 //! control) stays in the session and is still found, by a scan of `/proc`.
 //!
 //! The protocol is one line per event: `+ID` when a command starts, `-ID` once pp has killed
-//! what was left of it (pp kills every command's processes when the command ends).
+//! what was left of it (pp kills every command's processes when the command ends), and
+//! `c+RUNTIME NAME` / `c-RUNTIME NAME` for a command's container, which the watcher removes.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
@@ -30,28 +31,75 @@ impl GroupWatch {
     }
 
     pub fn started(&self, id: i32) {
-        self.send('+', id);
+        self.send(&format!("+{id}"));
     }
 
     pub fn ended(&self, id: i32) {
-        self.send('-', id);
+        self.send(&format!("-{id}"));
     }
 
-    fn send(&self, sign: char, id: i32) {
+    /// A container `name` of engine `runtime` runs for a command (the client alone dying does
+    /// not stop it).
+    pub fn container_started(&self, runtime: &str, name: &str) {
+        self.send(&format!("c+{runtime} {name}"));
+    }
+
+    pub fn container_ended(&self, runtime: &str, name: &str) {
+        self.send(&format!("c-{runtime} {name}"));
+    }
+
+    fn send(&self, report: &str) {
         // One write per line: a report is never split.
-        let line = format!("{sign}{id}\n");
+        let line = format!("{report}\n");
         if let Ok(mut w) = self.0.lock() {
             let _ = w.write_all(line.as_bytes());
         }
     }
 }
 
+/// What a watcher learnt by the time pp was gone: the commands and containers still live.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reports {
+    pub groups: BTreeSet<i32>,
+    /// `(runtime, container name)`.
+    pub containers: BTreeSet<(String, String)>,
+}
+
+impl Reports {
+    /// Removes the containers (`RUNTIME rm -f NAME`), then kills the commands.
+    pub fn clean_up(&self) {
+        for (runtime, name) in &self.containers {
+            let _ = std::process::Command::new(runtime)
+                .args(["rm", "-f", name])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+        kill_groups(&self.groups);
+    }
+}
+
+/// A container report's `RUNTIME NAME`, when both are what pp writes: a runtime without
+/// whitespace, and a container name of `[A-Za-z0-9_.-]` (never an option).
+fn container_report(text: &str) -> Option<(String, String)> {
+    let (runtime, name) = text.split_once(' ')?;
+    let name_ok = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with(['-', '.'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let runtime_ok = !runtime.is_empty() && !runtime.starts_with('-');
+    (name_ok && runtime_ok).then(|| (runtime.to_owned(), name.to_owned()))
+}
+
 /// The watcher's end: reads the reports until pp is gone and returns the commands still live.
 /// pp is gone when its end of the pipe closes; should reading fail instead (which says nothing
 /// about pp), the watcher waits until its parent, pp, is no longer its parent. Lines that are
 /// not reports are skipped.
-pub fn read_groups(mut input: impl BufRead) -> BTreeSet<i32> {
-    let mut live = BTreeSet::new();
+pub fn read_reports(mut input: impl BufRead) -> Reports {
+    let mut live = Reports::default();
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -68,13 +116,17 @@ pub fn read_groups(mut input: impl BufRead) -> BTreeSet<i32> {
             continue;
         };
         let text = text.trim();
-        if let Some(id) = text.strip_prefix('+').and_then(|n| n.parse::<i32>().ok()) {
+        if let Some(c) = text.strip_prefix("c+").and_then(container_report) {
+            live.containers.insert(c);
+        } else if let Some(c) = text.strip_prefix("c-").and_then(container_report) {
+            live.containers.remove(&c);
+        } else if let Some(id) = text.strip_prefix('+').and_then(|n| n.parse::<i32>().ok()) {
             // Never 0 or 1 or below: killpg would reach the caller's own group, or init's.
             if id > 1 {
-                live.insert(id);
+                live.groups.insert(id);
             }
         } else if let Some(id) = text.strip_prefix('-').and_then(|n| n.parse::<i32>().ok()) {
-            live.remove(&id);
+            live.groups.remove(&id);
         }
     }
 }
@@ -158,9 +210,15 @@ mod tests {
 
     #[test]
     fn ended_groups_are_forgotten_and_nonsense_ignored() {
-        let input: &[u8] = b"+100\n+200\n-100\n+0\n+-5\n+1\nbogus\n\xc3\xa9x\n\xff\xfe\n+300";
-        let live = read_groups(std::io::Cursor::new(input));
-        assert_eq!(live.into_iter().collect::<Vec<_>>(), vec![200, 300]);
+        let input: &[u8] = b"+100\n+200\n-100\n+0\n+-5\n+1\nbogus\n\xc3\xa9x\n\xff\xfe\n\
+            c+docker pp-s1-a\nc+docker pp-s1-b\nc-docker pp-s1-a\nc+docker --rm\nc+docker a b\n\
+            c+podman ../x\n+300";
+        let live = read_reports(std::io::Cursor::new(input));
+        assert_eq!(live.groups.into_iter().collect::<Vec<_>>(), vec![200, 300]);
+        assert_eq!(
+            live.containers.into_iter().collect::<Vec<_>>(),
+            vec![("docker".to_owned(), "pp-s1-b".to_owned())]
+        );
     }
 
     #[test]

@@ -22,20 +22,18 @@ pub fn spawn(
         None => None,
     };
     let mut cmd = std::process::Command::new(self_exe);
-    // Only what git needs for `worktree remove`: PATH, and HOME for `safe.directory` in a
-    // checkout another user owns. pp's keys stay behind.
+    // Only what git (`worktree remove`: PATH, and HOME for `safe.directory`) and a container
+    // client (`rm -f`: DOCKER_*/CONTAINER_*, XDG dirs) need; pp's keys stay behind.
     cmd.args(isolate::guard_args(dir, worktree))
         .env_clear()
+        .envs(super::client_env(std::env::vars_os().filter_map(
+            |(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)),
+        )))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         // Its own group: neither a Ctrl-C at the terminal nor pp's group kills reach it.
         .process_group(0);
-    if worktree.is_some() {
-        for var in ["PATH", "HOME"] {
-            cmd.envs(std::env::var_os(var).map(|v| (var, v)));
-        }
-    }
     cmd.spawn()
         .inspect_err(|e| tracing::warn!("no guard for the sandbox {dir}: {e}"))
         .ok()
@@ -58,11 +56,11 @@ pub fn stop(guard: &mut Option<std::process::Child>) {
 
 /// `pp __isolate --guard DIR [--worktree WORKSPACE TOP]`: waits for pp's reports of process
 /// groups until its stdin closes. pp kills the guard once it has removed the sandbox itself,
-/// so end of file means pp died (SIGKILL, a crash): the guard kills the groups still running,
-/// removes the worktree's registration and the sandbox directory (only a `pp-sandbox-*` one).
+/// so end of file means pp died (SIGKILL, a crash): the guard removes the containers and kills
+/// the commands still running, then removes the worktree's registration and the sandbox
+/// directory (only a `pp-sandbox-*` one).
 pub fn main(dir: &str, worktree: Option<(String, String)>) -> u8 {
-    let live = crate::exec::read_groups(std::io::stdin().lock());
-    crate::exec::kill_groups(&live);
+    crate::exec::read_reports(std::io::stdin().lock()).clean_up();
     let dir = Path::new(dir);
     if !dir
         .file_name()

@@ -204,8 +204,7 @@ pub fn hold(lower: &str, upper: &str, work: &str) -> u8 {
             let _ = writeln!(out, "ready {}", if userns { "userns" } else { "root" });
             let _ = out.flush();
             // pp reports its commands' process groups here; end of file means pp is gone.
-            let live = crate::exec::read_groups(std::io::stdin().lock());
-            crate::exec::kill_groups(&live);
+            crate::exec::read_reports(std::io::stdin().lock()).clean_up();
             let _ = nix::mount::umount2(lower, nix::mount::MntFlags::MNT_DETACH);
             let _ = std::fs::remove_dir_all(upper);
             prepare_removal(Path::new(work));

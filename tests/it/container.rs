@@ -549,6 +549,67 @@ fn doctor_reports_runtime_engine_and_image_from_probes() {
 }
 
 #[test]
+fn a_killed_pp_leaves_no_container_and_no_sandbox() {
+    if !engine() {
+        return;
+    }
+    let env = TestEnv::new(&[("pp.yaml", &policy(""))]);
+    let mut child = Command::new(pp_bin())
+        .args(["run", "sleep 300", "--provider", "stub", "--json"])
+        .current_dir(env.root())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ns = std::fs::read_link("/proc/self/ns/pid")
+        .unwrap()
+        .to_string_lossy()
+        .replace([':', '[', ']'], "");
+    let filter = format!("label=pp.owner={ns}:{}", child.id());
+    let started = std::time::Instant::now();
+    let mut running = String::new();
+    while running.is_empty() && started.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        running = docker_ok(&["ps", "--quiet", "--filter", &filter]);
+    }
+    assert!(!running.is_empty(), "the container never started");
+    let events = std::fs::read_dir(env.root().join(".pp-artifacts"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.path().is_dir())
+        .map(|e| std::fs::read_to_string(e.path().join("proof_bundle/events.jsonl")).unwrap())
+        .unwrap();
+    let created: serde_json::Value = serde_json::from_str(
+        events
+            .lines()
+            .find(|l| l.contains("sandbox_created"))
+            .unwrap(),
+    )
+    .unwrap();
+    let root = std::path::PathBuf::from(created["sandbox"]["root"].as_str().unwrap());
+    let dir = root.parent().unwrap().to_owned();
+    assert!(dir.is_dir());
+    // SIGKILL: pp cannot clean up; its guard must remove the container, not just its client.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let left = docker_ok(&["ps", "--all", "--quiet", "--filter", &filter]);
+        if left.is_empty() && !dir.exists() {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "after pp was killed: containers {left:?}, {} exists: {}",
+            dir.display(),
+            dir.exists()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
 fn interrupt_kills_the_running_container() {
     if !engine() {
         return;
