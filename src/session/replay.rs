@@ -212,6 +212,8 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         ),
         hint: "the bundle was edited or is corrupt; verify it with `pp verify-attestation`".into(),
     })?;
+    // Set when the bundle records no image id (older bundles): the replay then ran the tag.
+    let mut unpinned_image: Option<String> = None;
     // In a container, as recorded: the engine and the very image the proof ran on (by its id,
     // whatever the policy's tag points at now) must be here; pp never pulls.
     let container = if p.sandbox.backend == BackendKind::Container {
@@ -243,6 +245,9 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
                 hint: hint.unwrap_or_else(|| "see `pp doctor`".into()),
             }
         })?;
+        if recorded.is_none() {
+            unpinned_image = Some(tag.clone());
+        }
         Some((info, client_env))
     } else {
         None
@@ -372,6 +377,11 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
             "the targets exited 0 but the proof does not hold: {}",
             problems.join("; ")
         );
+    }
+    if let Some(tag) = unpinned_image {
+        out.message.push_str(&format!(
+            " (the bundle records no image id: this ran whatever `{tag}` names here now)"
+        ));
     }
     Ok(out)
 }

@@ -252,9 +252,23 @@ fn replay_runs_the_recorded_image_not_what_the_tag_points_at_now() {
     let r = json_out(&out);
     assert_eq!(r["status"], "replayed", "{r} {}", stderr(&out));
 
-    // A recorded image that is not here is refused by its id, never swapped for the tag's.
+    // A bundle that records no image id (older pp) runs the tag, and says so.
     let repro_path = b.join("repro.json");
     let mut repro = read_json(&repro_path);
+    repro["container"]["image_id"] = serde_json::Value::Null;
+    std::fs::write(&repro_path, serde_json::to_vec(&repro).unwrap()).unwrap();
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let r = json_out(&out);
+    assert_eq!(r["status"], "failed", "the tag's image has /marker: {r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("records no image id"),
+        "{r}"
+    );
+
+    // A recorded image that is not here is refused by its id, never swapped for the tag's.
     let absent = format!("sha256:{}", "0".repeat(64));
     repro["container"]["image_id"] = serde_json::json!(absent);
     std::fs::write(&repro_path, serde_json::to_vec(&repro).unwrap()).unwrap();
