@@ -502,7 +502,7 @@ fn stale_reason(
     }
 }
 
-/// Removes containers left by crashed sessions (see [`stale_reason`]); returns their names.
+/// Removes containers left by crashed sessions (see `stale_reason`); returns their names.
 pub async fn remove_stale(
     runtime: &str,
     client_env: &[(String, String)],
