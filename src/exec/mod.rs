@@ -11,4 +11,4 @@ pub use env::{EnvFilter, SECRET_ENV_VARS};
 pub use run::{
     Cancel, CancelHandle, Capture, CommandSpec, ExecError, Isolation, TIMEOUT_EXIT, read_log, run,
 };
-pub use watch::{GroupWatch, Reports, kill_groups, read_reports, signal_command};
+pub use watch::{GroupWatch, Reports, read_reports, signal_command};

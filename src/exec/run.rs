@@ -279,7 +279,7 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
         .map(Pid::from_raw);
     // However this function returns, what the command left running goes, and the watcher
     // forgets it only then.
-    let _reaper = pgid.map(|g| {
+    let reaper = pgid.map(|g| {
         let container = container
             .as_ref()
             .map(|(c, name)| (c.runtime.clone(), name.clone()));
@@ -339,7 +339,7 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
     };
     // Whatever the command left running in its session goes too: stragglers would hold the
     // output pipes open and outlive the sandbox.
-    drop(_reaper);
+    drop(reaper);
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let stdout = join_stream(out).await;
     let stderr = join_stream(err).await;

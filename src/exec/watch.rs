@@ -76,7 +76,9 @@ impl Reports {
                 .stderr(std::process::Stdio::null())
                 .status();
         }
-        kill_groups(&self.groups);
+        for &id in &self.groups {
+            signal_command(id, Signal::SIGKILL);
+        }
     }
 }
 
@@ -136,13 +138,6 @@ fn wait_for_orphaning() {
     let parent = nix::unistd::getppid();
     while nix::unistd::getppid() == parent {
         std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-}
-
-/// Kills every command in `ids` (see [`signal_command`]); those already gone are skipped.
-pub fn kill_groups(ids: &BTreeSet<i32>) {
-    for &id in ids {
-        signal_command(id, Signal::SIGKILL);
     }
 }
 
@@ -250,7 +245,7 @@ mod tests {
             );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        kill_groups(&BTreeSet::from([sid]));
+        signal_command(sid, Signal::SIGKILL);
         let status = child.wait().unwrap();
         assert!(status.signal() == Some(9) || !status.success());
         // SIGKILL is not instant: give the sleeper a moment to be gone (or a zombie).

@@ -409,25 +409,7 @@ fn secrets_never_reach_the_container_or_the_bundle() {
         "{log}"
     );
     // …and no key, in any bundle file.
-    let mut stack = vec![b.clone()];
-    let mut files = 0;
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            files += 1;
-            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
-            assert!(
-                !text.contains("SECRETVALUE"),
-                "{} holds a secret",
-                p.display()
-            );
-        }
-    }
-    assert!(files > 5);
+    assert!(assert_no_file_holds(&b, "SECRETVALUE") > 5);
     let environment = read_json(&b.join("environment.json"));
     let inside = environment["env_passed_into_container"].to_string();
     assert!(inside.contains("PP_TEST_VISIBLE") && !inside.contains("PP_OPENAI_API_KEY"));
@@ -568,14 +550,7 @@ fn a_killed_pp_leaves_no_container_and_no_sandbox() {
         return;
     }
     let env = TestEnv::new(&[("pp.yaml", &policy(""))]);
-    let mut child = Command::new(pp_bin())
-        .args(["run", "sleep 300", "--provider", "stub", "--json"])
-        .current_dir(env.root())
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.pp_spawn(&["run", "sleep 300", "--provider", "stub", "--json"], false);
     let ns = std::fs::read_link("/proc/self/ns/pid")
         .unwrap()
         .to_string_lossy()
@@ -588,19 +563,7 @@ fn a_killed_pp_leaves_no_container_and_no_sandbox() {
         running = docker_ok(&["ps", "--quiet", "--filter", &filter]);
     }
     assert!(!running.is_empty(), "the container never started");
-    let events = std::fs::read_dir(env.root().join(".pp-artifacts"))
-        .unwrap()
-        .filter_map(Result::ok)
-        .find(|e| e.path().is_dir())
-        .map(|e| std::fs::read_to_string(e.path().join("proof_bundle/events.jsonl")).unwrap())
-        .unwrap();
-    let created: serde_json::Value = serde_json::from_str(
-        events
-            .lines()
-            .find(|l| l.contains("sandbox_created"))
-            .unwrap(),
-    )
-    .unwrap();
+    let created = env.session_event("sandbox_created").unwrap();
     let root = std::path::PathBuf::from(created["sandbox"]["root"].as_str().unwrap());
     let dir = root.parent().unwrap().to_owned();
     assert!(dir.is_dir());
@@ -629,14 +592,7 @@ fn interrupt_kills_the_running_container() {
         return;
     }
     let env = TestEnv::new(&[("pp.yaml", &policy(""))]);
-    let child = Command::new(pp_bin())
-        .args(["run", "sleep 300", "--provider", "stub", "--json"])
-        .current_dir(env.root())
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = env.pp_spawn(&["run", "sleep 300", "--provider", "stub", "--json"], true);
     // Wait for this pp's container to be running.
     let owner = format!("pp.owner={}", {
         let ns = std::fs::read_link("/proc/self/ns/pid")

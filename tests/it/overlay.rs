@@ -288,41 +288,25 @@ fn the_overlay_is_released_after_ctrl_c() {
         return;
     }
     let env = TestEnv::new(&[("pp.yaml", "policy:\n  sandbox: {backend: overlay}\n")]);
-    let child = Command::new(pp_bin())
-        .args([
+    let child = env.pp_spawn(
+        &[
             "run",
             "echo x > made.txt; sleep 30",
             "--provider",
             "stub",
             "--json",
-        ])
-        .current_dir(env.root())
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+        true,
+    );
     // Wait until the command runs inside the sandbox.
     let started = std::time::Instant::now();
-    let bundle = loop {
-        // The session's folder (beside it, pp's manifest cache).
-        let found = std::fs::read_dir(env.root().join(".pp-artifacts"))
-            .ok()
-            .and_then(|d| d.filter_map(Result::ok).find(|e| e.path().is_dir()))
-            .map(|e| e.path().join("proof_bundle"));
-        if let Some(b) = found
-            && std::fs::read_to_string(b.join("events.jsonl"))
-                .unwrap_or_default()
-                .contains("sandbox_created")
-        {
-            break b;
-        }
+    while env.session_event("sandbox_created").is_none() {
         assert!(
             started.elapsed().as_secs() < 20,
             "the session never started"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    }
     std::thread::sleep(std::time::Duration::from_millis(500));
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -333,8 +317,7 @@ fn the_overlay_is_released_after_ctrl_c() {
     assert_eq!(out.status.code(), Some(130));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["status"], "interrupted");
-    let r: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bundle.join("repro.json")).unwrap()).unwrap();
+    let r = repro(&v);
     assert!(!env.root().join("made.txt").exists());
     assert_released(&r);
 }

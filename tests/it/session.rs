@@ -511,8 +511,9 @@ fn network_deny_without_isolation_stops_before_anything_runs() {
     }
 }
 
-/// Guard processes (`pp __isolate --guard DIR …`) still alive for `dir`.
-fn guards_of(dir: &str) -> Vec<u32> {
+/// Live (not zombie) processes whose argv (the NUL-separated `/proc/PID/cmdline`) satisfies
+/// `wanted`.
+fn processes(wanted: impl Fn(&[&[u8]]) -> bool) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(Result::ok)
@@ -525,13 +526,22 @@ fn guards_of(dir: &str) -> Vec<u32> {
                 .rsplit_once(')')
                 .is_some_and(|(_, r)| r.trim_start().starts_with('Z'));
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-            !zombie
-                && args
-                    .windows(2)
-                    .any(|w| w[0] == b"--guard" && w[1] == dir.as_bytes())
+            let argv: Vec<&[u8]> = cmdline
+                .strip_suffix(b"\0")
+                .unwrap_or(&cmdline)
+                .split(|&b| b == 0)
+                .collect();
+            !zombie && wanted(&argv)
         })
         .collect()
+}
+
+/// Guard processes (`pp __isolate --guard DIR …`) still alive for `dir`.
+fn guards_of(dir: &str) -> Vec<u32> {
+    processes(|argv| {
+        argv.windows(2)
+            .any(|w| w[0] == b"--guard" && w[1] == dir.as_bytes())
+    })
 }
 
 /// A `sleep` duration no other test, and no other run of the suite, uses: 30 s and a fraction
@@ -540,17 +550,9 @@ pub(crate) fn sleep_marker(n: u32) -> String {
     format!("30.{}{n}", std::process::id())
 }
 
-/// Processes whose command line is exactly `sleep SECS`.
+/// Live processes whose command line is exactly `sleep SECS`.
 fn sleeps(secs: &str) -> Vec<u32> {
-    let want = format!("sleep\0{secs}\0");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want.as_bytes())
-        })
-        .collect()
+    processes(|argv| argv == [b"sleep".as_slice(), secs.as_bytes()])
 }
 
 /// Kills pp (SIGKILL, so it cannot clean up) while its `backend` sandbox runs a command that
@@ -563,30 +565,13 @@ pub(crate) fn kill_pp_mid_command_and_check_cleanup(backend: &str, secs: &str) {
         &format!("policy:\n  sandbox: {{backend: {backend}}}\n"),
     );
     env.commit("policy");
-    let mut child = std::process::Command::new(pp_bin())
-        // One sleep in the command's group, one under `timeout`, which leaves that group.
-        .args([
-            "run",
-            &format!("timeout 60 sleep {secs} & sleep {secs}; wait"),
-            "--provider",
-            "stub",
-        ])
-        .current_dir(env.root())
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // One sleep in the command's group, one under `timeout`, which leaves that group.
+    let command = format!("timeout 60 sleep {secs} & sleep {secs}; wait");
+    let mut child = env.pp_spawn(&["run", &command, "--provider", "stub"], false);
     let started = std::time::Instant::now();
     let sandbox: serde_json::Value = loop {
-        let events = std::fs::read_dir(env.root().join(".pp-artifacts"))
-            .ok()
-            .and_then(|d| d.filter_map(Result::ok).find(|e| e.path().is_dir()))
-            .and_then(|e| std::fs::read_to_string(e.path().join("proof_bundle/events.jsonl")).ok())
-            .unwrap_or_default();
-        let created = events.lines().find(|l| l.contains("sandbox_created"));
-        if let (Some(line), 2) = (created, sleeps(secs).len()) {
-            let ev: serde_json::Value = serde_json::from_str(line).unwrap();
+        let created = env.session_event("sandbox_created");
+        if let (Some(ev), 2) = (created, sleeps(secs).len()) {
             break ev["sandbox"].clone();
         }
         assert!(
@@ -690,25 +675,7 @@ fn secrets_never_reach_the_command_or_the_bundle() {
     let v = json_out(&out);
     assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
     let b = bundle(&v);
-    let mut stack = vec![b.clone()];
-    let mut files = 0;
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files += 1;
-                let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
-                assert!(
-                    !text.contains("SECRETVALUE"),
-                    "{} holds a secret",
-                    p.display()
-                );
-            }
-        }
-    }
-    assert!(files > 5);
+    assert!(assert_no_file_holds(&b, "SECRETVALUE") > 5);
     // The command ran and printed its environment, without the keys.
     let log = std::fs::read_to_string(b.join("attempts/0_baseline/default/stdout.log")).unwrap();
     assert!(log.contains("PATH="), "{log}");
@@ -854,13 +821,7 @@ fn ctrl_c_kills_the_command_cleans_the_sandbox_and_marks_the_bundle() {
     let env = TestEnv::new(&[("a.txt", "a\n")]);
     let pidfile = env.scratch.path().join("cmd.pid");
     let cmd = format!("echo $$ > {}; sleep 300", pidfile.display());
-    let child = std::process::Command::new(pp_bin())
-        .args(["run", &cmd, "--provider", "stub", "--json"])
-        .current_dir(env.root())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = env.pp_spawn(&["run", &cmd, "--provider", "stub", "--json"], true);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !pidfile.exists() {
         assert!(

@@ -78,6 +78,29 @@ impl TestEnv {
     }
 
     pub fn pp_in(&self, cwd: &Path, args: &[&str]) -> Output {
+        self.pp_command(cwd, args).output().unwrap()
+    }
+
+    /// Starts pp in the workspace without waiting for it (to signal or kill it mid-session);
+    /// with `capture`, stdout and stderr are piped for `wait_with_output`, else discarded.
+    pub fn pp_spawn(&self, args: &[&str], capture: bool) -> std::process::Child {
+        let out = || {
+            if capture {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            }
+        };
+        self.pp_command(self.root(), args)
+            .stdout(out())
+            .stderr(out())
+            .spawn()
+            .unwrap()
+    }
+
+    /// pp with the test's environment: none of the caller's `PP_*` variables, no colour, and
+    /// `extra_env`.
+    fn pp_command(&self, cwd: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(pp_bin());
         cmd.args(args).current_dir(cwd);
         for (k, _) in std::env::vars() {
@@ -89,7 +112,22 @@ impl TestEnv {
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
-        cmd.output().unwrap()
+        cmd
+    }
+
+    /// The first event named `event` of the (first) session under `.pp-artifacts`, once it is
+    /// written; `None` before.
+    pub fn session_event(&self, event: &str) -> Option<serde_json::Value> {
+        let session = std::fs::read_dir(self.root().join(".pp-artifacts"))
+            .ok()?
+            .filter_map(Result::ok)
+            .find(|e| e.path().is_dir())?;
+        let events =
+            std::fs::read_to_string(session.path().join("proof_bundle/events.jsonl")).ok()?;
+        events
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["event"] == event)
     }
 
     /// A `command` proposer that answers request N with `replies[N-1]` (the last one repeats)
@@ -153,6 +191,25 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
             ));
         }
     }
+}
+
+/// Asserts that no file under `dir` contains `needle`; returns how many files were read.
+pub fn assert_no_file_holds(dir: &Path, needle: &str) -> usize {
+    let mut stack = vec![dir.to_owned()];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            files += 1;
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            assert!(!text.contains(needle), "{} holds {needle}", p.display());
+        }
+    }
+    files
 }
 
 /// The `repro.json` of the bundle a `--json` summary names.
