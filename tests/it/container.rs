@@ -117,6 +117,24 @@ fn leftovers(session: &str) -> String {
     ])
 }
 
+/// Waits (up to 30 s) until a container of the pp process `pid` runs; the `docker ps` filter
+/// that finds that pp's containers.
+fn wait_for_container_of(pid: u32) -> String {
+    let ns = std::fs::read_link("/proc/self/ns/pid")
+        .unwrap()
+        .to_string_lossy()
+        .replace([':', '[', ']'], "");
+    let filter = format!("label=pp.owner={ns}:{pid}");
+    let started = std::time::Instant::now();
+    let mut running = String::new();
+    while running.is_empty() && started.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        running = docker_ok(&["ps", "--quiet", "--filter", &filter]);
+    }
+    assert!(!running.is_empty(), "the container never started");
+    filter
+}
+
 fn flag(argv: &[serde_json::Value], name: &str) -> Option<String> {
     let i = argv.iter().position(|a| a == name)?;
     argv.get(i + 1)?.as_str().map(str::to_owned)
@@ -551,18 +569,7 @@ fn a_killed_pp_leaves_no_container_and_no_sandbox() {
     }
     let env = TestEnv::new(&[("pp.yaml", &policy(""))]);
     let mut child = env.pp_spawn(&["run", "sleep 300", "--provider", "stub", "--json"], false);
-    let ns = std::fs::read_link("/proc/self/ns/pid")
-        .unwrap()
-        .to_string_lossy()
-        .replace([':', '[', ']'], "");
-    let filter = format!("label=pp.owner={ns}:{}", child.id());
-    let started = std::time::Instant::now();
-    let mut running = String::new();
-    while running.is_empty() && started.elapsed() < std::time::Duration::from_secs(30) {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        running = docker_ok(&["ps", "--quiet", "--filter", &filter]);
-    }
-    assert!(!running.is_empty(), "the container never started");
+    let filter = wait_for_container_of(child.id());
     let created = env.session_event("sandbox_created").unwrap();
     let root = std::path::PathBuf::from(created["sandbox"]["root"].as_str().unwrap());
     let dir = root.parent().unwrap().to_owned();
@@ -593,22 +600,7 @@ fn interrupt_kills_the_running_container() {
     }
     let env = TestEnv::new(&[("pp.yaml", &policy(""))]);
     let child = env.pp_spawn(&["run", "sleep 300", "--provider", "stub", "--json"], true);
-    // Wait for this pp's container to be running.
-    let owner = format!("pp.owner={}", {
-        let ns = std::fs::read_link("/proc/self/ns/pid")
-            .unwrap()
-            .to_string_lossy()
-            .replace([':', '[', ']'], "");
-        format!("{ns}:{}", child.id())
-    });
-    let filter = format!("label={owner}");
-    let started = std::time::Instant::now();
-    let mut running = String::new();
-    while running.is_empty() && started.elapsed() < std::time::Duration::from_secs(30) {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        running = docker_ok(&["ps", "--quiet", "--filter", &filter]);
-    }
-    assert!(!running.is_empty(), "the container never started");
+    let filter = wait_for_container_of(child.id());
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
