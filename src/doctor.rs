@@ -36,7 +36,11 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
         what: "locate the pp executable".into(),
         source: e,
     })?;
-    let netns = crate::session::probe_network_isolation_pub(&exe).await;
+    // Probed with the network denied, so every layer this machine can give is shown.
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let mut strictest = p.clone();
+    strictest.network = policy::Network::Deny;
+    let confined = crate::session::probe_confinement(&strictest, &exe, &env).await;
     let overlay = {
         let exe = exe.clone();
         tokio::task::spawn_blocking(move || crate::sandbox::probe_overlay(&exe))
@@ -94,9 +98,14 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             "os": std::env::consts::OS,
             "arch": std::env::consts::ARCH,
             "git": match &git { Ok(v) => json!({"available": true, "version": v}), Err(e) => json!({"available": false, "error": e}) },
-            "network_isolation": match &netns {
-                Ok(()) => json!({"available": true, "how": "network namespace (pp __isolate), loopback up", "probe": "ran `true` inside a fresh network namespace"}),
-                Err(e) => json!({"available": false, "error": e}),
+            "network_isolation": match &confined {
+                Ok(l) if l.network_namespace => json!({"available": true, "how": "network namespace (bubblewrap), loopback up", "probe": "ran `true` confined in a fresh network namespace"}),
+                Ok(_) => json!({"available": false, "error": "no network namespace"}),
+                Err(e) => json!({"available": false, "error": e.reason, "hint": e.hint}),
+            },
+            "confinement": match &confined {
+                Ok(l) => json!({"available": true, "bwrap": sandbox::find_bwrap(&env), "layers": l, "probe": "ran `true` under bubblewrap and pp's inner stage, which reported each layer"}),
+                Err(e) => json!({"available": false, "bwrap": sandbox::find_bwrap(&env), "error": e.reason, "hint": e.hint}),
             },
             "overlay_sandbox": match &overlay {
                 Ok(o) => json!({"available": true, "how": if o.user_namespace { "overlayfs (userxattr) in an unprivileged user + mount namespace" } else { "overlayfs in a private mount namespace (root)" }, "setup_ms": o.setup_ms, "probe": "mounted a scratch tree; a command inside renamed a lower directory, deleted a lower file, created one; the lower layer stayed unchanged"}),
@@ -176,13 +185,41 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             .map(String::as_str)
             .unwrap_or_else(|e| e.as_str())
     );
-    println!(
-        "  network isolation: {}",
-        match &netns {
-            Ok(()) => "available (network namespace, loopback up)".to_owned(),
-            Err(e) => format!("unavailable: {e}"),
+    match &confined {
+        Ok(l) => {
+            println!(
+                "  confinement: available (bubblewrap {})",
+                sandbox::find_bwrap(&env).display()
+            );
+            println!(
+                "    pid namespace: {}; mount namespace: {}; user namespace: {}",
+                yes_no(l.pid_namespace),
+                yes_no(l.mount_namespace),
+                yes_no(l.user_namespace)
+            );
+            println!(
+                "    no new privileges: {}; capabilities: {}; seccomp: {}; landlock: {}; inherited fds closed: {}",
+                yes_no(l.no_new_privs),
+                l.capabilities,
+                l.seccomp,
+                l.landlock,
+                yes_no(l.inherited_fds_closed)
+            );
+            println!(
+                "  network isolation: {}",
+                if l.network_namespace {
+                    "available (network namespace, loopback up)"
+                } else {
+                    "unavailable"
+                }
+            );
         }
-    );
+        Err(e) => {
+            println!("  confinement: unavailable: {}", e.reason);
+            println!("    hint: {}", e.hint);
+            println!("  network isolation: unavailable: {}", e.reason);
+        }
+    }
     println!(
         "  overlay sandbox: {}",
         match &overlay {

@@ -9,6 +9,9 @@
 //!   optionally enter a fresh network namespace, then execute CMD in the caller's directory.
 //! - `pp __isolate --hold-overlay LOWER UPPER WORK`: become the overlay holder: enter a private
 //!   mount namespace, mount the overlay at LOWER, print `ready`, and wait until stdin closes.
+//! - `pp __isolate --confine [--rw DIR]… [--probe] -- CMD…`: the inner stage of confinement,
+//!   run by bubblewrap (see `confine.rs`): close inherited descriptors, Landlock, seccomp, then
+//!   execute CMD; `--probe` first prints the layers applied as one JSON line.
 //! - `pp __isolate --guard DIR [--worktree WORKSPACE TOP]`: become a `copy` or `git_worktree`
 //!   sandbox's guard: read process groups on stdin (`exec::GroupWatch`) and, should stdin close
 //!   before pp kills the guard (pp died), kill them and remove the sandbox.
@@ -36,6 +39,11 @@ pub enum IsolateArgs {
         lower: String,
         upper: String,
         work: String,
+    },
+    Confine {
+        rw: Vec<String>,
+        probe: bool,
+        argv: Vec<String>,
     },
     Guard {
         dir: String,
@@ -108,6 +116,22 @@ pub fn parse(args: &[String]) -> Result<IsolateArgs, String> {
     if argv.is_empty() {
         return Err("no command given after `--`".into());
     }
+    if opts.first().is_some_and(|o| o == "--confine") {
+        let (mut rw, mut probe) = (Vec::new(), false);
+        let mut it = opts[1..].iter();
+        while let Some(o) = it.next() {
+            match o.as_str() {
+                "--rw" => rw.push(it.next().ok_or("`--rw` needs a directory")?.clone()),
+                "--probe" => probe = true,
+                other => return Err(format!("unknown option `{other}`")),
+            }
+        }
+        return Ok(IsolateArgs::Confine {
+            rw,
+            probe,
+            argv: argv.to_vec(),
+        });
+    }
     let mut join = None;
     let mut net = false;
     let mut it = opts.iter();
@@ -140,29 +164,51 @@ pub fn main(args: &[String]) -> u8 {
             super::overlay::hold(&lower, &upper, &work)
         }
         Ok(IsolateArgs::Guard { dir, worktree }) => super::guard::main(&dir, worktree),
+        Ok(IsolateArgs::Confine { rw, probe, argv }) => {
+            match super::confine_os::apply(&rw) {
+                Ok(layers) if probe => match serde_json::to_string(&layers) {
+                    Ok(line) => println!("{line}"),
+                    Err(e) => {
+                        eprintln!("pp: confinement report: {e}");
+                        return 126;
+                    }
+                },
+                Ok(_) => {}
+                Err(err) => {
+                    eprintln!("pp: confinement failed: {err}");
+                    return 126;
+                }
+            }
+            exec_or_report(&argv)
+        }
         Ok(IsolateArgs::Exec { join, net, argv }) => {
             if let Err(err) = enter(join, net) {
                 eprintln!("pp: isolation failed: {err}");
                 // 126: the command could not be run (as a shell reports it).
                 return 126;
             }
-            let err = exec(&argv);
-            let program = argv.first().map(String::as_str).unwrap_or("");
-            // Exit as a shell would, so a missing program is classified as such.
-            match err.kind() {
-                std::io::ErrorKind::NotFound => {
-                    eprintln!("pp: {program}: command not found");
-                    127
-                }
-                std::io::ErrorKind::PermissionDenied => {
-                    eprintln!("pp: {program}: permission denied");
-                    126
-                }
-                _ => {
-                    eprintln!("pp: {program}: {err}");
-                    126
-                }
-            }
+            exec_or_report(&argv)
+        }
+    }
+}
+
+/// Executes `argv`; returns only on failure, with the exit code a shell would give.
+fn exec_or_report(argv: &[String]) -> u8 {
+    let err = exec(argv);
+    let program = argv.first().map(String::as_str).unwrap_or("");
+    // Exit as a shell would, so a missing program is classified as such.
+    match err.kind() {
+        std::io::ErrorKind::NotFound => {
+            eprintln!("pp: {program}: command not found");
+            127
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            eprintln!("pp: {program}: permission denied");
+            126
+        }
+        _ => {
+            eprintln!("pp: {program}: {err}");
+            126
         }
     }
 }

@@ -7,6 +7,7 @@
 //! commands run (the same directory for `copy`/`git_worktree`; the workspace's own path for
 //! `overlay`, whose commands run inside the overlay's mount namespace via `wrapper_args`).
 
+mod confine;
 mod container;
 mod copy;
 mod guard;
@@ -28,6 +29,13 @@ mod overlay;
 mod overlay;
 
 #[cfg(target_os = "linux")]
+#[path = "confine_linux.rs"]
+mod confine_os;
+#[cfg(not(target_os = "linux"))]
+#[path = "confine_stub.rs"]
+mod confine_os;
+
+#[cfg(target_os = "linux")]
 #[path = "netns_linux.rs"]
 mod netns;
 #[cfg(not(target_os = "linux"))]
@@ -40,6 +48,7 @@ use serde::Serialize;
 
 use crate::policy::BackendKind;
 
+pub use confine::{BWRAP_ENV, Confinement, Layers as ConfinementLayers, Unconfinable, find_bwrap};
 pub use container::{
     ContainerError, ContainerNetwork, ContainerSpec, EngineInfo, SESSION_LABEL, client_env,
     client_version as container_client_version, container_env_names,
@@ -94,6 +103,10 @@ pub struct Sandbox {
     guard: Option<std::process::Child>,
     /// Where commands' process groups are reported: the guard's or the overlay holder's stdin.
     watch: Option<crate::exec::GroupWatch>,
+    /// The user's real tree (the repository's top, or the workspace), which confined commands
+    /// must not reach.
+    user_tree: PathBuf,
+    self_exe: PathBuf,
     setup_ms: f64,
 }
 
@@ -227,6 +240,8 @@ impl Sandbox {
         };
         Ok(Self {
             kind,
+            user_tree: user_tree(workspace),
+            self_exe: self_exe.to_owned(),
             command_cwd: root.clone(),
             root,
             reason,
@@ -253,11 +268,7 @@ impl Sandbox {
         // When the workspace is a folder of a git repository, the whole repository is the lower
         // layer, so a command writing beside the workspace (a member crate's `../../target`, a
         // monorepo script) writes into the sandbox, not into the user's repository.
-        let lower = git2::Repository::discover(&ws)
-            .ok()
-            .and_then(|r| r.workdir().and_then(|w| w.canonicalize().ok()))
-            .filter(|top| ws.starts_with(top))
-            .unwrap_or_else(|| ws.clone());
+        let lower = user_tree(&ws);
         let rel = ws
             .strip_prefix(&lower)
             .map(Path::to_path_buf)
@@ -280,6 +291,8 @@ impl Sandbox {
         match overlay::Overlay::mount(self_exe, &lower, &upper, &work) {
             Ok(mut ov) => Ok(Self {
                 watch: ov.take_watch(),
+                user_tree: lower.clone(),
+                self_exe: self_exe.to_owned(),
                 guard: None,
                 kind: BackendKind::Overlay,
                 root: ov.view().join(&rel),
@@ -324,6 +337,54 @@ impl Sandbox {
     pub fn wrapper_args(&self, deny_network: bool) -> Option<Vec<String>> {
         let join = self.overlay.as_ref().map(overlay::Overlay::holder);
         (join.is_some() || deny_network).then(|| isolate::wrapper_args(join, deny_network))
+    }
+
+    /// How commands run in this sandbox are confined (see `confine.rs`): the sandbox tree
+    /// writable, its `.git` read-only, the user's real tree hidden (an overlay covers it by
+    /// itself), the bundle folder masked. `bwrap` is the bubblewrap to run.
+    pub fn confinement(&self, deny_network: bool, bwrap: &Path) -> Confinement {
+        let overlay = self.overlay.as_ref().map(overlay::Overlay::holder);
+        let writable = match (&overlay, &self.worktree_of) {
+            // The overlay is mounted over the whole repository.
+            (Some(_), _) => self.user_tree.clone(),
+            (None, Some((_, top))) => top.clone(),
+            (None, None) => self.root.clone(),
+        };
+        let mut read_only = Vec::new();
+        let git = writable.join(".git");
+        if std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir()) {
+            read_only.push(git);
+        }
+        if self.worktree_of.is_some() {
+            // The worktree's `.git` file points into the user's repository: its git dir is
+            // bound back, read-only, under the hidden tree.
+            let common = self.user_tree.join(".git");
+            if common.is_dir() {
+                read_only.push(common);
+            }
+        }
+        let mut masked = Vec::new();
+        if overlay.is_some() {
+            // The overlay's lower layer is the user's tree, bundles included.
+            let artifacts = self.command_cwd.join(".pp-artifacts");
+            if artifacts.is_dir() {
+                masked.push(artifacts);
+            }
+        }
+        Confinement {
+            bwrap: bwrap.to_owned(),
+            self_exe: self.self_exe.clone(),
+            join: overlay,
+            deny_network,
+            hidden: if overlay.is_some() {
+                Vec::new()
+            } else {
+                vec![self.user_tree.clone()]
+            },
+            writable: vec![writable],
+            read_only,
+            masked,
+        }
     }
 
     /// Where a command's process group is reported, so it is killed should pp die (the
@@ -406,6 +467,19 @@ impl Sandbox {
         }
         Ok(())
     }
+}
+
+/// The tree a sandbox of `workspace` stands for: the repository's top when the workspace is a
+/// folder of one (commands could write beside the workspace), else the workspace itself.
+fn user_tree(workspace: &Path) -> PathBuf {
+    let ws = workspace
+        .canonicalize()
+        .unwrap_or_else(|_| workspace.to_owned());
+    git2::Repository::discover(&ws)
+        .ok()
+        .and_then(|r| r.workdir().and_then(|w| w.canonicalize().ok()))
+        .filter(|top| ws.starts_with(top))
+        .unwrap_or(ws)
 }
 
 impl Drop for Sandbox {

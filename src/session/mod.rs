@@ -7,6 +7,7 @@ mod replay;
 mod run;
 mod sign;
 mod verify;
+mod workbench;
 
 use std::path::PathBuf;
 
@@ -16,9 +17,17 @@ pub use replay::{ReplayOptions, ReplayOutcome, replay};
 pub use run::run_session;
 pub use sign::{sign_keys, verify_bundle, verify_keys};
 
-/// Whether commands can be cut off from the network here (used by `pp doctor`).
-pub async fn probe_network_isolation_pub(self_exe: &std::path::Path) -> Result<(), String> {
-    run::probe_network_isolation(self_exe).await
+/// Whether commands can be confined here as `policy` asks, and with which layers (used by
+/// `pp doctor`).
+pub async fn probe_confinement(
+    policy: &crate::policy::Policy,
+    self_exe: &std::path::Path,
+    env: &[(String, String)],
+) -> Result<crate::sandbox::ConfinementLayers, crate::sandbox::Unconfinable> {
+    match workbench::plan_confined(policy, self_exe, env).await? {
+        workbench::Plan::Confined { layers, .. } => Ok(layers),
+        workbench::Plan::Container(_) => unreachable!("plan_confined never plans a container"),
+    }
 }
 pub use verify::{TargetRun, Verification};
 

@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::verify::Runner;
+use super::workbench::{self, Plan};
 use crate::bundle::attest::VerifyReport;
 use crate::bundle::{self, BundleError};
 use crate::error::Error;
-use crate::exec::{Cancel, EnvFilter, Isolation};
+use crate::exec::{Cancel, EnvFilter};
 use crate::patch::{self, WriteRules};
-use crate::policy::{self, BackendKind, Network, PolicyDoc, TargetSpec};
-use crate::sandbox::{self, Sandbox};
+use crate::policy::{self, BackendKind, PolicyDoc, TargetSpec};
+use crate::sandbox;
 
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
@@ -252,47 +253,41 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
     } else {
         None
     };
-    let deny_network = match p.network {
-        // In a container, `--network none` does the isolating.
-        _ if container.is_some() => false,
-        Network::Allow => false,
-        Network::Deny => {
-            super::run::probe_network_isolation(&opts.self_exe).await.map_err(|why| Error::Usage {
-                message: format!("the recorded policy denies network access, and this machine cannot isolate commands: {why}"),
-                hint: "replay on a machine with network namespaces (see `pp doctor`)".into(),
-            })?;
-            true
+    let plan = match container {
+        Some((info, client_env)) => {
+            let (sb, network) = (p.sandbox.clone(), p.network);
+            let mut b = [0u8; 4];
+            let _ = getrandom::fill(&mut b);
+            let name = format!("replay-{}", crate::digest::hex(&b));
+            Plan::Container(Box::new(move |root| {
+                sandbox::ContainerSpec::from_policy(
+                    &sb,
+                    network,
+                    info.image_id,
+                    root,
+                    name,
+                    client_env,
+                )
+            }))
         }
+        None => workbench::plan_confined(p, &opts.self_exe, &opts.env)
+            .await
+            .map_err(|e| Error::Usage {
+                message: format!(
+                    "replay runs the recorded targets confined, and cannot here: {}",
+                    e.reason
+                ),
+                hint: e.hint,
+            })?,
     };
-    let sandbox = Sandbox::create(
+    let workbench::Workbench { sandbox, isolation } = workbench::open(
         &source,
         p.sandbox.backend,
         &p.sandbox.exclude,
         &opts.self_exe,
+        plan,
     )?;
-    let isolation = match sandbox.wrapper_args(deny_network) {
-        Some(args) => Isolation::Wrapper {
-            program: opts.self_exe.clone(),
-            args,
-        },
-        None => Isolation::None,
-    };
     let root = sandbox.root().to_owned();
-    let isolation = match container {
-        Some((info, client_env)) => {
-            let mut b = [0u8; 4];
-            let _ = getrandom::fill(&mut b);
-            Isolation::Container(sandbox::ContainerSpec::from_policy(
-                &p.sandbox,
-                p.network,
-                info.image_id,
-                root.clone(),
-                format!("replay-{}", crate::digest::hex(&b)),
-                client_env,
-            ))
-        }
-        None => isolation,
-    };
     if !patch_text.trim().is_empty() {
         let rules = WriteRules {
             write_allowlist: p.write_allowlist.clone(),

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::verify::{Runner, TargetRun, Verification, judge};
+use super::workbench::{self, Plan};
 use super::{Outcome, Status, TargetOutcome};
 use crate::bundle::{self, BundleWriter};
 use crate::context::{self, Classification, PathMap};
 use crate::error::Error;
-use crate::exec::{Cancel, EnvFilter, ExecError, Isolation};
+use crate::exec::{Cancel, EnvFilter, ExecError};
 use crate::patch::{self, ChangeSet, WriteRules};
 use crate::policy::{self, BackendKind, Network, Target};
 use crate::propose::{
@@ -200,14 +201,19 @@ async fn prove(
         }
     };
     let in_container = p.sandbox.backend == BackendKind::Container;
-    // The container's spec needs the sandbox root; it is built once the sandbox exists.
-    let mut container_client_env = None;
-    let deny_network = match p.network {
-        _ if in_container => match prepare_container(settings, st).await {
+    let plan = if in_container {
+        match prepare_container(settings, st).await {
             Ok(client_env) => {
-                container_client_env = Some(client_env);
-                // In the container, `--network none` does the isolating.
-                false
+                let (sb, network) = (p.sandbox.clone(), p.network);
+                let image = st
+                    .container
+                    .as_ref()
+                    .map(|c| c.image_id.clone())
+                    .unwrap_or_else(|| p.sandbox.container_image.clone());
+                let name = st.session_id.clone();
+                Plan::Container(Box::new(move |root| {
+                    sandbox::ContainerSpec::from_policy(&sb, network, image, root, name, client_env)
+                }))
             }
             Err(e) => {
                 let (message, hint) = e.message_and_hint();
@@ -224,34 +230,30 @@ async fn prove(
                     None,
                 ));
             }
-        },
-        Network::Allow => {
-            st.isolation = json!({"network": "allow", "applied": "none"});
-            false
         }
-        // Probed before anything is made: a machine that cannot isolate stops here, quickly.
-        Network::Deny => match probe_network_isolation(&settings.self_exe).await {
-            Ok(()) => {
-                st.isolation =
-                    json!({"network": "deny", "applied": "network_namespace", "loopback": "up"});
-                true
+    } else {
+        // Probed before anything is made: a machine that cannot confine stops here, quickly.
+        match workbench::plan_confined(p, &settings.self_exe, &settings.env).await {
+            Ok(plan) => {
+                st.isolation = workbench::isolation_record(p.network, &plan);
+                plan
             }
-            Err(why) => {
-                st.isolation = json!({"network": "deny", "applied": "unavailable", "reason": why});
+            Err(e) => {
+                st.isolation =
+                    json!({"network": p.network, "applied": "unavailable", "reason": e.reason});
                 return Ok((
-                    End::new(
-                        Status::PolicyViolation,
-                        format!(
-                            "the policy denies network access, but this machine cannot isolate commands from the network: {why}"
+                    End {
+                        status: Status::PolicyViolation,
+                        message: format!(
+                            "pp runs every command over your code confined (its own PID, mount and, under `network: deny`, network namespace, no privileges, a seccomp filter), and cannot here: {}",
+                            e.reason
                         ),
-                        Some(
-                            "set `policy.network: allow` to run without isolation, or `policy.sandbox.backend: container`; `pp doctor` shows what this machine offers",
-                        ),
-                    ),
+                        hint: Some(e.hint),
+                    },
                     None,
                 ));
             }
-        },
+        }
     };
 
     // The user's tree is hashed, and its git provenance read, while the sandbox is made and
@@ -274,13 +276,14 @@ async fn prove(
         })
     };
 
-    let sandbox = match Sandbox::create(
+    let bench = match workbench::open(
         &settings.workspace,
         p.sandbox.backend,
         &p.sandbox.exclude,
         &settings.self_exe,
+        plan,
     ) {
-        Ok(s) => s,
+        Ok(b) => b,
         Err(
             e @ (sandbox::SandboxError::Unsupported { .. } | sandbox::SandboxError::Git { .. }),
         ) => {
@@ -298,29 +301,15 @@ async fn prove(
         }
         Err(e) => return Err(e.into()),
     };
+    let workbench::Workbench { sandbox, isolation } = bench;
     st.sandbox_info = Some(sandbox.info(p.sandbox.backend));
     let root = sandbox.root().to_owned();
     let command_cwd = sandbox.command_cwd().to_owned();
-    // Overlay commands join the overlay's mount namespace; with `network: deny` they also get a
-    // fresh network namespace, in the same wrapper.
-    let isolation = match sandbox.wrapper_args(deny_network) {
-        Some(args) => Isolation::Wrapper {
-            program: settings.self_exe.clone(),
-            args,
-        },
-        None => Isolation::None,
-    };
     if sandbox.kind() == policy::BackendKind::Overlay {
         st.isolation["filesystem"] =
             json!("overlay mounted at the workspace path in a private mount namespace");
     }
     *sandbox_slot = Some(sandbox);
-    let isolation = match container_client_env {
-        Some(client_env) => {
-            Isolation::Container(container_spec(settings, st, root.clone(), client_env))
-        }
-        None => isolation,
-    };
     st.bundle
         .event("sandbox_created", json!({"sandbox": st.sandbox_info}));
 
@@ -1182,49 +1171,6 @@ async fn prepare_container(
     });
     st.container = Some(info);
     Ok(client_env)
-}
-
-/// How this session's commands run in containers; the image is pinned by the id the probe
-/// found, so every command of the session runs the same image.
-fn container_spec(
-    settings: &Settings,
-    st: &State,
-    host_root: PathBuf,
-    client_env: Vec<(String, String)>,
-) -> sandbox::ContainerSpec {
-    let p = &settings.doc().policy;
-    let image = st
-        .container
-        .as_ref()
-        .map(|c| c.image_id.clone())
-        .unwrap_or_else(|| p.sandbox.container_image.clone());
-    sandbox::ContainerSpec::from_policy(
-        &p.sandbox,
-        p.network,
-        image,
-        host_root,
-        st.session_id.clone(),
-        client_env,
-    )
-}
-
-/// Checks that the isolation wrapper works here by running `true` through it.
-pub(crate) async fn probe_network_isolation(self_exe: &Path) -> Result<(), String> {
-    let mut cmd = tokio::process::Command::new(self_exe);
-    cmd.args(sandbox::network_wrapper_args())
-        .args(["--", "true"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    match tokio::time::timeout(Duration::from_secs(10), cmd.output()).await {
-        Ok(Ok(out)) if out.status.success() => Ok(()),
-        Ok(Ok(out)) => Err(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
-        Ok(Err(e)) => Err(format!(
-            "could not run the isolation wrapper {}: {e}",
-            self_exe.display()
-        )),
-        Err(_) => Err("the isolation probe did not finish within 10 s".into()),
-    }
 }
 
 fn environment(settings: &Settings, st: &State) -> serde_json::Value {

@@ -1,0 +1,335 @@
+//! Confinement of every command pp runs over the user's code: what it may see, write and call.
+//! The engine is bubblewrap (`bwrap`, the tool Flatpak and Codex CLI use), which builds the
+//! namespaces and mounts; inside it, pp's own inner stage (`pp __isolate --confine`) closes every
+//! inherited descriptor, adds Landlock where the kernel has it, and installs a seccomp filter
+//! before it executes the command. This file owns the layout (which paths are writable,
+//! read-only or hidden), the rendering of bwrap's arguments and the probe; the syscalls of the
+//! inner stage are platform code (`confine_linux.rs`).
+//!
+//! What a confined command gets:
+//! - its own PID namespace: pp and host processes are invisible, `/proc` is fresh, and when the
+//!   command ends (or is killed) the namespace's init exits and the kernel kills everything the
+//!   command started, `setsid` and double forks included;
+//! - its own mount namespace: everything read-only except the sandbox tree and private, empty
+//!   `/tmp`, `/var/tmp`, `/run` (so `/var/run`), `/dev/shm`; `.git` read-only; the user's real
+//!   tree (the whole repository) hidden under an empty tmpfs;
+//! - a fresh network namespace with loopback up under `network: deny`;
+//! - no new privileges, no capabilities, a new session (no terminal to inject into), a seccomp
+//!   filter against namespace, mount, ptrace, keyring, bpf and module calls, Landlock on top.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::isolate::{Holder, ISOLATE_SUBCOMMAND};
+
+/// Where pp's own executable is bound inside the confinement, for the inner stage.
+pub const INNER_EXE: &str = "/run/pp-confine/pp";
+/// Environment variable naming the bubblewrap executable (default: `bwrap` on `PATH`).
+pub const BWRAP_ENV: &str = "PP_BWRAP";
+
+/// Directories every confined command gets empty and private, in this order.
+const PRIVATE_DIRS: &[&str] = &["/tmp", "/var/tmp", "/run", "/dev/shm"];
+
+/// How one sandbox's commands are confined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confinement {
+    pub bwrap: PathBuf,
+    pub self_exe: PathBuf,
+    /// The overlay holder whose mount namespace commands join first.
+    pub join: Option<Holder>,
+    pub deny_network: bool,
+    /// The user's real tree (a repository's top): hidden under an empty tmpfs. Empty for an
+    /// overlay, whose mount already covers it.
+    pub hidden: Vec<PathBuf>,
+    /// Writable trees (the sandbox), seen at the same path inside.
+    pub writable: Vec<PathBuf>,
+    /// Read-only paths bound after the writable ones (`.git`, a worktree's real git dir).
+    pub read_only: Vec<PathBuf>,
+    /// Paths inside a writable tree that must be unreachable (an overlay's view of the bundle).
+    pub masked: Vec<PathBuf>,
+}
+
+/// The layers a confined command actually got, as the inner stage saw them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layers {
+    pub engine: String,
+    pub pid_namespace: bool,
+    pub mount_namespace: bool,
+    pub network_namespace: bool,
+    pub user_namespace: bool,
+    pub no_new_privs: bool,
+    pub capabilities: String,
+    pub seccomp: String,
+    pub landlock: String,
+    pub inherited_fds_closed: bool,
+}
+
+/// Why commands cannot be confined here.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{reason}")]
+pub struct Unconfinable {
+    pub reason: String,
+    pub hint: String,
+}
+
+impl Confinement {
+    /// The program and its arguments, up to the `--` before the command's own argv.
+    pub fn wrapper(&self) -> (PathBuf, Vec<String>) {
+        let mut args = Vec::new();
+        let program = match self.join {
+            Some(h) => {
+                args.extend([
+                    ISOLATE_SUBCOMMAND.to_owned(),
+                    "--join".to_owned(),
+                    format!("{}:{}", h.pid, h.mnt_ino),
+                    "--".to_owned(),
+                    self.bwrap.to_string_lossy().into_owned(),
+                ]);
+                self.self_exe.clone()
+            }
+            None => self.bwrap.clone(),
+        };
+        args.extend(self.bwrap_args());
+        (program, args)
+    }
+
+    /// bwrap's arguments, then the inner stage's, ending before `--` and the command.
+    pub fn bwrap_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        if self.deny_network {
+            a.push("--unshare-net".to_owned());
+        }
+        for d in PRIVATE_DIRS {
+            push(&mut a, "--tmpfs", &[Path::new(d)]);
+        }
+        // `/var/run` is a link to `/run` on current systems; where it is a directory of its
+        // own, it is emptied too (the Docker socket lives there).
+        if std::fs::symlink_metadata("/var/run").is_ok_and(|m| m.is_dir()) {
+            push(&mut a, "--tmpfs", &[Path::new("/var/run")]);
+        }
+        for h in &self.hidden {
+            push(&mut a, "--tmpfs", &[h]);
+        }
+        for w in &self.writable {
+            push(&mut a, "--bind", &[w, w]);
+        }
+        for r in &self.read_only {
+            push(&mut a, "--ro-bind", &[r, r]);
+        }
+        for m in &self.masked {
+            push(&mut a, "--tmpfs", &[m]);
+            push(&mut a, "--remount-ro", &[m]);
+        }
+        push(&mut a, "--ro-bind", &[&self.self_exe, Path::new(INNER_EXE)]);
+        a.extend([
+            "--setenv".to_owned(),
+            "TMPDIR".to_owned(),
+            "/tmp".to_owned(),
+        ]);
+        a.extend([
+            "--".to_owned(),
+            INNER_EXE.to_owned(),
+            ISOLATE_SUBCOMMAND.to_owned(),
+            "--confine".to_owned(),
+        ]);
+        for w in self.writable.iter().map(|p| p.as_path()).chain(
+            PRIVATE_DIRS
+                .iter()
+                .chain(&["/dev", "/proc"])
+                .map(|d| Path::new(*d)),
+        ) {
+            a.extend(["--rw".to_owned(), w.to_string_lossy().into_owned()]);
+        }
+        a
+    }
+
+    /// Runs `true` under this confinement (writable: a scratch dir) with the inner stage
+    /// reporting its layers, so a machine that cannot confine stops before anything else runs.
+    pub async fn probe(&self) -> Result<Layers, Unconfinable> {
+        if self.deny_network
+            && std::env::var_os(super::SIMULATE_NETNS_REFUSAL_ENV)
+                .is_some_and(|v| !v.is_empty() && v != "0")
+        {
+            return Err(Unconfinable {
+                reason: format!(
+                    "the kernel refused a network namespace (simulated: {} is set)",
+                    super::SIMULATE_NETNS_REFUSAL_ENV
+                ),
+                hint: NAMESPACE_HINT.to_owned(),
+            });
+        }
+        let (program, mut args) = self.wrapper();
+        args.extend(["--probe".to_owned(), "--".to_owned(), "true".to_owned()]);
+        let mut cmd = tokio::process::Command::new(&program);
+        cmd.args(&args)
+            .current_dir("/")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let out = match tokio::time::timeout(std::time::Duration::from_secs(20), cmd.output()).await
+        {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Unconfinable {
+                    reason: format!("bubblewrap (`{}`) is not installed", self.bwrap.display()),
+                    hint: format!(
+                        "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`; Fedora: `dnf install bubblewrap`), or name it with {BWRAP_ENV}; or use `policy.sandbox.backend: container`"
+                    ),
+                });
+            }
+            Ok(Err(e)) => {
+                return Err(Unconfinable {
+                    reason: format!("could not run {}: {e}", program.display()),
+                    hint: "check that it is executable; `pp doctor` shows each layer".into(),
+                });
+            }
+            Err(_) => {
+                return Err(Unconfinable {
+                    reason: "the confinement probe did not finish within 20 s".into(),
+                    hint: "`pp doctor` shows each layer".into(),
+                });
+            }
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        if !out.status.success() {
+            return Err(Unconfinable {
+                hint: hint_for(&stderr).to_owned(),
+                reason: format!("bubblewrap could not confine a command here: {stderr}"),
+            });
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let mut layers =
+            serde_json::from_str::<Layers>(stdout.trim()).map_err(|e| Unconfinable {
+                reason: format!("the confinement probe reported nothing usable ({e}): {stdout}"),
+                hint: "this is a bug in pp; please report it".into(),
+            })?;
+        layers.mount_namespace = true;
+        layers.network_namespace = self.deny_network;
+        layers.user_namespace = !nix::unistd::geteuid().is_root() || self.join.is_some();
+        Ok(layers)
+    }
+}
+
+const NAMESPACE_HINT: &str = "pp confines every command with bubblewrap, which needs user namespaces when pp is not root: run as root, or allow them (`sysctl -w kernel.unprivileged_userns_clone=1`, `user.max_user_namespaces`; on Ubuntu 24.04 and GitHub's ubuntu-24.04 runners `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`, or an AppArmor profile for bwrap), or use `policy.sandbox.backend: container`";
+
+/// The fix for a bwrap failure, from its words.
+fn hint_for(stderr: &str) -> &'static str {
+    if stderr.contains("No permissions to create new namespace")
+        || stderr.contains("Operation not permitted")
+        || stderr.contains("Permission denied")
+        || stderr.contains("setting up uid map")
+        || stderr.contains("Creating new namespace failed")
+    {
+        NAMESPACE_HINT
+    } else {
+        "`pp doctor` shows each layer; `policy.sandbox.backend: container` confines commands in a container instead"
+    }
+}
+
+/// The bubblewrap to run: `PP_BWRAP`, else `bwrap` found on `PATH` (as given when missing, so
+/// the probe names it).
+pub fn find_bwrap(env: &[(String, String)]) -> PathBuf {
+    if let Some((_, v)) = env.iter().find(|(k, _)| k == BWRAP_ENV)
+        && !v.is_empty()
+    {
+        return PathBuf::from(v);
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("/usr/bin:/bin");
+    std::env::split_paths(path)
+        .map(|d| d.join("bwrap"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("bwrap"))
+}
+
+fn push(a: &mut Vec<String>, flag: &str, paths: &[&Path]) {
+    a.push(flag.to_owned());
+    a.extend(paths.iter().map(|p| p.to_string_lossy().into_owned()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Confinement {
+        Confinement {
+            bwrap: "/usr/bin/bwrap".into(),
+            self_exe: "/opt/pp".into(),
+            join: None,
+            deny_network: true,
+            hidden: vec!["/home/u/repo".into()],
+            writable: vec!["/tmp/pp-sandbox-x/repo".into()],
+            read_only: vec!["/tmp/pp-sandbox-x/repo/.git".into()],
+            masked: vec![],
+        }
+    }
+
+    fn pos(a: &[String], needle: &[&str]) -> usize {
+        a.windows(needle.len())
+            .position(|w| w.iter().zip(needle).all(|(x, y)| x == y))
+            .unwrap_or_else(|| panic!("{needle:?} not in {a:?}"))
+    }
+
+    #[test]
+    fn mounts_come_in_an_order_that_holds() {
+        let a = spec().bwrap_args();
+        let root = pos(&a, &["--ro-bind", "/", "/"]);
+        let tmp = pos(&a, &["--tmpfs", "/tmp"]);
+        let hide = pos(&a, &["--tmpfs", "/home/u/repo"]);
+        let rw = pos(&a, &["--bind", "/tmp/pp-sandbox-x/repo"]);
+        let git = pos(&a, &["--ro-bind", "/tmp/pp-sandbox-x/repo/.git"]);
+        // The sandbox in /tmp is bound after /tmp is emptied; .git read-only over it.
+        assert!(root < tmp && tmp < hide && hide < rw && rw < git, "{a:?}");
+        assert!(a.contains(&"--unshare-net".to_owned()));
+        assert!(a.contains(&"--unshare-pid".to_owned()));
+        let sep = pos(&a, &["--", INNER_EXE, ISOLATE_SUBCOMMAND, "--confine"]);
+        assert!(git < sep);
+        assert!(pos(&a, &["--rw", "/tmp/pp-sandbox-x/repo"]) > sep);
+        assert!(!a.iter().skip(sep + 1).any(|x| x == "--"));
+    }
+
+    #[test]
+    fn network_allowed_keeps_the_namespace_and_overlay_joins_first() {
+        let mut c = spec();
+        c.deny_network = false;
+        c.join = Some(Holder { pid: 7, mnt_ino: 9 });
+        let (program, args) = c.wrapper();
+        assert_eq!(program, PathBuf::from("/opt/pp"));
+        assert_eq!(
+            &args[..5],
+            &[ISOLATE_SUBCOMMAND, "--join", "7:9", "--", "/usr/bin/bwrap"]
+        );
+        assert!(!args.contains(&"--unshare-net".to_owned()));
+    }
+
+    #[test]
+    fn bwrap_found_from_the_variable_or_path() {
+        let env = vec![(BWRAP_ENV.to_owned(), "/x/bwrap".to_owned())];
+        assert_eq!(find_bwrap(&env), PathBuf::from("/x/bwrap"));
+        let env = vec![("PATH".to_owned(), "/nonexistent-dir".to_owned())];
+        assert_eq!(find_bwrap(&env), PathBuf::from("bwrap"));
+    }
+}

@@ -1,0 +1,105 @@
+//! The workbench: the one way a session or a replay gets a sandbox and the isolation its
+//! commands run under, so confinement is decided in exactly one place. It probes confinement
+//! before anything is made (a machine that cannot confine stops at once, with the fix), creates
+//! the sandbox, and turns the sandbox's layout into the wrapper every command runs through.
+//! Containers are confined by their engine; everything else by bubblewrap (`sandbox::confine`).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::exec::Isolation;
+use crate::policy::{BackendKind, Network, Policy};
+use crate::sandbox::{self, ConfinementLayers, ContainerSpec, Sandbox, SandboxError, Unconfinable};
+
+/// Whether commands run in a container or confined on the host, decided before the sandbox.
+pub(crate) enum Plan {
+    /// Bubblewrap, with the layers the probe saw.
+    Confined {
+        bwrap: PathBuf,
+        deny_network: bool,
+        layers: ConfinementLayers,
+    },
+    /// A container per command; the spec is completed once the sandbox root exists.
+    Container(Box<dyn FnOnce(PathBuf) -> ContainerSpec + Send>),
+}
+
+/// A live sandbox and how its commands run.
+pub(crate) struct Workbench {
+    pub sandbox: Sandbox,
+    pub isolation: Isolation,
+}
+
+/// Checks that this machine can confine commands as `p` asks, by running `true` under that
+/// confinement (never for containers: their engine confines them).
+pub(crate) async fn plan_confined(
+    p: &Policy,
+    self_exe: &Path,
+    env: &[(String, String)],
+) -> Result<Plan, Unconfinable> {
+    let deny_network = p.network == Network::Deny;
+    let bwrap = sandbox::find_bwrap(env);
+    let scratch = tempfile::Builder::new()
+        .prefix("pp-probe-")
+        .tempdir()
+        .map_err(|e| Unconfinable {
+            reason: format!("cannot create a scratch directory for the probe: {e}"),
+            hint: "check TMPDIR".into(),
+        })?;
+    let probe = sandbox::Confinement {
+        bwrap: bwrap.clone(),
+        self_exe: self_exe.to_owned(),
+        join: None,
+        deny_network,
+        hidden: Vec::new(),
+        writable: vec![scratch.path().to_owned()],
+        read_only: Vec::new(),
+        masked: Vec::new(),
+    };
+    let layers = probe.probe().await?;
+    Ok(Plan::Confined {
+        bwrap,
+        deny_network,
+        layers,
+    })
+}
+
+/// What `repro.json` and `environment.json` record about isolation under `plan`.
+pub(crate) fn isolation_record(network: Network, plan: &Plan) -> serde_json::Value {
+    match plan {
+        Plan::Confined {
+            deny_network,
+            layers,
+            ..
+        } => json!({
+            "network": network,
+            "applied": if *deny_network { "network_namespace" } else { "none" },
+            "loopback": if *deny_network { "up" } else { "host" },
+            "confinement": layers,
+        }),
+        Plan::Container(_) => json!({"network": network, "applied": "container"}),
+    }
+}
+
+/// Creates the sandbox of `source` and the isolation of its commands.
+pub(crate) fn open(
+    source: &Path,
+    backend: BackendKind,
+    exclude: &[String],
+    self_exe: &Path,
+    plan: Plan,
+) -> Result<Workbench, SandboxError> {
+    let sandbox = Sandbox::create(source, backend, exclude, self_exe)?;
+    let isolation = match plan {
+        Plan::Confined {
+            bwrap,
+            deny_network,
+            ..
+        } => {
+            let (program, args) = sandbox.confinement(deny_network, &bwrap).wrapper();
+            Isolation::Wrapper { program, args }
+        }
+        Plan::Container(spec) => Isolation::Container(spec(sandbox.root().to_owned())),
+    };
+    Ok(Workbench { sandbox, isolation })
+}
