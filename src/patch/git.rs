@@ -1,6 +1,9 @@
-//! Running `git apply` inside the sandbox root, fenced off from any parent repository:
-//! `GIT_CEILING_DIRECTORIES` is the root's parent and `GIT_DIR` and friends are unset, so git
-//! works on the root whether or not it is a repository and never climbs above it.
+//! Running `git apply` on the sandbox root with a git whose configuration pp controls. The
+//! sandbox is written by the code under test, so its `.git/config` (filters, `core.fsmonitor`,
+//! hooks) and its attributes are hostile: git is pointed at an empty repository pp makes for
+//! each run (`GIT_DIR`, with the root as `GIT_WORK_TREE`), and system, global and XDG
+//! configuration are switched off. With no configuration, no filter, textconv or fsmonitor
+//! program exists for an attribute to name, so git runs nothing but itself.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -23,7 +26,14 @@ const GIT_VARS: &[&str] = &[
     "GIT_CONFIG_COUNT",
 ];
 
-fn run(root: &Path, args: &[&str], patch: &Path) -> Result<Output, String> {
+/// An empty repository of pp's own (HEAD, objects, refs; no config, no hooks) in `dir`.
+fn empty_git_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.join("objects"))?;
+    std::fs::create_dir_all(dir.join("refs"))?;
+    std::fs::write(dir.join("HEAD"), "ref: refs/heads/main\n")
+}
+
+fn run(root: &Path, git_dir: &Path, args: &[&str], patch: &Path) -> Result<Output, String> {
     let mut cmd = Command::new("git");
     cmd.args(args)
         .arg(patch)
@@ -32,13 +42,13 @@ fn run(root: &Path, args: &[&str], patch: &Path) -> Result<Output, String> {
     for var in GIT_VARS {
         cmd.env_remove(var);
     }
-    if let Some(parent) = root
-        .canonicalize()
-        .ok()
-        .and_then(|r| r.parent().map(Path::to_path_buf))
-    {
-        cmd.env("GIT_CEILING_DIRECTORIES", parent);
-    }
+    cmd.env("GIT_DIR", git_dir)
+        .env("GIT_WORK_TREE", root)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_ATTR_NOSYSTEM", "1")
+        .env("XDG_CONFIG_HOME", git_dir)
+        .env("HOME", git_dir);
     let out = cmd.output().map_err(|e| format!("cannot run git: {e}"))?;
     if out.status.success() {
         Ok(out)
@@ -83,9 +93,13 @@ pub(crate) fn apply(root: &Path, diff: &str, expected: &[String]) -> Result<(), 
     file.write_all(diff.as_bytes())
         .map_err(|e| format!("cannot write the patch for git: {e}"))?;
     let patch = file.path();
+    let home = tempfile::tempdir().map_err(|e| format!("cannot make a git dir for git: {e}"))?;
+    let git_dir = home.path().join("git");
+    empty_git_dir(&git_dir).map_err(|e| format!("cannot make a git dir for git: {e}"))?;
     // One run both lists the paths git reads and checks that every hunk applies (no writes).
     let listed = run(
         root,
+        &git_dir,
         &[
             "apply",
             "--numstat",
@@ -109,7 +123,12 @@ pub(crate) fn apply(root: &Path, diff: &str, expected: &[String]) -> Result<(), 
             want.join(", ")
         ));
     }
-    run(root, &["apply", "--recount", "--whitespace=nowarn"], patch)?;
+    run(
+        root,
+        &git_dir,
+        &["apply", "--recount", "--whitespace=nowarn"],
+        patch,
+    )?;
     Ok(())
 }
 
@@ -144,5 +163,41 @@ mod tests {
         apply(&root, diff, &["f.txt".to_owned()]).unwrap();
         assert_eq!(std::fs::read_to_string(root.join("f.txt")).unwrap(), "b\n");
         assert!(!outer.path().join("sandbox/sandbox").exists());
+    }
+
+    #[test]
+    fn a_hostile_sandbox_repository_runs_nothing_through_git_apply() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("sandbox");
+        std::fs::create_dir(&root).unwrap();
+        let init = Command::new("git")
+            .arg("init")
+            .arg("-q")
+            .arg(&root)
+            .status();
+        if !init.is_ok_and(|s| s.success()) {
+            return; // no git here: the builtin applier covers this machine
+        }
+        // What a test in the sandbox could plant: a filter named by attributes, fsmonitor and a
+        // hooks path, each of which would run a program as pp on the host.
+        let marker = d.path().join("ran");
+        let m = marker.display();
+        let cfg = format!(
+            "[filter \"x\"]\n\tclean = touch {m}.clean\n\tsmudge = touch {m}.smudge\n\trequired = true\n[core]\n\tfsmonitor = touch {m}.fsmonitor\n\thooksPath = {}\n",
+            d.path().display()
+        );
+        std::fs::write(root.join(".git/config"), cfg).unwrap();
+        std::fs::write(root.join(".git/info/attributes"), "* filter=x\n").unwrap();
+        std::fs::write(root.join(".gitattributes"), "* filter=x\n").unwrap();
+        std::fs::write(root.join("f.txt"), "a\n").unwrap();
+        let diff = "diff --git a/f.txt b/f.txt\n--- a/f.txt\n+++ b/f.txt\n@@ -1 +1 @@\n-a\n+b\n";
+        apply(&root, diff, &["f.txt".to_owned()]).unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("f.txt")).unwrap(), "b\n");
+        for suffix in ["clean", "smudge", "fsmonitor"] {
+            assert!(
+                !d.path().join(format!("ran.{suffix}")).exists(),
+                "git ran the sandbox's {suffix} program"
+            );
+        }
     }
 }

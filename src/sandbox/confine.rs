@@ -102,6 +102,10 @@ impl Confinement {
             "--unshare-uts",
             "--unshare-cgroup-try",
             "--new-session",
+            // bubblewrap's init (pid 1 of the namespace) starts a session of its own, out of
+            // reach of a kill of the command's group: it must die with bubblewrap, and
+            // bubblewrap with pp, for the namespace (and all in it) to go.
+            "--die-with-parent",
             "--cap-drop",
             "ALL",
             "--ro-bind",
@@ -171,10 +175,10 @@ impl Confinement {
         {
             return Err(Unconfinable {
                 reason: format!(
-                    "the kernel refused a network namespace (simulated: {} is set)",
+                    "the policy denies network access, but this machine cannot isolate commands from the network: the kernel refused a network namespace (simulated: {} is set)",
                     super::SIMULATE_NETNS_REFUSAL_ENV
                 ),
-                hint: NAMESPACE_HINT.to_owned(),
+                hint: "set `policy.network: allow` to run without network isolation, or `policy.sandbox.backend: container`; `pp doctor` shows what this machine offers".to_owned(),
             });
         }
         let (program, mut args) = self.wrapper();

@@ -2,18 +2,66 @@
 //! and untracked files, so the sandbox holds exactly what the user has. When the workspace is a
 //! folder inside a larger repository, the sandbox root is that folder inside the worktree. Git
 //! records the worktree under `.git/worktrees/` until the session removes it.
+//!
+//! The repository may be hostile (`pp replay --cwd` on a checkout someone handed over): git
+//! runs here with hooks and fsmonitor off and every filter driver the repository's own
+//! configuration defines emptied, so checking out, diffing and applying run no program of it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::SandboxError;
 
+/// `-c` settings that switch off every program a repository's configuration can make git run
+/// for the commands used here: hooks, fsmonitor, and the filter drivers it defines.
+fn neutral_settings(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "color.ui=false",
+        "core.pager=cat",
+        "core.hooksPath=/dev/null",
+        "core.fsmonitor=false",
+        "core.untrackedCache=false",
+        "diff.external=",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let config = git2::Repository::discover(dir)
+        .ok()
+        .map(|r| r.commondir().join("config"))
+        .and_then(|path| git2::Config::open(&path).ok());
+    let mut names = std::collections::BTreeSet::new();
+    if let Some(cfg) = config
+        && let Ok(mut entries) = cfg.entries(Some("filter\\..*"))
+    {
+        while let Some(Ok(e)) = entries.next() {
+            if let Some(name) = e
+                .name()
+                .ok()
+                .and_then(|n| n.strip_prefix("filter."))
+                .and_then(|n| n.rsplit_once('.'))
+                .map(|(name, _)| name.to_owned())
+            {
+                names.insert(name);
+            }
+        }
+    }
+    for n in names {
+        for key in ["clean", "smudge", "process"] {
+            v.push(format!("filter.{n}.{key}="));
+        }
+        v.push(format!("filter.{n}.required=false"));
+    }
+    v.into_iter().flat_map(|s| ["-c".to_owned(), s]).collect()
+}
+
 fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, SandboxError> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
-        // The user's colour, pager and diff drivers must not change what pp reads.
-        .args(["-c", "color.ui=false", "-c", "core.pager=cat"])
+        // The user's colour, pager and diff drivers must not change what pp reads, and the
+        // repository's hooks, fsmonitor and filters must not run.
+        .args(neutral_settings(dir))
         .args(args)
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")

@@ -140,15 +140,12 @@ fn a_candidate_that_passes_only_once_is_rejected_as_unstable() {
         "pp.yaml",
         "policy:\n  confirm_runs: 1\n  limits: {max_attempts: 1}\n",
     )]);
-    let counter = env.scratch.path().join("runs");
-    // Passes only the first time the fix is present.
-    let cmd = format!(
-        "test -f fixed && n=$(cat {c} 2>/dev/null || echo 0) && echo $((n+1)) > {c} && [ $n -lt 1 ]",
-        c = counter.display()
-    );
+    // Passes only the first time the fix is present (the count lives in the sandbox, the only
+    // place a confined command can write that outlasts it).
+    let cmd = "test -f fixed && n=$(cat .runs 2>/dev/null || echo 0) && echo $((n+1)) > .runs && [ $n -lt 1 ]";
     let create = "--- /dev/null\n+++ b/fixed\n@@ -0,0 +1 @@\n+yes\n";
     let provider = env.proposer(&[&json_diff(create)]);
-    let out = env.pp(&["run", &cmd, "--provider", &provider, "--json"]);
+    let out = env.pp(&["run", cmd, "--provider", &provider, "--json"]);
     let v = json_out(&out);
     assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
     let b = std::path::PathBuf::from(v["proof_bundle"].as_str().unwrap());

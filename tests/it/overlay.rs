@@ -81,10 +81,7 @@ fn overlay_session_proves_a_fix_at_the_workspace_path_and_leaves_the_tree_byte_i
     let manifest_before = manifest(env.root());
     let before = env.snapshot();
     // The command records where it ran and writes a build output into the workspace.
-    let cmd = format!(
-        "pwd > {}/pwd.txt && echo built > out.bin && {TEST_CMD}",
-        env.scratch.path().display()
-    );
+    let cmd = format!("pwd && echo built > out.bin && {TEST_CMD}");
     let provider = env.proposer(&[&json_diff(FIX)]);
     let out = env.pp(&["run", &cmd, "--provider", &provider, "--json"]);
     let v = json_out(&out);
@@ -93,10 +90,11 @@ fn overlay_session_proves_a_fix_at_the_workspace_path_and_leaves_the_tree_byte_i
     assert_eq!(r["sandbox"]["backend"], "overlay");
     assert_eq!(r["sandbox"]["requested"], "overlay");
     let ws = env.root().canonicalize().unwrap();
+    let bundle = PathBuf::from(v["proof_bundle"].as_str().unwrap());
+    let stdout =
+        std::fs::read_to_string(bundle.join("attempts/0_baseline/default/stdout.log")).unwrap();
     assert_eq!(
-        std::fs::read_to_string(env.scratch.path().join("pwd.txt"))
-            .unwrap()
-            .trim(),
+        stdout.lines().next().unwrap_or(""),
         ws.to_str().unwrap(),
         "commands run at the workspace's own path"
     );
@@ -390,7 +388,7 @@ fn auto_picks_overlay_where_the_probe_succeeds() {
     .unwrap();
     let argv: Vec<String> = serde_json::from_value(result["argv"].clone()).unwrap();
     assert!(
-        argv.contains(&"--join".to_owned()) && argv.contains(&"--net".to_owned()),
+        argv.contains(&"--join".to_owned()) && argv.contains(&"--unshare-net".to_owned()),
         "{argv:?}"
     );
     assert_released(&r);
