@@ -99,6 +99,9 @@ pub struct SessionArgs {
     /// Free text for the proposer (an error description, an issue body), or @FILE.
     #[arg(long, value_name = "TEXT|@FILE")]
     pub context: Option<String>,
+    /// Trust the policy file's host programs (`policy.provider.command`, a `container_runtime` other than docker or podman); also PP_TRUST_POLICY=1.
+    #[arg(long)]
+    pub trust_policy: bool,
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +211,7 @@ impl SessionArgs {
             keep_sandbox: self.keep_sandbox,
             apply: self.apply,
             context: self.context.clone(),
+            trust_policy: self.trust_policy,
         }
     }
 }
@@ -221,6 +225,7 @@ pub fn main() -> ExitCode {
     {
         return isolate_main(&raw[2..]);
     }
+    crate::hardening::init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -387,7 +392,7 @@ async fn session(mode: Mode, args: &SessionArgs) -> Result<u8, Error> {
         &workspace()?,
         mode,
         &args.flags(),
-        std::env::vars().collect(),
+        crate::hardening::vars(),
         self_exe()?,
     )?;
     let cancel = cancel_on_signals();
@@ -436,7 +441,7 @@ fn attest(a: AttestArgs) -> Result<u8, Error> {
             hint: "pp attest BUNDLE [--mode M]".into(),
         });
     };
-    let env = |k: &str| std::env::var(k).ok();
+    let env = |k: &str| crate::hardening::var(k);
     let keys = crate::session::sign_keys(&env, &a.key_env, a.key_file.as_deref())?;
     let outcome = attest::attest(bundle, a.mode.into(), &keys)?;
     for w in &outcome.warnings {
@@ -534,7 +539,7 @@ async fn replay(a: ReplayArgs) -> Result<u8, Error> {
         cwd: a.cwd.clone(),
         allow_different_source: a.allow_different_source,
         self_exe: self_exe()?,
-        env: std::env::vars().collect(),
+        env: crate::hardening::vars(),
         withheld: vec![a.key_env.clone()],
         verified,
     };

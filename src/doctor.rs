@@ -37,7 +37,7 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
         source: e,
     })?;
     // Probed with the network denied, so every layer this machine can give is shown.
-    let env: Vec<(String, String)> = std::env::vars().collect();
+    let env = crate::hardening::vars();
     let mut strictest = p.clone();
     strictest.network = policy::Network::Deny;
     let confined = crate::session::probe_confinement(&strictest, &exe, &env).await;
@@ -50,7 +50,7 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
     let auto_picks = if overlay.is_ok() { "overlay" } else { "copy" };
     let runtime = &p.sandbox.container_runtime;
     let image = &p.sandbox.container_image;
-    let client_env = sandbox::client_env(std::env::vars());
+    let client_env = sandbox::client_env(env.iter().cloned());
     let msg = |e: sandbox::ContainerError| e.message_and_hint().0;
     let container = sandbox::container_client_version(runtime, &client_env)
         .await

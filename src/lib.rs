@@ -5,6 +5,7 @@
 //! Stages, in the order a session uses them: [`policy`] → [`sandbox`] / [`exec`] →
 //! [`context`] → [`propose`] → [`patch`] → [`session`] → [`bundle`] → [`report`].
 
+pub mod beneath;
 pub mod bundle;
 pub mod cli;
 pub mod context;
@@ -12,6 +13,7 @@ pub mod digest;
 pub mod doctor;
 pub mod error;
 pub mod exec;
+pub mod hardening;
 pub mod patch;
 pub mod policy;
 pub mod propose;

@@ -38,6 +38,34 @@ pub struct SessionFlags {
     pub keep_sandbox: bool,
     pub apply: bool,
     pub context: Option<String>,
+    /// `--trust-policy`: the policy file may name host programs pp runs with its secrets.
+    pub trust_policy: bool,
+}
+
+/// Environment variable that trusts the policy file's host programs, as `--trust-policy`.
+pub const TRUST_POLICY_ENV: &str = "PP_TRUST_POLICY";
+
+/// Container runtimes pp knows by name (found on `PATH`); any other value is a program path a
+/// policy file chose.
+pub const KNOWN_RUNTIMES: &[&str] = &["docker", "podman"];
+
+/// The host programs a policy file names that would run outside the sandbox, with pp's
+/// environment: they need the user's explicit trust, since in CI that file comes from the
+/// change under test.
+pub fn untrusted_programs(doc: &PolicyDoc, chain: &[ProviderSpec]) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(cmd) = &doc.policy.provider.command
+        && chain
+            .iter()
+            .any(|c| matches!(c, ProviderSpec::Command(argv) if argv == cmd))
+    {
+        out.push(format!("policy.provider.command `{}`", cmd.join(" ")));
+    }
+    let runtime = &doc.policy.sandbox.container_runtime;
+    if !KNOWN_RUNTIMES.contains(&runtime.as_str()) {
+        out.push(format!("policy.sandbox.container_runtime `{runtime}`"));
+    }
+    out
 }
 
 /// Everything a session needs, resolved and validated.
@@ -138,6 +166,24 @@ impl Settings {
         };
         let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         let (provider_label, mut chain) = resolve_provider(flags, &policy.doc, &lookup)?;
+        let trusted = flags.trust_policy || lookup(TRUST_POLICY_ENV).is_some_and(|v| v == "1");
+        if let Some(path) = &policy.path
+            && !trusted
+        {
+            let programs = untrusted_programs(&policy.doc, &chain);
+            if !programs.is_empty() {
+                return Err(SettingsError::Invalid {
+                    message: format!(
+                        "{} names host programs pp would run outside the sandbox with your environment: {}",
+                        path.display(),
+                        programs.join(", ")
+                    ),
+                    hint: format!(
+                        "a policy file alone never does that (in CI it comes from the change under test): if you trust this file, pass --trust-policy or set {TRUST_POLICY_ENV}=1; or give the proposer as `--provider command:PATH`"
+                    ),
+                });
+            }
+        }
         // Proposers run inside the sandbox: a relative program path means the user's directory.
         for spec in &mut chain {
             if let ProviderSpec::Command(argv) = spec

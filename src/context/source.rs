@@ -43,25 +43,19 @@ impl DiskTree {
 }
 
 impl DiskTree {
-    /// The real path of a readable file inside the root.
-    fn checked(&self, rel: &str) -> Option<PathBuf> {
-        let path = self.resolve(rel)?;
-        // A symlink inside the workspace may point anywhere; only follow it if it stays inside.
-        let real = fs::canonicalize(&path).ok()?;
-        let root = fs::canonicalize(&self.root).ok()?;
-        if !real.starts_with(&root) {
-            return None;
-        }
-        // Read through `path`, not `real`: under an overlay sandbox the root is a view into
-        // another mount namespace, and `canonicalize` answers with the host's path.
-        let meta = fs::metadata(&path).ok()?;
-        (meta.is_file() && meta.len() <= MAX_FILE_BYTES).then_some(path)
+    /// A readable file inside the root, opened without following any symlink out of it (the
+    /// code under test wrote this tree; a link may point at anything on the host).
+    fn checked(&self, rel: &str) -> Option<fs::File> {
+        self.resolve(rel)?;
+        let f = crate::beneath::open(&self.root, Path::new(rel)).ok()?;
+        (f.metadata().ok()?.len() <= MAX_FILE_BYTES).then_some(f)
     }
 }
 
 impl SourceTree for DiskTree {
     fn read(&self, rel: &str) -> Option<String> {
-        let bytes = fs::read(self.checked(rel)?).ok()?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut self.checked(rel)?, &mut bytes).ok()?;
         Some(String::from_utf8_lossy(&bytes).into_owned())
     }
 

@@ -208,6 +208,15 @@ impl ContainerSpec {
             v.push(format!("{k}={val}"));
         }
         v.push("--init".into());
+        // The container is the confinement: no capabilities, no privilege gained through
+        // setuid files, and (below) the sandbox's `.git` read-only; the engine's socket is
+        // never mounted.
+        v.extend([
+            "--cap-drop".to_owned(),
+            "ALL".to_owned(),
+            "--security-opt".to_owned(),
+            "no-new-privileges".to_owned(),
+        ]);
         if interactive {
             v.push("--interactive".into());
         }
@@ -237,6 +246,14 @@ impl ContainerSpec {
         ] {
             v.push(flag.into());
             v.push(val);
+        }
+        let git = self.host_root.join(".git");
+        if std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir()) {
+            v.push("--mount".into());
+            v.push(format!(
+                "{},readonly",
+                bind_mount(&git, &format!("{}/.git", self.workdir.trim_end_matches('/')))
+            ));
         }
         for name in container_env_names(env) {
             v.push("--env".into());

@@ -1022,7 +1022,8 @@ fn whole_file_candidate(
     let [only] = files.as_slice() else {
         return None;
     };
-    let content = std::fs::read_to_string(root.join(only)).ok()?;
+    // Never through a symlink out of the sandbox: the file goes to the proposer.
+    let content = crate::beneath::read_to_string(root, Path::new(only), 1 << 20).ok()?;
     Some(propose::WholeFile {
         path: (*only).to_owned(),
         content,

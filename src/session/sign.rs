@@ -71,7 +71,7 @@ pub fn verify_bundle(
                 .into(),
         });
     }
-    let env = |k: &str| std::env::var(k).ok();
+    let env = |k: &str| crate::hardening::var(k);
     let keys = verify_keys(&env, key_env, public_keys)?;
     Ok(attest::verify(bundle, &keys, require))
 }

@@ -10,6 +10,9 @@ use crate::context::{self, Classification, TestSummary};
 use crate::exec::{Cancel, Capture, CommandSpec, ExecError, Isolation};
 use crate::policy::{Limits, Target};
 
+/// The largest JUnit report read.
+const JUNIT_MAX_BYTES: u64 = 64 << 20;
+
 /// One target's run.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetRun {
@@ -79,10 +82,12 @@ impl Runner {
             stdin: None,
             watch: self.watch.clone(),
         };
-        let junit = target.junit.as_ref().map(|j| self.files.join(j));
-        if let Some(j) = &junit {
+        // The report is read where the code under test wrote it: never through a symlink out
+        // of the sandbox, for the removal as for the read.
+        let junit = target.junit.as_deref().map(Path::new);
+        if let Some(j) = junit {
             // A report left by an earlier run must never stand in for this one.
-            let _ = std::fs::remove_file(j);
+            let _ = crate::beneath::remove_file(&self.files, j);
         }
         tracing::info!("running {}: {}", target.name, target.invocation.display());
         let result = crate::exec::run(&spec, &self.cancel).await;
@@ -106,7 +111,7 @@ impl Runner {
         full.push('\n');
         full.push_str(&crate::exec::read_log(&log_dir.join("stderr.log")));
         let tests = match &junit {
-            Some(j) => std::fs::read_to_string(j)
+            Some(j) => crate::beneath::read_to_string(&self.files, j, JUNIT_MAX_BYTES)
                 .ok()
                 .and_then(|xml| context::junit_summary(&xml)),
             None => context::test_summary(&full),

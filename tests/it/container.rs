@@ -520,7 +520,14 @@ fn missing_runtime_is_infra_stop_naming_it() {
         "pp.yaml",
         "policy:\n  sandbox: {backend: container, container_runtime: pp-no-such-runtime}\n",
     )]);
-    let out = env.pp(&["run", "true", "--provider", "stub", "--json"]);
+    let out = env.pp(&[
+        "run",
+        "true",
+        "--provider",
+        "stub",
+        "--trust-policy",
+        "--json",
+    ]);
     let v = json_out(&out);
     assert_eq!(code(&out), 12, "{}", stderr(&out));
     assert_eq!(v["status"], "infra_stop");

@@ -220,7 +220,7 @@ fn logic_bug_is_not_proven_and_says_how_to_configure_a_model() {
 #[test]
 fn auto_moves_on_to_the_model_in_the_same_attempt() {
     // A logic bug: suggest has nothing, so the configured command proposer answers attempt 1.
-    let env = TestEnv::new(&[
+    let mut env = TestEnv::new(&[
         ("calc.py", "def add(a, b):\n    return a - b\n"),
         (
             "tests/test_calc.py",
@@ -236,6 +236,8 @@ fn auto_moves_on_to_the_model_in_the_same_attempt() {
         &format!("policy:\n  provider:\n    command: [\"{prog}\"]\n"),
     );
     env.commit("policy");
+    // The user trusts this policy file's program.
+    env.extra_env.push(("PP_TRUST_POLICY".into(), "1".into()));
     let (code, v) = run_default(&env, PY_TEST_CMD);
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["attempts_used"], 1);
@@ -347,6 +349,7 @@ fn with_a_model_after_it_suggest_does_not_spend_the_attempts() {
         ),
     );
     env.commit("policy");
+    env.extra_env.push(("PP_TRUST_POLICY".into(), "1".into()));
     let (code, v) = run_default(&env, "cargo test --offline");
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["attempts_used"], 2);
