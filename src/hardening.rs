@@ -10,7 +10,11 @@ use std::sync::OnceLock;
 static SNAPSHOT: OnceLock<Vec<(String, String)>> = OnceLock::new();
 
 /// Variables that hold pp's secrets whatever the configuration says.
-pub const SECRET_VARS: &[&str] = &["PP_OPENAI_API_KEY", "PP_LOCAL_API_KEY", "PP_ATTEST_HMAC_KEY"];
+pub const SECRET_VARS: &[&str] = &[
+    "PP_OPENAI_API_KEY",
+    "PP_LOCAL_API_KEY",
+    "PP_ATTEST_HMAC_KEY",
+];
 
 /// Hardens the process and takes the environment snapshot. Call before any thread starts.
 pub fn init() {
@@ -62,7 +66,11 @@ mod os {
     pub fn cloexec_inherited_fds() {
         // SAFETY: marks descriptors close-on-exec; none is closed or otherwise changed.
         unsafe {
-            libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int);
+            libc::close_range(
+                3,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
+            );
         }
     }
 
@@ -92,7 +100,10 @@ mod os {
 mod os {
     pub fn no_dumps() {}
     pub fn cloexec_inherited_fds() {}
-    #[expect(unsafe_code, reason = "removing a variable is unsafe once threads may exist")]
+    #[expect(
+        unsafe_code,
+        reason = "removing a variable is unsafe once threads may exist"
+    )]
     pub fn overwrite_value(name: &str) {
         // SAFETY: called while pp is single-threaded (see `init`).
         unsafe { std::env::remove_var(name) }

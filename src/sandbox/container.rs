@@ -252,7 +252,10 @@ impl ContainerSpec {
             v.push("--mount".into());
             v.push(format!(
                 "{},readonly",
-                bind_mount(&git, &format!("{}/.git", self.workdir.trim_end_matches('/')))
+                bind_mount(
+                    &git,
+                    &format!("{}/.git", self.workdir.trim_end_matches('/'))
+                )
             ));
         }
         for name in container_env_names(env) {

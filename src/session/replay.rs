@@ -217,6 +217,26 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
     let mut unpinned_image: Option<String> = None;
     // In a container, as recorded: the engine and the very image the proof ran on (by its id,
     // whatever the policy's tag points at now) must be here; pp never pulls.
+    // The bundle is hostile input: a runtime it names is a host program, run only when the
+    // auditor trusts it (as a policy file's, see `settings::untrusted_programs`).
+    let runtime = &p.sandbox.container_runtime;
+    if p.sandbox.backend == BackendKind::Container
+        && !crate::settings::KNOWN_RUNTIMES.contains(&runtime.as_str())
+        && !opts
+            .env
+            .iter()
+            .any(|(k, v)| k == crate::settings::TRUST_POLICY_ENV && v == "1")
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "the bundle's policy names `{runtime}` as its container runtime, a host program pp would run with your environment"
+            ),
+            hint: format!(
+                "if you trust it, set {}=1; pp knows `docker` and `podman` by name",
+                crate::settings::TRUST_POLICY_ENV
+            ),
+        });
+    }
     let container = if p.sandbox.backend == BackendKind::Container {
         let client_env = sandbox::client_env(opts.env.iter().cloned());
         let tag = &p.sandbox.container_image;

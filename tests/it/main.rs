@@ -7,6 +7,7 @@
     reason = "test helpers panic on failure, like the tests they serve"
 )]
 
+mod attacks;
 mod attest_cli;
 mod attest_negative;
 mod container;

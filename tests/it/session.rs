@@ -540,7 +540,7 @@ pub(crate) fn sleep_marker(n: u32) -> String {
 }
 
 /// Live processes whose command line is exactly `sleep SECS`.
-fn sleeps(secs: &str) -> Vec<u32> {
+pub(crate) fn sleeps(secs: &str) -> Vec<u32> {
     processes(|argv| argv == [b"sleep".as_slice(), secs.as_bytes()])
 }
 

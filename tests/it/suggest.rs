@@ -335,7 +335,7 @@ fn python_errors_revealed_one_at_a_time_are_fixed_in_turn() {
 fn with_a_model_after_it_suggest_does_not_spend_the_attempts() {
     // Both suggestions together compile but fail the test; trying each alone would use up
     // attempts 2 and 3. With a proposer after it, suggest steps aside after its best shot.
-    let env = rust_env(
+    let mut env = rust_env(
         "pub fn total(xs: &[i64]) -> i64 {\n    let sum: i64 = xs.iter().sum();\n    summ\n}\n\npub fn double(x: i64) -> i64 {\n    let y = x * 3;\n    yy\n}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn works() {\n        assert_eq!(total(&[1, 2, 3]), 6);\n        assert_eq!(double(2), 4);\n    }\n}\n",
     );
     let provider = env.proposer(&[&json_diff(

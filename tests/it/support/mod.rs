@@ -7,8 +7,13 @@ pub mod model_server;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The pp under test: the one cargo built, or `PP_TEST_BIN` (CI runs the attack tests again as
+/// an unprivileged user, from a copy of the binaries that user can read).
 pub fn pp_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_pp")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("PP_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pp").to_owned())
+    })
 }
 
 /// A workspace (a real git repo in a temp dir) plus a scratch dir outside it.

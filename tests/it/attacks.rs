@@ -1,0 +1,434 @@
+//! Attacks on containment: the target command (and so every candidate and the code under test)
+//! is an attacker's. Each test runs a real attack through a real `pp run` and checks that the
+//! user's tree, pp's keys, the host's sockets and processes, and the bundle stayed out of reach.
+//! CI runs this module as root and again as an unprivileged user.
+
+use std::path::{Path, PathBuf};
+
+use crate::session::{sleep_marker, sleeps};
+use crate::support::*;
+
+const TEST_CMD: &str = "python3 -m unittest discover -s tests -v";
+const FIX: &str = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n";
+
+fn calc_env(extra: &[(&str, &str)]) -> TestEnv {
+    let mut files = vec![
+        ("calc.py", "def add(a, b):\n    return a - b\n"),
+        (
+            "tests/test_calc.py",
+            "import unittest\nfrom calc import add\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n",
+        ),
+    ];
+    files.extend_from_slice(extra);
+    TestEnv::new(&files)
+}
+
+fn bundle(v: &serde_json::Value) -> PathBuf {
+    PathBuf::from(v["proof_bundle"].as_str().unwrap())
+}
+
+fn baseline_stdout(v: &serde_json::Value) -> String {
+    std::fs::read_to_string(bundle(v).join("attempts/0_baseline/default/stdout.log")).unwrap()
+}
+
+/// The user's `.git` as bytes (config, hooks, info), to compare before and after.
+fn git_state(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for sub in ["config", "hooks", "info"] {
+        let p = root.join(".git").join(sub);
+        if p.is_file() {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        } else if let Ok(rd) = std::fs::read_dir(&p) {
+            for e in rd.flatten() {
+                if e.path().is_file() {
+                    out.push((e.path(), std::fs::read(e.path()).unwrap()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_test_cannot_plant_git_configuration_that_pp_or_the_user_later_runs() {
+    let env = calc_env(&[]);
+    let mark = env.scratch.path().join("ran");
+    let m = mark.display();
+    // The test writes a filter, fsmonitor and hooks into the sandbox's repository and names
+    // the filter in attributes; pp's next `git apply` (and the user's next git command, were
+    // this the real repository) would run them outside every sandbox.
+    let cmd = format!(
+        "printf '[filter \"x\"]\\n\\tclean = touch {m}.clean\\n\\tsmudge = touch {m}.smudge\\n\\trequired = true\\n[core]\\n\\tfsmonitor = touch {m}.fsmonitor\\n\\thooksPath = .evil\\n' >> .git/config; \
+         echo '* filter=x' > .gitattributes; echo '* filter=x' >> .git/info/attributes; \
+         mkdir -p .git/hooks; printf '#!/bin/sh\\ntouch {m}.hook\\n' > .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit; \
+         {TEST_CMD}"
+    );
+    let git_before = git_state(env.root());
+    let before = env.snapshot();
+    for backend in ["copy", "overlay", "git_worktree"] {
+        env.write(
+            "pp.yaml",
+            &format!("policy:\n  sandbox: {{backend: {backend}}}\n"),
+        );
+        env.commit(backend);
+        let provider = env.proposer(&[&json_diff(FIX)]);
+        let out = env.pp(&["run", &cmd, "--provider", &provider, "--json"]);
+        let v = json_out(&out);
+        if v["status"] == "policy_violation" && backend == "overlay" {
+            continue; // no overlay on this machine: copy and git_worktree still ran
+        }
+        assert_eq!(v["status"], "proven", "{backend}: {}", stderr(&out));
+        for suffix in ["clean", "smudge", "fsmonitor", "hook"] {
+            assert!(
+                !env.scratch.path().join(format!("ran.{suffix}")).exists(),
+                "{backend}: the planted {suffix} program ran"
+            );
+        }
+    }
+    // Commit the user's own way, as they would next: no planted hook or filter runs.
+    env.git(&["commit", "-q", "--allow-empty", "-m", "after"]);
+    assert!(!env.scratch.path().join("ran.hook").exists());
+    let mut after = git_state(env.root());
+    after.retain(|(p, _)| !p.ends_with("config") || git_before.iter().any(|(q, _)| q == p));
+    assert_eq!(git_before, after, "the user's .git changed");
+    let now: Vec<_> = env
+        .snapshot()
+        .into_iter()
+        .filter(|(p, _)| p != Path::new("pp.yaml"))
+        .collect();
+    let then: Vec<_> = before
+        .into_iter()
+        .filter(|(p, _)| p != Path::new("pp.yaml"))
+        .collect();
+    assert_eq!(now, then, "the user's tree changed");
+}
+
+#[test]
+fn the_users_tree_and_git_dir_are_unreachable_by_any_path() {
+    let env = calc_env(&[]);
+    let root = env.root().canonicalize().unwrap();
+    let r = root.display();
+    // Every way in the attack pass found: the real path ($PWD before the sandbox, inherited),
+    // /proc/<pid>/cwd and /proc/<pid>/root of every process it can see (pp among them),
+    // and the real .git's hooks.
+    let cmd = format!(
+        "for t in '{r}/calc.py' '{r}/.git/config' '{r}/.git/hooks/post-checkout'; do echo pwned >> \"$t\" 2>/dev/null; done; \
+         for p in /proc/[0-9]*; do echo pwned > $p/cwd/pwned.txt 2>/dev/null; echo pwned > $p/root{r}/pwned.txt 2>/dev/null; done; \
+         echo pp-visible: $(cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c '[p]p run'); echo pids: $(ls -d /proc/[0-9]* | wc -l); cat /proc/1/cmdline | tr '\\0' ' '; echo; {TEST_CMD}"
+    );
+    let git_before = git_state(env.root());
+    let before = env.snapshot();
+    for backend in ["copy", "git_worktree", "overlay"] {
+        env.write(
+            "pp.yaml",
+            &format!("policy:\n  sandbox: {{backend: {backend}}}\n"),
+        );
+        let out = env.pp(&["run", &cmd, "--provider", "stub", "--json"]);
+        let v = json_out(&out);
+        if v["status"] == "policy_violation" && backend == "overlay" {
+            continue;
+        }
+        assert_eq!(v["status"], "not_proven", "{backend}: {}", stderr(&out));
+        let log = baseline_stdout(&v);
+        // pp and every host process are invisible: the namespace holds bubblewrap's init,
+        // the shell and what it runs.
+        let pids: usize = log
+            .lines()
+            .find_map(|l| l.strip_prefix("pids: "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(pids <= 6, "{backend}: {pids} processes visible:\n{log}");
+        assert!(
+            log.contains("pp-visible: 0"),
+            "{backend}: pp is visible:\n{log}"
+        );
+        assert!(
+            log.contains("bwrap"),
+            "{backend}: pid 1 is not the sandbox's: {log}"
+        );
+        assert!(!root.join("pwned.txt").exists(), "{backend}");
+        assert_eq!(git_state(env.root()), git_before, "{backend}: .git changed");
+        let now: Vec<_> = env
+            .snapshot()
+            .into_iter()
+            .filter(|(p, _)| p != Path::new("pp.yaml"))
+            .collect();
+        assert_eq!(now, before, "{backend}: the user's tree changed");
+    }
+}
+
+#[test]
+fn network_deny_holds_against_host_unix_sockets() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+    let env = calc_env(&[]);
+    // Real listeners where daemons keep theirs: /run (Docker's socket is /run/docker.sock),
+    // /tmp, /dev/shm, and the abstract namespace.
+    let tag = format!("pp-attack-{}", std::process::id());
+    let mut paths = vec![
+        env.scratch.path().join("daemon.sock"),
+        PathBuf::from(format!("/dev/shm/{tag}.sock")),
+    ];
+    if nix::unistd::geteuid().is_root() {
+        paths.push(PathBuf::from(format!("/run/{tag}.sock")));
+    }
+    let mut listeners: Vec<UnixListener> = paths
+        .iter()
+        .map(|p| {
+            let _ = std::fs::remove_file(p);
+            UnixListener::bind(p).unwrap()
+        })
+        .collect();
+    let abstract_name = format!("{tag}-abstract");
+    listeners.push(
+        UnixListener::bind_addr(&SocketAddr::from_abstract_name(&abstract_name).unwrap()).unwrap(),
+    );
+    for l in &listeners {
+        l.set_nonblocking(true).unwrap();
+    }
+    let targets: Vec<String> = paths
+        .iter()
+        .map(|p| format!("'{}'", p.display()))
+        .chain([format!("'\\0{abstract_name}'")])
+        .collect();
+    let script = format!(
+        "import socket\nfor t in [{}]:\n    s = socket.socket(socket.AF_UNIX)\n    try:\n        s.connect(t)\n        print('CONNECTED', t)\n    except OSError as e:\n        print('refused', t, e)\n",
+        targets.join(", ")
+    );
+    env.write("probe.py", &script);
+    env.commit("probe");
+    let out = env.pp(&[
+        "run",
+        &format!("python3 probe.py; {TEST_CMD}"),
+        "--provider",
+        "stub",
+        "--json",
+    ]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
+    let log = baseline_stdout(&v);
+    assert!(log.contains("refused"), "{log}");
+    assert!(!log.contains("CONNECTED"), "{log}");
+    for (l, name) in listeners.iter().zip(
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .chain([abstract_name]),
+    ) {
+        assert!(l.accept().is_err(), "{name} was reached from the sandbox");
+    }
+    for p in &paths {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+#[test]
+fn secrets_stay_out_of_reach_of_the_test_the_bundle_and_pp_s_environment_block() {
+    let mut env = calc_env(&[]);
+    let model_key = format!(
+        "sk-attack{}abcdefghijklmnopqrstuvwxyz0123",
+        std::process::id()
+    );
+    let hmac_key = format!(
+        "hmac-attack-{}-0123456789abcdefghijklmnop",
+        std::process::id()
+    );
+    env.extra_env
+        .push(("PP_OPENAI_API_KEY".into(), model_key.clone()));
+    env.extra_env
+        .push(("PP_ATTEST_HMAC_KEY".into(), hmac_key.clone()));
+    let secs = sleep_marker(40);
+    // Looks everywhere a key could be: every environment it can see, its own descriptors.
+    let cmd = format!(
+        "cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c attack; echo fds: $(ls /proc/self/fd | tr '\\n' ' '); sleep {secs}; {TEST_CMD}"
+    );
+    // A descriptor pp inherited (as from a CI runner) must not reach the command.
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("exec 7</etc/hostname; exec \"$@\"")
+        .arg("sh")
+        .arg(pp_bin())
+        .args(["run", &cmd, "--provider", "stub", "--attest", "--json"])
+        .current_dir(env.root())
+        .envs(env.extra_env.iter().cloned())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pp_pid = child.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sleeps(&secs).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // While pp runs: its environment block holds neither key, and it makes no core dumps.
+    let environ = std::fs::read(format!("/proc/{pp_pid}/environ")).unwrap_or_default();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(!environ.contains(&model_key) && !environ.contains(&hmac_key));
+    let limits = std::fs::read_to_string(format!("/proc/{pp_pid}/limits")).unwrap();
+    assert!(
+        limits.lines().any(
+            |l| l.starts_with("Max core file size") && l.split_whitespace().nth(4) == Some("0")
+        ),
+        "{limits}"
+    );
+    let out = child.wait_with_output().unwrap();
+    let v = json_out(&out);
+    assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
+    let log = baseline_stdout(&v);
+    assert!(log.starts_with("0\n"), "a key was visible: {log}");
+    let fds = log.lines().find_map(|l| l.strip_prefix("fds: ")).unwrap();
+    assert_eq!(
+        fds.trim(),
+        "0 1 2 3",
+        "descriptors beyond stdio reached the command"
+    );
+    assert!(assert_no_file_holds(&bundle(&v), &model_key) > 5);
+    assert_no_file_holds(&bundle(&v), &hmac_key);
+}
+
+#[test]
+fn nothing_the_test_starts_outlives_it() {
+    let env = calc_env(&[]);
+    let secs = sleep_marker(41);
+    // setsid, a double fork and nohup: each leaves the command's process group and session.
+    let cmd = format!(
+        "setsid sh -c 'sleep {secs} &'; (sh -c 'sleep {secs} &' &); nohup sleep {secs} >/dev/null 2>&1 & {TEST_CMD}"
+    );
+    let out = env.pp(&["run", &cmd, "--provider", "stub", "--json"]);
+    assert_eq!(json_out(&out)["status"], "not_proven", "{}", stderr(&out));
+    assert_eq!(
+        sleeps(&secs),
+        Vec::<u32>::new(),
+        "a daemon outlived the command"
+    );
+}
+
+#[test]
+fn a_daemon_left_by_the_test_cannot_forge_the_signed_bundle() {
+    let mut env = calc_env(&[]);
+    let key = "forge-test-key-0123456789abcdefghijklmnopqrstuvwxyz";
+    env.extra_env
+        .push(("PP_ATTEST_HMAC_KEY".into(), key.to_owned()));
+    let root = env.root().canonicalize().unwrap();
+    // A daemon that appends code to every final.patch it can reach, for as long as it lives.
+    let cmd = format!(
+        "setsid sh -c 'while true; do for f in {r}/.pp-artifacts/*/proof_bundle/final.patch; do echo INJECTED >> \"$f\"; done; sleep 0.05; done' >/dev/null 2>&1 & {TEST_CMD}",
+        r = root.display()
+    );
+    let provider = env.proposer(&[&json_diff(FIX)]);
+    let out = env.pp(&["run", &cmd, "--provider", &provider, "--attest", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let b = bundle(&v);
+    let patch = std::fs::read_to_string(b.join("final.patch")).unwrap();
+    assert!(!patch.contains("INJECTED"), "{patch}");
+    let out = env.pp(&[
+        "verify-attestation",
+        b.to_str().unwrap(),
+        "--require",
+        "hmac",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn a_policy_file_alone_never_runs_host_programs() {
+    let env = calc_env(&[]);
+    let mark = env.scratch.path().join("host-ran");
+    let evil = env.scratch.path().join("evil.sh");
+    std::fs::write(
+        &evil,
+        format!("#!/bin/sh\ntouch '{}'\necho '{{}}'\n", mark.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&evil, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for policy in [
+        format!(
+            "policy:\n  provider:\n    name: command\n    command: [\"{}\"]\n",
+            evil.display()
+        ),
+        format!(
+            "policy:\n  sandbox: {{backend: container, container_runtime: \"{}\"}}\n",
+            evil.display()
+        ),
+    ] {
+        env.write("pp.yaml", &policy);
+        env.commit("policy");
+        let out = env.pp(&["run", TEST_CMD, "--json"]);
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        let v = json_out(&out);
+        assert!(v.to_string().contains("--trust-policy"), "{v}");
+        assert!(!mark.exists(), "the policy's program ran: {policy}");
+    }
+    // Trusted explicitly, the same file's proposer runs.
+    env.write(
+        "pp.yaml",
+        &format!(
+            "policy:\n  provider:\n    name: command\n    command: [\"{}\"]\n",
+            evil.display()
+        ),
+    );
+    env.commit("trusted");
+    let out = env.pp(&["run", TEST_CMD, "--trust-policy", "--json"]);
+    assert_eq!(json_out(&out)["status"], "not_proven", "{}", stderr(&out));
+    assert!(
+        mark.exists(),
+        "--trust-policy did not run the trusted proposer"
+    );
+}
+
+#[test]
+fn pp_never_follows_the_sandbox_s_symlinks_out_of_it() {
+    let env = calc_env(&[(
+        "pp.yaml",
+        "proof_targets: [{name: default, cmd: \"sh run.sh\", junit: reports/junit.xml}]\npolicy:\n  allowed_commands: [\"sh run.sh\"]\n",
+    )]);
+    // A host directory holding a report-shaped file pp must neither delete nor read, and a
+    // host file holding a secret pp must not send to the proposer.
+    let host = env.scratch.path().join("host");
+    std::fs::create_dir(&host).unwrap();
+    let victim = host.join("junit.xml");
+    std::fs::write(&victim, "<testsuite tests=\"99\" failures=\"0\"/>").unwrap();
+    let secret = host.join("secret.py");
+    std::fs::write(&secret, "SECRET_TOKEN = 'exfiltrated-by-symlink'\n").unwrap();
+    env.write(
+        "run.sh",
+        &format!(
+            "rm -rf reports; ln -s '{h}' reports\nln -sf '{s}' leak.py\nprintf 'Traceback (most recent call last):\\n  File \"leak.py\", line 1, in <module>\\nNameError: name x is not defined\\n' >&2\nexit 1\n",
+            h = host.display(),
+            s = secret.display()
+        ),
+    );
+    env.commit("attack");
+    let provider = env.proposer(&["no idea"]);
+    let out = env.pp(&["prove", "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
+    assert!(
+        victim.exists(),
+        "pp deleted a host file through the report's symlink"
+    );
+    let req = std::fs::read_to_string(env.scratch.path().join("request_1.json")).unwrap();
+    assert!(
+        !req.contains("exfiltrated-by-symlink"),
+        "a host file reached the proposer"
+    );
+    let b = bundle(&v);
+    assert_no_file_holds(&b, "exfiltrated-by-symlink");
+    let result: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(b.join("attempts/0_baseline/default/result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_ne!(result["tests"]["total"], 99, "the host's report was read");
+}
