@@ -155,6 +155,10 @@ fn seccomp() -> Result<(), String> {
     rules.insert(libc::SYS_clone, flag_rules(0)?);
     rules.insert(libc::SYS_unshare, flag_rules(0)?);
     // TIOCSTI pushes bytes into a terminal's input: refused whatever terminal is reachable.
+    #[allow(
+        clippy::unnecessary_cast,
+        reason = "TIOCSTI's type differs between targets"
+    )]
     let tiocsti = SeccompCondition::new(
         1,
         SeccompCmpArgLen::Dword,
