@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use crate::cli::DoctorArgs;
+use crate::console::outln;
 use crate::error::Error;
 use crate::policy::{self, TargetSpec};
 use crate::sandbox;
@@ -116,44 +117,44 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
         },
     });
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
         return Ok(0);
     }
     let yes_no = |b: bool| if b { "yes" } else { "no" };
-    println!(
+    outln!(
         "policy: {}",
         loaded
             .path
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(defaults: no pp.yaml/pp.yml/pp.json found)".into())
-    );
-    println!(
+    )?;
+    outln!(
         "  network: {}",
         match p.network {
             crate::policy::Network::Deny => "deny",
             crate::policy::Network::Allow => "allow",
         }
-    );
-    println!(
+    )?;
+    outln!(
         "  allowed_commands: {:?}",
         p.allowed_commands.clone().unwrap_or_default()
-    );
-    println!(
+    )?;
+    outln!(
         "  allowed_argv: {:?}",
         p.allowed_argv.clone().unwrap_or_default()
-    );
-    println!("  write_allowlist: {:?}", p.write_allowlist);
-    println!("  deny_write: {:?}", p.deny_write);
-    println!("  protected (always): .git/**, .pp-artifacts/**, the policy file");
-    println!(
+    )?;
+    outln!("  write_allowlist: {:?}", p.write_allowlist)?;
+    outln!("  deny_write: {:?}", p.deny_write)?;
+    outln!("  protected (always): .git/**, .pp-artifacts/**, the policy file")?;
+    outln!(
         "  limits: attempts {}, files {}, patch bytes {}, timeout {} s",
         p.limits.max_attempts,
         p.limits.max_files_changed,
         p.limits.max_patch_bytes,
         p.limits.per_command_timeout_sec
-    );
-    println!(
+    )?;
+    outln!(
         "  sandbox backend: {}{}",
         p.sandbox.backend.as_str(),
         if p.sandbox.backend == policy::BackendKind::Auto {
@@ -161,29 +162,29 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
         } else {
             String::new()
         }
-    );
+    )?;
     if let Some(c) = &command_check {
-        println!(
+        outln!(
             "command {:?}: allowed: {}",
             a.command.as_deref().unwrap_or(""),
             yes_no(c["allowed"].as_bool().unwrap_or(false))
-        );
+        )?;
     }
-    println!("machine:");
-    println!(
+    outln!("machine:")?;
+    outln!(
         "  git: {}",
         git.as_ref()
             .map(String::as_str)
             .unwrap_or_else(|e| e.as_str())
-    );
-    println!(
+    )?;
+    outln!(
         "  network isolation: {}",
         match &netns {
             Ok(()) => "available (network namespace, loopback up)".to_owned(),
             Err(e) => format!("unavailable: {e}"),
         }
-    );
-    println!(
+    )?;
+    outln!(
         "  overlay sandbox: {}",
         match &overlay {
             Ok(o) => format!(
@@ -197,21 +198,21 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             ),
             Err(e) => format!("unavailable, auto uses copy: {e}"),
         }
-    );
-    println!(
+    )?;
+    outln!(
         "  container runtime `{runtime}`: {}",
         match (&container, &engine) {
             (Ok(v), Ok(s)) => format!("{v}; engine answers (server {s})"),
             (Ok(v), Err(e)) => format!("{v}; engine not answering: {e}"),
             (Err(e), _) => e.clone(),
         }
-    );
-    println!(
+    )?;
+    outln!(
         "  container image `{image}`: {}",
         match &image_id {
             Ok(id) => format!("present ({id})"),
             Err(e) => format!("not usable: {e}"),
         }
-    );
+    )?;
     Ok(0)
 }

@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod cli;
+pub mod console;
 pub mod context;
 pub mod digest;
 pub mod doctor;

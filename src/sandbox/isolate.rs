@@ -133,7 +133,7 @@ pub fn parse(args: &[String]) -> Result<IsolateArgs, String> {
 pub fn main(args: &[String]) -> u8 {
     match parse(args) {
         Err(e) => {
-            eprintln!("pp: internal isolation wrapper: {e}");
+            crate::console::errln!("pp: internal isolation wrapper: {e}");
             2
         }
         Ok(IsolateArgs::HoldOverlay { lower, upper, work }) => {
@@ -142,7 +142,7 @@ pub fn main(args: &[String]) -> u8 {
         Ok(IsolateArgs::Guard { dir, worktree }) => super::guard::main(&dir, worktree),
         Ok(IsolateArgs::Exec { join, net, argv }) => {
             if let Err(err) = enter(join, net) {
-                eprintln!("pp: isolation failed: {err}");
+                crate::console::errln!("pp: isolation failed: {err}");
                 // 126: the command could not be run (as a shell reports it).
                 return 126;
             }
@@ -151,15 +151,15 @@ pub fn main(args: &[String]) -> u8 {
             // Exit as a shell would, so a missing program is classified as such.
             match err.kind() {
                 std::io::ErrorKind::NotFound => {
-                    eprintln!("pp: {program}: command not found");
+                    crate::console::errln!("pp: {program}: command not found");
                     127
                 }
                 std::io::ErrorKind::PermissionDenied => {
-                    eprintln!("pp: {program}: permission denied");
+                    crate::console::errln!("pp: {program}: permission denied");
                     126
                 }
                 _ => {
-                    eprintln!("pp: {program}: {err}");
+                    crate::console::errln!("pp: {program}: {err}");
                     126
                 }
             }

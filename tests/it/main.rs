@@ -14,6 +14,7 @@ mod context_fixtures;
 mod evidence;
 mod model;
 mod model_client;
+mod output;
 mod overlay;
 mod patch_fixtures;
 mod session;
