@@ -99,7 +99,7 @@ mod tests {
     struct Failing(io::ErrorKind, usize);
 
     impl Write for Failing {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
             self.1 += 1;
             Err(io::Error::from(self.0))
         }

@@ -8,6 +8,7 @@
 )]
 
 mod attest_cli;
+mod attest_interop;
 mod attest_negative;
 mod container;
 mod context_fixtures;
