@@ -546,6 +546,9 @@ async fn replay(a: ReplayArgs) -> Result<u8, Error> {
         print_json(&serde_json::to_value(&out).unwrap_or_default())?;
     } else {
         outln!("replay: {} — {}", out.status, out.message)?;
+        if let Some(h) = &out.hint {
+            outln!("hint: {h}")?;
+        }
         for t in &out.targets {
             outln!(
                 "  {}: exit {} ({})",
@@ -555,5 +558,5 @@ async fn replay(a: ReplayArgs) -> Result<u8, Error> {
             )?;
         }
     }
-    Ok(if out.success { 0 } else { EXIT_MISMATCH })
+    Ok(out.exit_code())
 }

@@ -64,6 +64,16 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             .map_err(msg),
         Err(_) => Err("no engine".into()),
     };
+    // An engine that answers may still be unable to start anything: start one container.
+    let start = match &image_id {
+        Ok(id) => {
+            let label = format!("doctor-{}", std::process::id());
+            sandbox::probe_container_start(&p.sandbox, id, &client_env, &label)
+                .await
+                .map_err(msg)
+        }
+        Err(_) => Err("no image".into()),
+    };
     let git = probe("git", &["--version"]);
     let command_check = a.command.as_ref().map(|c| {
         let mut pol = p.clone();
@@ -112,7 +122,11 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
                     Ok(id) => json!({"name": image, "present": true, "id": id, "probe": format!("`{runtime} image inspect {image}`")}),
                     Err(e) => json!({"name": image, "present": false, "error": e}),
                 },
-                "usable": container.is_ok() && engine.is_ok() && image_id.is_ok(),
+                "start": match &start {
+                    Ok(()) => json!({"ran": true, "probe": format!("`{runtime} run --rm --init --network none --pull never` with the policy's user, limits and a mount, running `true` in the image")}),
+                    Err(e) => json!({"ran": false, "error": e}),
+                },
+                "usable": container.is_ok() && engine.is_ok() && image_id.is_ok() && start.is_ok(),
             },
         },
     });
@@ -211,6 +225,13 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
         "  container image `{image}`: {}",
         match &image_id {
             Ok(id) => format!("present ({id})"),
+            Err(e) => format!("not usable: {e}"),
+        }
+    )?;
+    outln!(
+        "  container start: {}",
+        match &start {
+            Ok(()) => "a throwaway container ran `true` (usable)".to_owned(),
             Err(e) => format!("not usable: {e}"),
         }
     )?;

@@ -550,6 +550,7 @@ fn doctor_reports_runtime_engine_and_image_from_probes() {
     assert_eq!(c["image"]["present"], true);
     let id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", IMAGE]);
     assert_eq!(c["image"]["id"], id.as_str());
+    assert_eq!(c["start"]["ran"], true, "{c}");
     assert_eq!(c["usable"], true);
 
     env.write(
@@ -629,12 +630,23 @@ fn engine_refusing_the_limits_is_infra_stop_not_a_code_failure() {
             "policy:\n  sandbox: {{backend: container, container_image: \"{IMAGE}\", cpu_limit: \"4096\"}}\n"
         ),
     )]);
-    let out = env.pp(&["run", "true", "--provider", "stub", "--json"]);
+    let provider = env.proposer(&["{}"]);
+    let out = env.pp(&["run", "true", "--provider", &provider, "--json"]);
     let v = json_out(&out);
+    assert_eq!(code(&out), 12, "{}", stderr(&out));
     assert_eq!(v["status"], "infra_stop", "{}", stderr(&out));
-    assert_eq!(v["final_exit_code"], 125);
+    // The start probe meets the refusal before the baseline, and says it in the engine's words.
+    let message = v["message"].as_str().unwrap();
+    assert!(message.contains("cannot start a container"), "{message}");
+    assert!(message.contains("exited with 125"), "{message}");
     assert!(
-        v["message"].as_str().unwrap().contains("container_engine"),
-        "{v}"
+        message.contains("docker: Error response from daemon"),
+        "{message}"
+    );
+    assert!(v["hint"].as_str().unwrap().contains("cpu_limit"), "{v}");
+    assert_eq!(env.proposer_calls(), 0);
+    assert!(
+        !bundle(&v).join("attempts/0_baseline/default").exists(),
+        "the baseline ran on an engine that cannot start containers"
     );
 }

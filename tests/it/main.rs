@@ -11,6 +11,7 @@ mod attest_cli;
 mod attest_interop;
 mod attest_negative;
 mod container;
+mod container_broken;
 mod context_fixtures;
 mod evidence;
 mod model;
