@@ -1,8 +1,9 @@
 //! The container backend: commands run as `docker run …` (or podman) with the session's sandbox
 //! (a copy of the workspace) bind-mounted at `container_workdir`. This file owns the engine
-//! probes (client, engine, image, and starting one throwaway container), the `run` argv with its limits and labels, killing a container
-//! by name, and removing containers that crashed sessions left behind. Spawning the client,
-//! timeouts and output capture stay with `exec`; choosing this backend stays with the session.
+//! probes (client, engine, image, and starting one throwaway container), the `run` argv with its
+//! limits and labels, killing a container by name, and removing containers that crashed
+//! sessions left behind. Spawning the client, timeouts and output capture stay with `exec`;
+//! choosing this backend stays with the session.
 //!
 //! Images are never pulled (`--pull never`): a missing image is the user's to provide.
 
