@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
+use crate::console::{errln, outln};
 use crate::error::{EXIT_MISMATCH, EXIT_USAGE, Error};
 use crate::exec::Cancel;
 use crate::policy::AttestMode;
@@ -235,7 +236,8 @@ pub fn main() -> ExitCode {
             }
             // `--json` promises one JSON document on stdout, even for a bad command line.
             if raw.iter().any(|a| a == "--json") {
-                println!("{}", clap_error_json(&e));
+                // Nothing is left to report a failure to.
+                let _ = outln!("{}", clap_error_json(&e));
             }
             return ExitCode::from(EXIT_USAGE);
         }
@@ -249,7 +251,7 @@ pub fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
+            errln!("error: failed to start the async runtime: {e}");
             return ExitCode::from(crate::error::EXIT_INTERNAL);
         }
     };
@@ -276,7 +278,8 @@ fn init_tracing() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("pp=info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::console::QuietStderr)
+        .log_internal_errors(false)
         .with_ansi(
             std::env::var_os("NO_COLOR").is_none()
                 && std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -317,9 +320,10 @@ fn report_error(e: &Error, json: bool) {
         msg.push_str(&format!("\n  caused by: {s}"));
         source = s.source();
     }
-    eprintln!("error: {msg}");
+    errln!("error: {msg}");
     if json {
-        println!(
+        // The exit code still tells; a stdout that cannot take the document has no better way.
+        let _ = outln!(
             "{}",
             json!({"schema_version": "pp.error/v1", "success": false, "error": msg, "exit_code": e.exit_code()})
         );
@@ -347,11 +351,10 @@ fn cancel_on_signals() -> Cancel {
     cancel
 }
 
-fn print_json(v: &serde_json::Value) {
-    match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("error: failed to encode JSON output: {e}"),
-    }
+fn print_json(v: &serde_json::Value) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| Error::Internal(format!("failed to encode JSON output: {e}")))?;
+    Ok(outln!("{text}")?)
 }
 
 fn workspace() -> Result<PathBuf, Error> {
@@ -398,9 +401,9 @@ async fn session(mode: Mode, args: &SessionArgs) -> Result<u8, Error> {
     let cancel = cancel_on_signals();
     let outcome = crate::session::run_session(&settings, cancel).await?;
     if args.json {
-        print_json(&crate::report::summary_json(&outcome));
+        print_json(&crate::report::summary_json(&outcome))?;
     } else {
-        print!("{}", crate::report::human_summary(&outcome));
+        crate::console::out(&crate::report::human_summary(&outcome))?;
     }
     if outcome.apply_refused.is_some() {
         // The proof stands, but what the user asked for (--apply) did not happen.
@@ -422,15 +425,15 @@ fn attest(a: AttestArgs) -> Result<u8, Error> {
         if a.json {
             print_json(
                 &json!({"schema_version": "pp.keygen/v1", "private_key": private, "public_key": public, "keyid": keyid}),
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "private key: {}\npublic key:  {}",
                 private.display(),
                 public.display()
-            );
+            )?;
             if let Some(k) = keyid {
-                println!("keyid:       {k}");
+                outln!("keyid:       {k}")?;
             }
         }
         return Ok(0);
@@ -445,19 +448,19 @@ fn attest(a: AttestArgs) -> Result<u8, Error> {
     let keys = crate::session::sign_keys(&env, &a.key_env, a.key_file.as_deref())?;
     let outcome = attest::attest(bundle, a.mode.into(), &keys)?;
     for w in &outcome.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     if a.json {
         print_json(
             &json!({"schema_version": "pp.attest/v1", "attestation": outcome.path, "signed_with": outcome.signed_with, "warnings": outcome.warnings}),
-        );
+        )?;
     } else {
         let with = if outcome.signed_with.is_empty() {
             "unsigned".to_owned()
         } else {
             outcome.signed_with.join(", ")
         };
-        println!("wrote {} ({with})", outcome.path.display());
+        outln!("wrote {} ({with})", outcome.path.display())?;
     }
     Ok(0)
 }
@@ -474,7 +477,7 @@ fn verify_attestation(a: VerifyArgs) -> Result<u8, Error> {
     let report =
         crate::session::verify_bundle(&a.bundle, &a.key_env, &a.public_key, require(a.require))?;
     for n in &report.notes {
-        eprintln!("note: {n}");
+        errln!("note: {n}");
     }
     // A signature vouches for the bytes, not for a finished session: say which it was.
     let bundle_status = report
@@ -484,23 +487,23 @@ fn verify_attestation(a: VerifyArgs) -> Result<u8, Error> {
     if let Some(s) = bundle_status.as_deref()
         && matches!(s, "interrupted" | "running")
     {
-        eprintln!("note: the bundle records an unfinished session (status `{s}`)");
+        errln!("note: the bundle records an unfinished session (status `{s}`)");
     }
     if a.json {
         let mut v = serde_json::to_value(&report).unwrap_or_default();
         v["schema_version"] = json!("pp.verify/v1");
         v["bundle_status"] = json!(bundle_status);
-        print_json(&v);
+        print_json(&v)?;
     } else if report.ok {
-        println!(
+        outln!(
             "ok: {} (trust: {})",
             a.bundle.display(),
             trust_name(&report)
-        );
+        )?;
     } else {
-        println!("FAILED: {}", a.bundle.display());
+        outln!("FAILED: {}", a.bundle.display())?;
         for p in &report.problems {
-            println!("- {p}");
+            outln!("- {p}")?;
         }
     }
     Ok(if report.ok { 0 } else { EXIT_MISMATCH })
@@ -520,16 +523,16 @@ async fn replay(a: ReplayArgs) -> Result<u8, Error> {
             if a.json {
                 print_json(
                     &json!({"schema_version": "pp.replay/v1", "success": false, "status": "attestation_failed", "problems": report.problems}),
-                );
+                )?;
             } else {
-                println!("replay refused: the attestation does not verify:");
+                outln!("replay refused: the attestation does not verify:")?;
                 for p in &report.problems {
-                    println!("- {p}");
+                    outln!("- {p}")?;
                 }
             }
             return Ok(EXIT_MISMATCH);
         }
-        eprintln!("attestation verified (trust: {})", trust_name(&report));
+        errln!("attestation verified (trust: {})", trust_name(&report));
         Some(report)
     } else {
         None
@@ -545,17 +548,20 @@ async fn replay(a: ReplayArgs) -> Result<u8, Error> {
     };
     let out = crate::session::replay(&opts, cancel_on_signals()).await?;
     if a.json {
-        print_json(&serde_json::to_value(&out).unwrap_or_default());
+        print_json(&serde_json::to_value(&out).unwrap_or_default())?;
     } else {
-        println!("replay: {} — {}", out.status, out.message);
+        outln!("replay: {} — {}", out.status, out.message)?;
+        if let Some(h) = &out.hint {
+            outln!("hint: {h}")?;
+        }
         for t in &out.targets {
-            println!(
+            outln!(
                 "  {}: exit {} ({})",
                 t.name,
                 t.exit_code,
                 if t.passed { "pass" } else { "FAIL" }
-            );
+            )?;
         }
     }
-    Ok(if out.success { 0 } else { EXIT_MISMATCH })
+    Ok(out.exit_code())
 }

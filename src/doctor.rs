@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use crate::cli::DoctorArgs;
+use crate::console::outln;
 use crate::error::Error;
 use crate::policy::{self, TargetSpec};
 use crate::sandbox;
@@ -67,6 +68,16 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             .map_err(msg),
         Err(_) => Err("no engine".into()),
     };
+    // An engine that answers may still be unable to start anything: start one container.
+    let start = match &image_id {
+        Ok(id) => {
+            let label = format!("doctor-{}", std::process::id());
+            sandbox::probe_container_start(&p.sandbox, id, &client_env, &label)
+                .await
+                .map_err(msg)
+        }
+        Err(_) => Err("no image".into()),
+    };
     let git = probe("git", &["--version"]);
     let command_check = a.command.as_ref().map(|c| {
         let mut pol = p.clone();
@@ -120,49 +131,53 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
                     Ok(id) => json!({"name": image, "present": true, "id": id, "probe": format!("`{runtime} image inspect {image}`")}),
                     Err(e) => json!({"name": image, "present": false, "error": e}),
                 },
-                "usable": container.is_ok() && engine.is_ok() && image_id.is_ok(),
+                "start": match &start {
+                    Ok(()) => json!({"ran": true, "probe": format!("`{runtime} run --rm --init --network none --pull never` with the policy's user, limits and a mount, running `true` in the image")}),
+                    Err(e) => json!({"ran": false, "error": e}),
+                },
+                "usable": container.is_ok() && engine.is_ok() && image_id.is_ok() && start.is_ok(),
             },
         },
     });
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
         return Ok(0);
     }
     let yes_no = |b: bool| if b { "yes" } else { "no" };
-    println!(
+    outln!(
         "policy: {}",
         loaded
             .path
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(defaults: no pp.yaml/pp.yml/pp.json found)".into())
-    );
-    println!(
+    )?;
+    outln!(
         "  network: {}",
         match p.network {
             crate::policy::Network::Deny => "deny",
             crate::policy::Network::Allow => "allow",
         }
-    );
-    println!(
+    )?;
+    outln!(
         "  allowed_commands: {:?}",
         p.allowed_commands.clone().unwrap_or_default()
-    );
-    println!(
+    )?;
+    outln!(
         "  allowed_argv: {:?}",
         p.allowed_argv.clone().unwrap_or_default()
-    );
-    println!("  write_allowlist: {:?}", p.write_allowlist);
-    println!("  deny_write: {:?}", p.deny_write);
-    println!("  protected (always): .git/**, .pp-artifacts/**, the policy file");
-    println!(
+    )?;
+    outln!("  write_allowlist: {:?}", p.write_allowlist)?;
+    outln!("  deny_write: {:?}", p.deny_write)?;
+    outln!("  protected (always): .git/**, .pp-artifacts/**, the policy file")?;
+    outln!(
         "  limits: attempts {}, files {}, patch bytes {}, timeout {} s",
         p.limits.max_attempts,
         p.limits.max_files_changed,
         p.limits.max_patch_bytes,
         p.limits.per_command_timeout_sec
-    );
-    println!(
+    )?;
+    outln!(
         "  sandbox backend: {}{}",
         p.sandbox.backend.as_str(),
         if p.sandbox.backend == policy::BackendKind::Auto {
@@ -170,57 +185,57 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
         } else {
             String::new()
         }
-    );
+    )?;
     if let Some(c) = &command_check {
-        println!(
+        outln!(
             "command {:?}: allowed: {}",
             a.command.as_deref().unwrap_or(""),
             yes_no(c["allowed"].as_bool().unwrap_or(false))
-        );
+        )?;
     }
-    println!("machine:");
-    println!(
+    outln!("machine:")?;
+    outln!(
         "  git: {}",
         git.as_ref()
             .map(String::as_str)
             .unwrap_or_else(|e| e.as_str())
-    );
+    )?;
     match &confined {
         Ok(l) => {
-            println!(
+            outln!(
                 "  confinement: available (bubblewrap {})",
                 sandbox::find_bwrap(&env).display()
-            );
-            println!(
+            )?;
+            outln!(
                 "    pid namespace: {}; mount namespace: {}; user namespace: {}",
                 yes_no(l.pid_namespace),
                 yes_no(l.mount_namespace),
                 yes_no(l.user_namespace)
-            );
-            println!(
+            )?;
+            outln!(
                 "    no new privileges: {}; capabilities: {}; seccomp: {}; landlock: {}; inherited fds closed: {}",
                 yes_no(l.no_new_privs),
                 l.capabilities,
                 l.seccomp,
                 l.landlock,
                 yes_no(l.inherited_fds_closed)
-            );
-            println!(
+            )?;
+            outln!(
                 "  network isolation: {}",
                 if l.network_namespace {
                     "available (network namespace, loopback up)"
                 } else {
                     "unavailable"
                 }
-            );
+            )?;
         }
         Err(e) => {
-            println!("  confinement: unavailable: {}", e.reason);
-            println!("    hint: {}", e.hint);
-            println!("  network isolation: unavailable: {}", e.reason);
+            outln!("  confinement: unavailable: {}", e.reason)?;
+            outln!("    hint: {}", e.hint)?;
+            outln!("  network isolation: unavailable: {}", e.reason)?;
         }
     }
-    println!(
+    outln!(
         "  overlay sandbox: {}",
         match &overlay {
             Ok(o) => format!(
@@ -234,21 +249,28 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             ),
             Err(e) => format!("unavailable, auto uses copy: {e}"),
         }
-    );
-    println!(
+    )?;
+    outln!(
         "  container runtime `{runtime}`: {}",
         match (&container, &engine) {
             (Ok(v), Ok(s)) => format!("{v}; engine answers (server {s})"),
             (Ok(v), Err(e)) => format!("{v}; engine not answering: {e}"),
             (Err(e), _) => e.clone(),
         }
-    );
-    println!(
+    )?;
+    outln!(
         "  container image `{image}`: {}",
         match &image_id {
             Ok(id) => format!("present ({id})"),
             Err(e) => format!("not usable: {e}"),
         }
-    );
+    )?;
+    outln!(
+        "  container start: {}",
+        match &start {
+            Ok(()) => "a throwaway container ran `true` (usable)".to_owned(),
+            Err(e) => format!("not usable: {e}"),
+        }
+    )?;
     Ok(0)
 }

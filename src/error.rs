@@ -3,6 +3,7 @@
 
 use crate::bundle::BundleError;
 use crate::bundle::attest::AttestError;
+use crate::console::OutputError;
 use crate::exec::ExecError;
 use crate::policy::PolicyError;
 use crate::propose::ProposeError;
@@ -42,6 +43,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Output(#[from] OutputError),
     #[error("interrupted")]
     Interrupted,
     #[error("internal error: {0}")]
@@ -84,6 +87,7 @@ impl Error {
             | Self::Sandbox(_)
             | Self::Exec(_)
             | Self::Io { .. }
+            | Self::Output(_)
             | Self::Internal(_) => EXIT_INTERNAL,
         }
     }

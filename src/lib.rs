@@ -8,6 +8,7 @@
 pub mod beneath;
 pub mod bundle;
 pub mod cli;
+pub mod console;
 pub mod context;
 pub mod digest;
 pub mod doctor;

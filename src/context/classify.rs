@@ -3,8 +3,9 @@
 //! verdict names its rule and the output line that proved it.
 //!
 //! Precedence, decided here and relied on by the session:
-//! 1. pp's own timeout flag, then the rules marked `decisive` (exit 124, exit 127, exit 137 with
-//!    a kill/OOM line, a full disk): the environment failed whatever the code says.
+//! 1. pp's own timeout flag, then the rules marked `decisive` (exit 124, the container engine's
+//!    own error with exit 125-127, exit 127, exit 137 with a kill/OOM line, a full disk): the
+//!    environment failed whatever the code says.
 //! 2. Otherwise code evidence wins: a compile error or a failed assertion (or a programming-error
 //!    exception such as `TypeError`) anywhere in the output means the code can be fixed, even if
 //!    the output also mentions a refused connection or a 401 (a web test asserting on a 401 is
@@ -58,6 +59,19 @@ pub const INFRA_RULES: &[InfraRule] = &[
         decisive: true,
     },
     InfraRule {
+        id: "container_engine",
+        description: "the container engine could not run the command (exit 125-127 with the engine's own error)",
+        // docker and podman exit 125 when they fail, 126/127 when the OCI runtime cannot
+        // execute the command; the engine's own error text tells these from a command's own
+        // 126 (`Permission denied`) or 127 (`not found`).
+        exit_codes: &[125, 126, 127],
+        pattern: Some(
+            r"^docker: |Error response from daemon|^Error: .*(?:OCI|container|image|cgroup|conmon|catatonit)|OCI runtime (?:error|create failed|exec failed)|OCI permission denied|\b(?:crun|runc): ",
+        ),
+        pattern_required: true,
+        decisive: true,
+    },
+    InfraRule {
         id: "missing_command",
         description: "a command the target needs is not installed (exit 127)",
         exit_codes: &[127],
@@ -72,16 +86,6 @@ pub const INFRA_RULES: &[InfraRule] = &[
         description: "the process was killed for lack of memory (exit 137)",
         exit_codes: &[137],
         pattern: Some(r"\bKilled\b|(?i:out of memory)|OOMKilled|oom-kill"),
-        pattern_required: true,
-        decisive: true,
-    },
-    InfraRule {
-        id: "container_engine",
-        description: "the container engine could not run the command (exit 125)",
-        exit_codes: &[125],
-        pattern: Some(
-            r"^docker: |Error response from daemon|^Error: .*(?:OCI runtime|container|image|cgroup)",
-        ),
         pattern_required: true,
         decisive: true,
     },
@@ -287,6 +291,25 @@ mod tests {
                 "Error: crun: creating cgroup directory: OCI runtime error",
                 "container_engine",
             ),
+            // podman on a host whose cgroups crun refuses: every command "exits" 126.
+            (
+                126,
+                false,
+                "Error: crun: open `/sys/fs/cgroup/pids/x`: OCI permission denied",
+                "container_engine",
+            ),
+            (
+                126,
+                false,
+                "docker: Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: permission denied: unknown.",
+                "container_engine",
+            ),
+            (
+                127,
+                false,
+                "docker: Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"cargo\": executable file not found in $PATH: unknown.",
+                "container_engine",
+            ),
             (
                 1,
                 false,
@@ -391,6 +414,25 @@ mod tests {
         );
         // 137 without a kill line is not called an OOM.
         assert_eq!(classify(137, false, "boom"), Classification::Code);
+    }
+
+    #[test]
+    fn a_commands_own_126_and_127_are_not_the_engines() {
+        // The command's own "cannot execute": the code (or the repository) is at fault.
+        assert_eq!(
+            classify(126, false, "sh: 1: ./run_tests.sh: Permission denied"),
+            Classification::Code
+        );
+        // The command's own missing program stays `missing_command`.
+        assert_eq!(
+            rule(&classify(127, false, "sh: 1: cargo-nextest: not found")),
+            "missing_command"
+        );
+        // Engine text with another exit code is the command's business.
+        assert_eq!(
+            classify(1, false, "Error response from daemon: no such container"),
+            Classification::Code
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The container backend: commands run as `docker run …` (or podman) with the session's sandbox
 //! (a copy of the workspace) bind-mounted at `container_workdir`. This file owns the engine
-//! probe (client, engine, image), the `run` argv with its limits and labels, killing a container
-//! by name, and removing containers that crashed sessions left behind. Spawning the client,
-//! timeouts and output capture stay with `exec`; choosing this backend stays with the session.
+//! probes (client, engine, image, and starting one throwaway container), the `run` argv with its
+//! limits and labels, killing a container by name, and removing containers that crashed
+//! sessions left behind. Spawning the client, timeouts and output capture stay with `exec`;
+//! choosing this backend stays with the session.
 //!
 //! Images are never pulled (`--pull never`): a missing image is the user's to provide.
 
@@ -25,6 +26,8 @@ const DEADLINE_LABEL: &str = "pp.deadline";
 const DEADLINE_SLACK_SEC: u64 = 120;
 /// Bound on each engine call pp makes itself (probe, kill, cleanup).
 const ENGINE_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on the start probe's throwaway container (the first start of an image may be slow).
+const START_PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a killed container may take to disappear from the engine.
 const REMOVAL_WAIT: Duration = Duration::from_secs(15);
 
@@ -68,6 +71,15 @@ pub enum ContainerError {
         "container image `{image}` is not in the local `{runtime}` image store\nhint: run `{runtime} pull {image}` or build it (`{runtime} build -t {image} .`), or set `policy.sandbox.container_image`; pp never pulls images itself"
     )]
     ImageMissing { runtime: String, image: String },
+    #[error(
+        "the `{runtime}` engine answers but cannot start a container from `{image}`: {detail}\nhint: the engine's own error is above; check its log, its OCI runtime (runc or crun) and cgroup setup, and the policy's `cpu_limit`/`memory_limit`/`pids_limit`; for podman, `--init` needs catatonit and some hosts need a containers.conf (see the README's container section); `pp doctor` runs the same probe; to see the engine's answer yourself: `{argv}`"
+    )]
+    CannotStart {
+        runtime: String,
+        image: String,
+        argv: String,
+        detail: String,
+    },
     #[error("failed to run `{runtime} {args}`: {detail}")]
     Call {
         runtime: String,
@@ -323,6 +335,19 @@ impl ContainerSpec {
         tracing::warn!("container {name} still exists {REMOVAL_WAIT:?} after `rm -f`");
     }
 
+    /// Removes every container of this spec's session label (a probe that did not finish).
+    async fn remove_all_of_session(&self) {
+        let filter = format!("label={SESSION_LABEL}={}", self.session_id);
+        if let Ok(ids) = self
+            .call(&["ps", "--all", "--quiet", "--filter", &filter])
+            .await
+        {
+            for id in ids.split_whitespace() {
+                self.remove(id).await;
+            }
+        }
+    }
+
     async fn call(&self, args: &[&str]) -> Result<String, ContainerError> {
         engine_call(&self.runtime, &self.client_env, args).await
     }
@@ -475,6 +500,99 @@ pub async fn image_id(
         runtime: runtime.to_owned(),
         image: image.to_owned(),
     })
+}
+
+/// Starts one throwaway container the way sessions start theirs (`--rm`, `--init`, `--user`,
+/// the policy's limits, `--pull never`, an empty directory mounted at the workdir) but with
+/// `--network none`, running `true` in `image`: an engine that answers `info` may still be unable
+/// to run anything (an OCI runtime refusing the host's cgroups, a missing `--init` binary, a
+/// ulimit it cannot set). `label` names the probe in the session label, so a probe orphaned by a
+/// killed pp is removed like any stale container.
+pub async fn probe_start(
+    sb: &SandboxConfig,
+    image: &str,
+    client_env: &[(String, String)],
+    label: &str,
+) -> Result<(), ContainerError> {
+    let empty = tempfile::Builder::new()
+        .prefix("pp-probe-")
+        .tempdir()
+        .map_err(|e| ContainerError::Call {
+            runtime: sb.container_runtime.clone(),
+            args: "run … true".into(),
+            detail: format!("cannot create an empty directory to mount: {e}"),
+        })?;
+    let spec = ContainerSpec::from_policy(
+        sb,
+        Network::Deny,
+        image.to_owned(),
+        empty.path().to_owned(),
+        label.to_owned(),
+        client_env.to_vec(),
+    );
+    let argv = spec.run_argv(
+        &spec.new_name(),
+        empty.path(),
+        &[],
+        START_PROBE_TIMEOUT,
+        false,
+        &["true".to_owned()],
+    );
+    let shown = shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "));
+    let cannot_start = |detail: String| ContainerError::CannotStart {
+        runtime: sb.container_runtime.clone(),
+        image: sb.container_image.clone(),
+        argv: shown.clone(),
+        detail,
+    };
+    let mut cmd = tokio::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .env_clear()
+        .envs(client_env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    match tokio::time::timeout(START_PROBE_TIMEOUT, cmd.output()).await {
+        Ok(Ok(o)) if o.status.success() => Ok(()),
+        Ok(Ok(o)) => Err(cannot_start(format!(
+            "`run … true` exited with {}: {}",
+            o.status
+                .code()
+                .map_or_else(|| "a signal".to_owned(), |c| c.to_string()),
+            engine_error(&String::from_utf8_lossy(&o.stderr))
+        ))),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(ContainerError::RuntimeMissing {
+                runtime: sb.container_runtime.clone(),
+                detail: e.to_string(),
+            })
+        }
+        Ok(Err(e)) => Err(cannot_start(e.to_string())),
+        Err(_) => {
+            spec.remove_all_of_session().await;
+            Err(cannot_start(format!(
+                "`run … true` did not finish within {START_PROBE_TIMEOUT:?}"
+            )))
+        }
+    }
+}
+
+/// The engine's error text: its non-empty lines joined, clipped to a readable length.
+fn engine_error(stderr: &str) -> String {
+    let text = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ");
+    if text.is_empty() {
+        return "(the engine printed nothing)".to_owned();
+    }
+    match text.char_indices().nth(600) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
 }
 
 /// The engine version out of `info --format {{json .}}`: docker's `ServerVersion`, podman's

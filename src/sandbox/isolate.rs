@@ -157,7 +157,7 @@ pub fn parse(args: &[String]) -> Result<IsolateArgs, String> {
 pub fn main(args: &[String]) -> u8 {
     match parse(args) {
         Err(e) => {
-            eprintln!("pp: internal isolation wrapper: {e}");
+            crate::console::errln!("pp: internal isolation wrapper: {e}");
             2
         }
         Ok(IsolateArgs::HoldOverlay { lower, upper, work }) => {
@@ -167,15 +167,17 @@ pub fn main(args: &[String]) -> u8 {
         Ok(IsolateArgs::Confine { rw, probe, argv }) => {
             match super::confine_os::apply(&rw) {
                 Ok(layers) if probe => match serde_json::to_string(&layers) {
-                    Ok(line) => println!("{line}"),
+                    Ok(line) => {
+                        let _ = crate::console::outln!("{line}");
+                    }
                     Err(e) => {
-                        eprintln!("pp: confinement report: {e}");
+                        crate::console::errln!("pp: confinement report: {e}");
                         return 126;
                     }
                 },
                 Ok(_) => {}
                 Err(err) => {
-                    eprintln!("pp: confinement failed: {err}");
+                    crate::console::errln!("pp: confinement failed: {err}");
                     return 126;
                 }
             }
@@ -183,7 +185,7 @@ pub fn main(args: &[String]) -> u8 {
         }
         Ok(IsolateArgs::Exec { join, net, argv }) => {
             if let Err(err) = enter(join, net) {
-                eprintln!("pp: isolation failed: {err}");
+                crate::console::errln!("pp: isolation failed: {err}");
                 // 126: the command could not be run (as a shell reports it).
                 return 126;
             }
@@ -199,15 +201,15 @@ fn exec_or_report(argv: &[String]) -> u8 {
     // Exit as a shell would, so a missing program is classified as such.
     match err.kind() {
         std::io::ErrorKind::NotFound => {
-            eprintln!("pp: {program}: command not found");
+            crate::console::errln!("pp: {program}: command not found");
             127
         }
         std::io::ErrorKind::PermissionDenied => {
-            eprintln!("pp: {program}: permission denied");
+            crate::console::errln!("pp: {program}: permission denied");
             126
         }
         _ => {
-            eprintln!("pp: {program}: {err}");
+            crate::console::errln!("pp: {program}: {err}");
             126
         }
     }

@@ -53,7 +53,8 @@ pub use container::{
     ContainerError, ContainerNetwork, ContainerSpec, EngineInfo, SESSION_LABEL, client_env,
     client_version as container_client_version, container_env_names,
     engine_version as container_engine_version, image_id as container_image_id,
-    probe as probe_container_engine, remove_stale as remove_stale_containers,
+    probe as probe_container_engine, probe_start as probe_container_start,
+    remove_stale as remove_stale_containers,
 };
 pub use copy::walk_workspace;
 pub use isolate::{Holder, ISOLATE_SUBCOMMAND, main as isolate_main, network_wrapper_args};

@@ -44,7 +44,7 @@ impl Overlay {
 pub fn prepare_removal(_work: &Path) {}
 
 pub fn hold(_lower: &str, _upper: &str, _work: &str) -> u8 {
-    eprintln!("pp: {UNSUPPORTED}");
+    crate::console::errln!("pp: {UNSUPPORTED}");
     126
 }
 

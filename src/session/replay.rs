@@ -43,13 +43,41 @@ pub struct ReplayTarget {
 pub struct ReplayOutcome {
     pub schema_version: &'static str,
     pub success: bool,
-    /// `replayed`, `failed`, `different_source`, `patch_failed`.
+    /// `replayed`, `failed`, `different_source`, `patch_failed`, `no_proof`, `infra_stop`.
     pub status: &'static str,
     pub bundle: PathBuf,
     pub source: PathBuf,
     pub message: String,
+    /// What to do about an `infra_stop`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     pub targets: Vec<ReplayTarget>,
 }
+
+impl ReplayOutcome {
+    /// 0 when the proof held, 12 when the machine could not run it (the container engine),
+    /// 13 for every other outcome.
+    pub fn exit_code(&self) -> u8 {
+        match (self.success, self.status) {
+            (true, _) => 0,
+            (false, STATUS_INFRA_STOP) => super::Status::InfraStop.exit_code(),
+            (false, _) => crate::error::EXIT_MISMATCH,
+        }
+    }
+
+    /// Ends the replay as `infra_stop` with the container engine's error.
+    fn infra_stop(mut self, e: &sandbox::ContainerError) -> Self {
+        let (message, hint) = e.message_and_hint();
+        self.status = STATUS_INFRA_STOP;
+        self.message = format!("cannot replay in a container: {message}");
+        self.hint = hint;
+        self
+    }
+}
+
+const STATUS_INFRA_STOP: &str = "infra_stop";
+/// The classification rule of container engine failures (`context::INFRA_RULES`).
+const ENGINE_RULE: &str = "container_engine";
 
 /// Reads a bundle file; under a verified attestation, only if its bytes are the attested ones.
 fn read_bundle_file(opts: &ReplayOptions, name: &str) -> Result<Vec<u8>, Error> {
@@ -106,6 +134,7 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
             message: format!(
                 "the bundle records status `{recorded_status}`, not a proof; there is nothing to replay"
             ),
+            hint: None,
             targets: Vec::new(),
         });
     }
@@ -148,6 +177,7 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         bundle: opts.bundle.clone(),
         source: source.clone(),
         message: String::new(),
+        hint: None,
         targets: Vec::new(),
     };
 
@@ -215,8 +245,15 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
     })?;
     // Set when the bundle records no image id (older bundles): the replay then ran the tag.
     let mut unpinned_image: Option<String> = None;
+    let replay_id = {
+        let mut b = [0u8; 4];
+        let _ = getrandom::fill(&mut b);
+        format!("replay-{}", crate::digest::hex(&b))
+    };
     // In a container, as recorded: the engine and the very image the proof ran on (by its id,
-    // whatever the policy's tag points at now) must be here; pp never pulls.
+    // whatever the policy's tag points at now) must be here; pp never pulls. An engine that is
+    // missing, silent or cannot start a container is the machine's failure (`infra_stop`); a
+    // missing image is the user's to load (exit 2).
     // The bundle is hostile input: a runtime it names is a host program, run only when the
     // auditor trusts it (as a policy file's, see `settings::untrusted_programs`).
     let runtime = &p.sandbox.container_runtime;
@@ -243,29 +280,39 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         let recorded = repro["container"]["image_id"]
             .as_str()
             .filter(|id| !id.is_empty());
-        let info = sandbox::probe_container_engine(
+        let info = match sandbox::probe_container_engine(
             &p.sandbox.container_runtime,
             recorded.unwrap_or(tag),
             &client_env,
         )
         .await
-        .map_err(|e| {
-            let (message, hint) = match (&e, recorded) {
-                (sandbox::ContainerError::ImageMissing { runtime, .. }, Some(id)) => (
-                    format!(
-                        "the image the proof ran on, {id} (`{tag}` then), is not in the local `{runtime}` image store"
+        {
+            Ok(info) => info,
+            Err(e @ sandbox::ContainerError::ImageMissing { .. }) => {
+                let (message, hint) = match (&e, recorded) {
+                    (sandbox::ContainerError::ImageMissing { runtime, .. }, Some(id)) => (
+                        format!(
+                            "the image the proof ran on, {id} (`{tag}` then), is not in the local `{runtime}` image store"
+                        ),
+                        Some(format!(
+                            "load that exact image (`{runtime} pull` the tag's repository by digest, or `{runtime} load`); pp never pulls, and whatever `{tag}` is here now is not the recorded environment"
+                        )),
                     ),
-                    Some(format!(
-                        "load that exact image (`{runtime} pull` the tag's repository by digest, or `{runtime} load`); pp never pulls, and whatever `{tag}` is here now is not the recorded environment"
-                    )),
-                ),
-                _ => e.message_and_hint(),
-            };
-            Error::Usage {
-                message: format!("cannot replay in a container: {message}"),
-                hint: hint.unwrap_or_else(|| "see `pp doctor`".into()),
+                    _ => e.message_and_hint(),
+                };
+                return Err(Error::Usage {
+                    message: format!("cannot replay in a container: {message}"),
+                    hint: hint.unwrap_or_else(|| "see `pp doctor`".into()),
+                });
             }
-        })?;
+            Err(e) => return Ok(out.infra_stop(&e)),
+        };
+        if let Err(e) =
+            sandbox::probe_container_start(&p.sandbox, &info.image_id, &client_env, &replay_id)
+                .await
+        {
+            return Ok(out.infra_stop(&e));
+        }
         if recorded.is_none() {
             unpinned_image = Some(tag.clone());
         }
@@ -275,10 +322,7 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
     };
     let plan = match container {
         Some((info, client_env)) => {
-            let (sb, network) = (p.sandbox.clone(), p.network);
-            let mut b = [0u8; 4];
-            let _ = getrandom::fill(&mut b);
-            let name = format!("replay-{}", crate::digest::hex(&b));
+            let (sb, network, name) = (p.sandbox.clone(), p.network, replay_id.clone());
             Plan::Container(Box::new(move |root| {
                 sandbox::ContainerSpec::from_policy(
                     &sb,
@@ -359,6 +403,24 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
             passed: r.passed(),
         })
         .collect();
+    // An engine that failed to run a target says nothing about the proof.
+    if let Some((target, evidence)) = runs.iter().find_map(|r| match &r.classification {
+        crate::context::Classification::Infra { rule, evidence, .. }
+            if rule == ENGINE_RULE && !r.passed() =>
+        {
+            Some((&r.target, evidence))
+        }
+        _ => None,
+    }) {
+        out.status = STATUS_INFRA_STOP;
+        out.message = format!(
+            "target `{target}` could not run: the container engine failed ({evidence}); the replay says nothing about the proof"
+        );
+        out.hint = Some(
+            "fix the engine (its log, its OCI runtime, the policy's limits; `pp doctor` probes it), then replay again".into(),
+        );
+        return Ok(out);
+    }
     // The proof's own test counts are the bar: exit 0 with fewer tests, or without the tests
     // that passed in the proof, does not hold.
     let recorded_final = repro["result"]["final"]

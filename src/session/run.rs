@@ -1135,8 +1135,9 @@ fn proposer_env(settings: &Settings) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Checks the container engine and image (a clear `infra_stop` otherwise), removes containers
-/// crashed sessions left behind, and records what it found. Returns the client's environment.
+/// Checks the container engine and image, and that the engine starts a container from it (a
+/// clear `infra_stop` otherwise), removes containers crashed sessions left behind, and records
+/// what it found. Returns the client's environment.
 async fn prepare_container(
     settings: &Settings,
     st: &mut State,
@@ -1146,6 +1147,9 @@ async fn prepare_container(
     let info =
         sandbox::probe_container_engine(&sb.container_runtime, &sb.container_image, &client_env)
             .await?;
+    // An engine that answers may still be unable to start anything: find out before the
+    // baseline, so no command's failure (and no proposer) is spent on it.
+    sandbox::probe_container_start(sb, &info.image_id, &client_env, &st.session_id).await?;
     let removed = match sandbox::remove_stale_containers(&sb.container_runtime, &client_env).await {
         Ok(r) => r,
         Err(e) => {

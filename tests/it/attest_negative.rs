@@ -402,6 +402,47 @@ fn n12_invalid_base64_in_a_signature() {
 }
 
 #[test]
+fn n12b_an_unpadded_signature_is_reported_as_missing_padding() {
+    let pair = keypair();
+    let dir = make_bundle();
+    attest(dir.path(), Mode::Ed25519, &ed_sign_keys(&pair)).unwrap();
+    let mut env = read_envelope(dir.path());
+    let sig = env["signatures"][0]["sig"].as_str().unwrap().to_owned();
+    assert!(sig.ends_with("=="), "a 64-byte signature is padded: {sig}");
+    env["signatures"][0]["sig"] = json!(sig.trim_end_matches('='));
+    write_envelope(dir.path(), &env);
+    let report = verify(dir.path(), &ed_verify_keys(&pair), None);
+    assert_fails(
+        &report,
+        "sig is not valid base64: padding missing: 86 characters is not a multiple of 4; expected 2 '=' at the end",
+    );
+    // Not the URL-safe decoder's complaint about a `+` or `/` it cannot read.
+    assert!(
+        !report.problems.iter().any(|p| p.contains("symbol")),
+        "{:#?}",
+        report.problems
+    );
+}
+
+#[test]
+fn n12c_a_short_signature_claiming_the_old_keyid_says_how_long_it_is() {
+    let pair = keypair();
+    let dir = make_bundle();
+    attest(dir.path(), Mode::Ed25519, &ed_sign_keys(&pair)).unwrap();
+    let mut env = read_envelope(dir.path());
+    let old = old_keyid(&pair);
+    env["signatures"] = json!([{"keyid": old, "sig": STANDARD.encode([1u8; 63])}]);
+    write_envelope(dir.path(), &env);
+    let report = verify(dir.path(), &ed_verify_keys(&pair), None);
+    assert_fails(
+        &report,
+        &format!(
+            "signature \"{old}\" does not verify with the supplied Ed25519 public key (it is 63 bytes; an Ed25519 signature is 64)"
+        ),
+    );
+}
+
+#[test]
 fn n13_wrong_statement_type() {
     let dir = hmac_bundle();
     let mut st = statement(dir.path());
@@ -752,6 +793,40 @@ fn p03_ed25519_only_verified_by_the_public_key_alone() {
     let report = verify(dir.path(), &ed_verify_keys(&pair), Some(Trust::Ed25519));
     assert!(report.ok, "{:#?}", report.problems);
     assert_eq!(report.trust, Trust::Ed25519);
+    assert_eq!(report.signed_by, [keyid]);
+}
+
+/// The keyid pp wrote for Ed25519 keys before it used securesystemslib's.
+fn old_keyid(pair: &KeyPair) -> String {
+    use ed25519_dalek::pkcs8::DecodePublicKey;
+    let key = ed25519_dalek::VerifyingKey::from_public_key_pem(&pair.public).unwrap();
+    format!("ed25519:{}", sha256_hex(key.as_bytes()))
+}
+
+#[test]
+fn p03b_the_keyid_is_securesystemslibs_and_the_old_one_still_verifies() {
+    let pair = keypair();
+    let dir = make_bundle();
+    attest(dir.path(), Mode::Ed25519, &ed_sign_keys(&pair)).unwrap();
+    let mut env = read_envelope(dir.path());
+    let keyid = ed25519_public_keyid(&pair.public).unwrap();
+    assert_eq!(env["signatures"][0]["keyid"], keyid.as_str());
+    // securesystemslib's default keyid: sha256 of the canonical JSON of the key dict.
+    use ed25519_dalek::pkcs8::DecodePublicKey;
+    let raw = ed25519_dalek::VerifyingKey::from_public_key_pem(&pair.public).unwrap();
+    let canonical = format!(
+        r#"{{"keytype":"ed25519","keyval":{{"public":"{}"}},"scheme":"ed25519"}}"#,
+        raw.as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    assert_eq!(keyid, sha256_hex(canonical.as_bytes()));
+    // A bundle signed by an earlier pp carries the old keyid: it still verifies.
+    env["signatures"][0]["keyid"] = json!(old_keyid(&pair));
+    write_envelope(dir.path(), &env);
+    let report = verify(dir.path(), &ed_verify_keys(&pair), Some(Trust::Ed25519));
+    assert!(report.ok, "{:#?}", report.problems);
     assert_eq!(report.signed_by, [keyid]);
 }
 

@@ -9,12 +9,15 @@
 
 mod attacks;
 mod attest_cli;
+mod attest_interop;
 mod attest_negative;
 mod container;
+mod container_broken;
 mod context_fixtures;
 mod evidence;
 mod model;
 mod model_client;
+mod output;
 mod overlay;
 mod patch_fixtures;
 mod session;

@@ -2,7 +2,7 @@
 //! Which keys sign or verify is decided elsewhere (`keys`, `sign`, `verify`).
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 /// The only payload type pp writes or accepts: an in-toto statement.
@@ -55,15 +55,6 @@ pub(crate) fn encode(envelope: &Envelope) -> Result<Vec<u8>, serde_json::Error> 
     Ok(text)
 }
 
-/// Decodes base64 as DSSE allows it (standard or URL-safe alphabet), refusing anything else:
-/// wrong padding, stray characters and non-canonical trailing bits all fail.
-fn decode_b64(text: &str) -> Result<Vec<u8>, String> {
-    STANDARD
-        .decode(text)
-        .or_else(|_| URL_SAFE.decode(text))
-        .map_err(|e| e.to_string())
-}
-
 fn only_keys(map: &Map<String, Value>, allowed: &[&str], what: &str, problems: &mut Vec<String>) {
     for key in map.keys() {
         if !allowed.contains(&key.as_str()) {
@@ -99,7 +90,7 @@ pub(crate) fn decode(value: &Value, problems: &mut Vec<String>) -> Option<Envelo
     };
 
     let payload = match map.get("payload") {
-        Some(Value::String(text)) => match decode_b64(text) {
+        Some(Value::String(text)) => match super::b64::decode(text) {
             Ok(bytes) => Some(bytes),
             Err(e) => {
                 problems.push(format!("envelope payload is not valid base64: {e}"));
@@ -156,7 +147,7 @@ fn decode_signature(
         }
     };
     match map.get("sig") {
-        Some(Value::String(text)) => match decode_b64(text) {
+        Some(Value::String(text)) => match super::b64::decode(text) {
             Ok(sig) => Some(EnvelopeSignature { keyid, sig }),
             Err(e) => {
                 problems.push(format!(

@@ -8,7 +8,10 @@ use std::path::Path;
 use std::str::FromStr;
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing;
+use ed25519_dalek::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, KeypairBytes,
+};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
@@ -25,6 +28,9 @@ pub const MIN_HMAC_KEY_LEN: usize = 32;
 /// The keyid of HMAC signatures. Fixed on purpose: any key-derived id (even a hash) would give
 /// an attacker an offline oracle for guessing the secret.
 pub const HMAC_KEYID: &str = "hmac-sha256";
+
+/// Bytes of an Ed25519 signature.
+pub(crate) const ED25519_SIGNATURE_LEN: usize = ed25519_dalek::SIGNATURE_LENGTH;
 
 /// How `attest` signs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +190,7 @@ pub(crate) fn hmac_verify(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
     }
 }
 
+/// Reads a PKCS#8 PEM Ed25519 private key, v1 or v2; a v2 key's embedded public key must match.
 pub(crate) fn parse_private_pem(pem: &str) -> Result<SigningKey, AttestError> {
     SigningKey::from_pkcs8_pem(pem.trim()).map_err(|e| AttestError::PrivateKey {
         reason: e.to_string(),
@@ -196,9 +203,34 @@ pub(crate) fn parse_public_pem(pem: &str) -> Result<VerifyingKey, AttestError> {
     })
 }
 
-/// The keyid of an Ed25519 key: `ed25519:` and the hex sha256 of the raw 32-byte public key.
+/// The keyid pp writes for an Ed25519 key: the one securesystemslib 1.x (and so the in-toto and
+/// TUF tooling) computes for it by default (`SSlibKey.from_crypto` → `compute_default_keyid`),
+/// the hex sha256 of the OLPC canonical JSON of the public key dict
+/// `{"keytype":"ed25519","keyval":{"public":"<hex of the raw key>"},"scheme":"ed25519"}`
+/// (keys sorted, no whitespace; hex needs no escaping, so the text is built directly).
 pub(crate) fn ed25519_keyid(key: &VerifyingKey) -> String {
-    format!("ed25519:{}", hex(&Sha256::digest(key.as_bytes())))
+    sslib_keyid(key, "")
+}
+
+/// Every keyid that names this key when verifying: [`ed25519_keyid`]; securesystemslib 0.x's,
+/// whose dict also held `"keyid_hash_algorithms":["sha256","sha512"]`; and the
+/// `ed25519:<hex sha256 of the raw key>` pp wrote before it used securesystemslib's.
+pub(crate) fn ed25519_keyids(key: &VerifyingKey) -> [String; 3] {
+    [
+        ed25519_keyid(key),
+        sslib_keyid(key, r#""keyid_hash_algorithms":["sha256","sha512"],"#),
+        format!("ed25519:{}", hex(&Sha256::digest(key.as_bytes()))),
+    ]
+}
+
+/// securesystemslib's keyid of `key`, with `extra` (canonical members sorting before
+/// `keytype`, each followed by a comma) in the dict.
+fn sslib_keyid(key: &VerifyingKey, extra: &str) -> String {
+    let canonical = format!(
+        r#"{{{extra}"keytype":"ed25519","keyval":{{"public":"{}"}},"scheme":"ed25519"}}"#,
+        hex(key.as_bytes())
+    );
+    hex(&Sha256::digest(canonical.as_bytes()))
 }
 
 /// The keyid that signatures by this SPKI PEM public key carry (for display and `doctor`).
@@ -242,12 +274,7 @@ pub fn generate_ed25519(private_out: &Path, public_out: &Path) -> Result<(), Att
         reason: e.to_string(),
     })?;
     let signing = SigningKey::from_bytes(&seed);
-    let private_pem =
-        signing
-            .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| AttestError::PrivateKey {
-                reason: e.to_string(),
-            })?;
+    let private_pem = private_pem_v1(&signing)?;
     let public_pem = signing
         .verifying_key()
         .to_public_key_pem(LineEnding::LF)
@@ -256,6 +283,19 @@ pub fn generate_ed25519(private_out: &Path, public_out: &Path) -> Result<(), Att
         })?;
     write_new(private_out, private_pem.as_bytes())?;
     write_new(public_out, public_pem.as_bytes())
+}
+
+/// The private key as PKCS#8 v1 PEM (RFC 5208, no embedded public key), which OpenSSL 3.0 and
+/// Python's cryptography read; `SigningKey::to_pkcs8_pem` writes v2 (RFC 5958), which they refuse.
+fn private_pem_v1(signing: &SigningKey) -> Result<Zeroizing<String>, AttestError> {
+    KeypairBytes {
+        secret_key: signing.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_pem(LineEnding::LF)
+    .map_err(|e| AttestError::PrivateKey {
+        reason: e.to_string(),
+    })
 }
 
 /// Writes a file that must not exist yet, via a temp file in the same folder.
@@ -334,6 +374,62 @@ mod tests {
             ed25519_public_keyid(&public_pem).unwrap(),
             ed25519_keyid(&sk.verifying_key())
         );
+    }
+
+    /// The key of seed 7…7, whose keyids and PEM below come from securesystemslib 1.6 /
+    /// 0.31 and Python's cryptography.
+    fn seven() -> SigningKey {
+        SigningKey::from_bytes(&[7u8; 32])
+    }
+
+    #[test]
+    fn keyid_is_the_one_securesystemslib_computes() {
+        let vk = seven().verifying_key();
+        // `SSlibKey.from_crypto(pub).keyid` in securesystemslib 1.6.
+        assert_eq!(
+            ed25519_keyid(&vk),
+            "bfe1a83869e5bf574e3ff3acbb83f840de84a990d10059f3096f0bf4f2b90c10"
+        );
+        let [now, sslib0, old] = ed25519_keyids(&vk);
+        assert_eq!(now, ed25519_keyid(&vk));
+        // `keys._get_keyid("ed25519", "ed25519", …)` in securesystemslib 0.31.
+        assert_eq!(
+            sslib0,
+            "eab68a81e62173a71a44258d69ff4876569e173ae1d73ce908b7c8079b744ada"
+        );
+        assert_eq!(
+            old,
+            "ed25519:fe812c12f3ab4ce6ac5db69ac352f906cb1b11ef43fb33e252ef7ff552263889"
+        );
+    }
+
+    #[test]
+    fn private_keys_are_written_as_pkcs8_v1_and_read_in_both_versions() {
+        let v1 = private_pem_v1(&seven()).unwrap();
+        // What `cryptography` writes (PrivateFormat.PKCS8) for the same key: version 0, no
+        // public key.
+        assert_eq!(
+            v1.as_str(),
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH\n-----END PRIVATE KEY-----\n"
+        );
+        assert_eq!(parse_private_pem(&v1).unwrap().to_bytes(), [7u8; 32]);
+        // v2, as ed25519-dalek (and pp before) writes it, with the public key embedded.
+        let v2 = seven().to_pkcs8_pem(LineEnding::LF).unwrap();
+        assert_ne!(v2.as_str(), v1.as_str());
+        assert_eq!(parse_private_pem(&v2).unwrap().to_bytes(), [7u8; 32]);
+        // A v2 key whose embedded public key is another key's is refused.
+        let wrong = KeypairBytes {
+            secret_key: [7u8; 32],
+            public_key: Some(ed25519_dalek::pkcs8::PublicKeyBytes(
+                SigningKey::from_bytes(&[8u8; 32])
+                    .verifying_key()
+                    .to_bytes(),
+            )),
+        }
+        .to_pkcs8_pem(LineEnding::LF)
+        .unwrap();
+        let e = parse_private_pem(&wrong).unwrap_err().to_string();
+        assert!(e.contains("hint:"), "{e}");
     }
 
     #[test]

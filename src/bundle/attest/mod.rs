@@ -15,9 +15,15 @@
 //! `source {git_commit, git_dirty, dirty_diff_sha256}`, `sandbox`, `isolation`, `provider`,
 //! `model`, `pp_version`, `timings`; absent fields are `null`) plus `attester {name, version}`.
 //!
-//! Keyids: `hmac-sha256` for HMAC (never derived from the secret), `ed25519:<hex sha256 of the
-//! raw 32-byte public key>` for Ed25519. Keyids are hints; trust comes only from the verifier's
-//! keys.
+//! Keyids: `hmac-sha256` for HMAC (never derived from the secret); for Ed25519 the keyid
+//! securesystemslib 1.x computes by default, the hex sha256 of the canonical JSON
+//! `{"keytype":"ed25519","keyval":{"public":"<hex raw key>"},"scheme":"ed25519"}`, so in-toto
+//! and TUF tooling find the key without being told. Verification also takes securesystemslib
+//! 0.x's keyid and pp's earlier `ed25519:<hex sha256 of the raw key>` as naming the key. Keyids
+//! are hints; trust comes only from the verifier's keys.
+//!
+//! Keys: private keys are PKCS#8 PEM, written as v1 (what OpenSSL 3.0 reads) and read as v1 or
+//! v2; public keys are SPKI PEM.
 //!
 //! # Verification rules
 //!
@@ -28,9 +34,11 @@
 //! best `unsigned`, and `require` turns a lower level into a failure. The bundle's files must
 //! equal the subjects exactly; symlinks (never followed), special files, names with `..`, `.`,
 //! empty components, a leading `/`, a backslash or a control character, duplicate JSON keys,
-//! trailing data, unknown envelope or statement fields and malformed base64 all fail.
+//! trailing data, unknown envelope or statement fields and malformed base64 (unpadded, stray
+//! characters, mixed alphabets, non-canonical) all fail, each with what is wrong and where.
 //! Verification never stops at the first problem: the report lists them all.
 
+mod b64;
 mod dsse;
 mod error;
 mod json;

@@ -256,10 +256,10 @@ mod tests {
         };
         let out = attest(dir.path(), Mode::Auto, &keys).unwrap();
         assert_eq!(out.signed_with.len(), 1);
-        assert!(
-            out.signed_with[0].starts_with("ed25519:"),
-            "{:?}",
-            out.signed_with
+        let public_pem = std::fs::read_to_string(&public).unwrap();
+        assert_eq!(
+            out.signed_with,
+            [crate::bundle::attest::ed25519_public_keyid(&public_pem).unwrap()]
         );
         let keys = SignKeys {
             hmac: Some(vec![9; 32]),

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::dsse::{self, PAYLOAD_TYPE};
 use super::json::parse_strict;
 use super::keys::{
-    HMAC_KEYID, MIN_HMAC_KEY_LEN, Trust, VerifyKeys, ed25519_keyid, ed25519_verify, hmac_verify,
-    parse_public_pem,
+    ED25519_SIGNATURE_LEN, HMAC_KEYID, MIN_HMAC_KEY_LEN, Trust, VerifyKeys, ed25519_keyids,
+    ed25519_verify, hmac_verify, parse_public_pem,
 };
 use super::legacy;
 use super::sign::ATTESTATION_FILE;
@@ -235,7 +235,7 @@ fn check_signatures(envelope: &dsse::Envelope, keys: &VerifyKeys, found: &mut Fi
     let mut public_keys = Vec::new();
     for pem in &keys.ed25519_public_pems {
         match parse_public_pem(pem) {
-            Ok(key) => public_keys.push((ed25519_keyid(&key), key)),
+            Ok(key) => public_keys.push((ed25519_keyids(&key), key)),
             Err(e) => found.problems.push(e.to_string().replace('\n', " (") + ")"),
         }
     }
@@ -262,7 +262,7 @@ fn check_signatures(envelope: &dsse::Envelope, keys: &VerifyKeys, found: &mut Fi
             found.verified(Trust::Hmac, HMAC_KEYID);
             verified = true;
         }
-        for (keyid, key) in &public_keys {
+        for ([keyid, ..], key) in &public_keys {
             if ed25519_verify(key, &message, &sig.sig) {
                 found.verified(Trust::Ed25519, keyid);
                 verified = true;
@@ -275,10 +275,21 @@ fn check_signatures(envelope: &dsse::Envelope, keys: &VerifyKeys, found: &mut Fi
             found.problems.push(format!(
                 "signature {HMAC_KEYID:?} does not verify with the supplied HMAC key"
             ));
-        } else if public_keys.iter().any(|(keyid, _)| *keyid == sig.keyid) {
+        } else if public_keys
+            .iter()
+            .any(|(keyids, _)| keyids.contains(&sig.keyid))
+        {
             found.problems.push(format!(
-                "signature {:?} does not verify with the supplied Ed25519 public key",
-                sig.keyid
+                "signature {:?} does not verify with the supplied Ed25519 public key{}",
+                sig.keyid,
+                if sig.sig.len() == ED25519_SIGNATURE_LEN {
+                    String::new()
+                } else {
+                    format!(
+                        " (it is {} bytes; an Ed25519 signature is {ED25519_SIGNATURE_LEN})",
+                        sig.sig.len()
+                    )
+                }
             ));
         } else {
             found.notes.push(format!(

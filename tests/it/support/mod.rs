@@ -103,6 +103,24 @@ impl TestEnv {
             .unwrap()
     }
 
+    /// Runs pp with stdout and/or stderr a pipe whose reader is already closed, as in
+    /// `pp … | head -c0`; the stream left open is captured.
+    pub fn pp_closed(&self, args: &[&str], close_stdout: bool, close_stderr: bool) -> Output {
+        let closed = || {
+            let (reader, writer) = std::io::pipe().unwrap();
+            drop(reader);
+            std::process::Stdio::from(writer)
+        };
+        let mut cmd = self.pp_command(self.root(), args);
+        if close_stdout {
+            cmd.stdout(closed());
+        }
+        if close_stderr {
+            cmd.stderr(closed());
+        }
+        cmd.output().unwrap()
+    }
+
     /// pp with the test's environment: none of the caller's `PP_*` variables, no colour, and
     /// `extra_env`.
     fn pp_command(&self, cwd: &Path, args: &[&str]) -> Command {
