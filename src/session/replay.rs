@@ -356,9 +356,14 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
             .iter()
             .find(|f| f["target"] == r.target.as_str())
             .and_then(|f| serde_json::from_value(f["tests"].clone()).ok());
+        let recorded = crate::context::TestEvidence {
+            summary: recorded.as_ref(),
+            progress: None,
+        };
         for p in crate::context::integrity_problems(
-            recorded.as_ref(),
-            r.tests.as_ref(),
+            &r.capture.command,
+            recorded,
+            r.evidence(),
             r.capture.exit_code,
         ) {
             problems.push(format!("target `{}`: {p}", r.target));

@@ -434,11 +434,18 @@ async fn prove(
         .baseline
         .iter()
         .filter(|r| !r.passed())
-        .map(|r| FailureEvidence {
-            target: r.target.clone(),
-            command: r.capture.command.clone(),
-            exit_code: r.capture.exit_code,
-            output_tail: tail_chars(&r.capture.combined_tail(), EVIDENCE_TAIL_BYTES),
+        .map(|r| {
+            let mut output_tail = tail_chars(&r.capture.combined_tail(), EVIDENCE_TAIL_BYTES);
+            // A hung test prints nothing about itself: say what the output cannot.
+            if let Some(note) = r.hang_note() {
+                output_tail.push_str(&format!("\n[pp] {note}\n"));
+            }
+            FailureEvidence {
+                target: r.target.clone(),
+                command: r.capture.command.clone(),
+                exit_code: r.capture.exit_code,
+                output_tail,
+            }
         })
         .collect();
     let combined: String = failures

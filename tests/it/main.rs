@@ -12,6 +12,7 @@ mod attest_negative;
 mod container;
 mod context_fixtures;
 mod evidence;
+mod integrity;
 mod model;
 mod model_client;
 mod overlay;
