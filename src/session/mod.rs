@@ -14,7 +14,7 @@ use serde::Serialize;
 
 pub use replay::{ReplayOptions, ReplayOutcome, replay};
 pub use run::run_session;
-pub use sign::{sign_keys, verify_bundle, verify_keys};
+pub use sign::{sign_keys, verify_bundle, verify_key_configured, verify_keys};
 
 /// Whether commands can be cut off from the network here (used by `pp doctor`).
 pub async fn probe_network_isolation_pub(self_exe: &std::path::Path) -> Result<(), String> {

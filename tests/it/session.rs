@@ -328,7 +328,7 @@ fn replay_of_a_proven_bundle_succeeds_and_a_later_commit_is_a_different_source()
     let v = json_out(&env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]));
     assert_eq!(v["status"], "proven");
     let b = bundle(&v);
-    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"]);
     let r = json_out(&out);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(r["success"], true);
@@ -336,7 +336,7 @@ fn replay_of_a_proven_bundle_succeeds_and_a_later_commit_is_a_different_source()
 
     env.write("other.txt", "x\n");
     env.commit("later");
-    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"]);
     let r = json_out(&out);
     assert_eq!(code(&out), 13);
     assert_eq!(r["status"], "different_source");
@@ -812,7 +812,7 @@ fn minimization_drops_an_unneeded_hunk_in_another_file() {
     assert_eq!(repro["minimization"]["hunks_before"], 2);
     assert_eq!(repro["minimization"]["hunks_after"], 1);
     // The minimized patch replays.
-    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"]);
     assert_eq!(json_out(&out)["success"], true, "{}", stderr(&out));
 }
 
@@ -936,7 +936,7 @@ fn replay_reports_changed_untracked_files_and_non_git_sources_as_different() {
     assert_eq!(v["status"], "proven");
     let b = bundle(&v);
     env.write("helper.py", "X = 2\n");
-    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"]);
     assert_eq!(code(&out), 13);
     assert_eq!(json_out(&out)["status"], "different_source");
 
@@ -959,7 +959,10 @@ fn replay_reports_changed_untracked_files_and_non_git_sources_as_different() {
     let v = json_out(&out);
     assert_eq!(v["status"], "proven", "{}", stderr(&out));
     let b = bundle(&v);
-    let out = env2.pp_in(plain.path(), &["replay", b.to_str().unwrap(), "--json"]);
+    let out = env2.pp_in(
+        plain.path(),
+        &["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"],
+    );
     assert_eq!(json_out(&out)["status"], "replayed", "{}", stderr(&out));
     let other = tempfile::tempdir().unwrap();
     std::fs::write(other.path().join("v.txt"), "other\n").unwrap();
@@ -970,6 +973,7 @@ fn replay_reports_changed_untracked_files_and_non_git_sources_as_different() {
             b.to_str().unwrap(),
             "--cwd",
             other.path().to_str().unwrap(),
+            "--allow-unsigned",
             "--json",
         ],
     );
