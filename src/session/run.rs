@@ -482,6 +482,8 @@ async fn prove(
             cache: Arc::default(),
         });
     let mut previous: Vec<PreviousAttempt> = Vec::new();
+    // Changes already verified and failed: (the applied change's canonical diff, its attempt).
+    let mut verified: Vec<(String, u32)> = Vec::new();
     for n in 1..=p.limits.max_attempts {
         if cancel.is_cancelled() {
             return Err(Error::Interrupted);
@@ -664,6 +666,26 @@ async fn prove(
             &format!("{adir}/apply.json"),
             &json!({"applied": true, "changed_files": changes.changed_paths(), "report": changes.report()}),
         )?;
+        // The same change again (whatever its line numbers, context or formatting: this is the
+        // diff of the files' real contents) gets the same verdict; the suite is not run again.
+        let applied = changes.diff();
+        if let Some(&(_, k)) = verified.iter().find(|(d, _)| *d == applied) {
+            changes.undo(&root).map_err(|e| Error::Io {
+                what: "undo a repeated candidate in the sandbox".into(),
+                source: e,
+            })?;
+            let fb = format!(
+                "this candidate makes exactly the change attempt {k} made (the same files with the same content), so it was not verified again: attempt {k}'s verdict stands (verification failed, see attempt {k}); propose a different change"
+            );
+            record_attempt(st, n, "duplicate", &fb, Some(&diff_text), Some("duplicate"))?;
+            previous.push(PreviousAttempt {
+                attempt: n,
+                diff: Some(diff_text),
+                outcome: format!("duplicate of attempt {k}: verification_failed"),
+                feedback: fb,
+            });
+            continue;
+        }
         st.bundle.event(
             "verify",
             json!({"attempt": n, "changed_files": changes.changed_paths()}),
@@ -714,6 +736,7 @@ async fn prove(
         }
         let fb = verification_feedback(&verification);
         record_attempt(st, n, "verification_failed", &fb, Some(&diff_text), None)?;
+        verified.push((applied, n));
         changes.undo(&root).map_err(|e| Error::Io {
             what: "undo a failed candidate in the sandbox".into(),
             source: e,

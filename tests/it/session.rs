@@ -125,6 +125,42 @@ fn only_wrong_diffs_are_not_proven_and_every_attempt_recorded() {
 }
 
 #[test]
+fn a_repeated_candidate_is_not_verified_again() {
+    let env = calc_env();
+    // The wrong change of attempt 1 again, as a bare fenced diff with a wrong line number.
+    let again = "Same idea:\n```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -7,2 +7,2 @@\n def add(a, b):\n-    return a - b\n+    return a * b\n```\n";
+    let provider = env.proposer(&[&json_diff(WRONG), again, &json_diff(FIX)]);
+    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(v["attempts_used"], 3);
+    let b = bundle(&v);
+    let outcome: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("attempts/2/outcome.json")).unwrap()).unwrap();
+    assert_eq!(outcome["outcome"], "duplicate", "{outcome}");
+    assert!(
+        outcome["feedback"]
+            .as_str()
+            .unwrap()
+            .contains("exactly the change attempt 1 made"),
+        "{outcome}"
+    );
+    assert!(b.join("attempts/1/verify").is_dir());
+    assert!(
+        !b.join("attempts/2/verify").exists(),
+        "the repeated candidate was run again"
+    );
+    let prev = &env.request(3)["previous_attempts"][1];
+    assert!(
+        prev["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("duplicate of attempt 1"),
+        "{prev}"
+    );
+}
+
+#[test]
 fn passing_baseline_never_calls_the_proposer() {
     let env = TestEnv::new(&[("ok.txt", "fine\n")]);
     let provider = env.proposer(&[&json_diff(FIX)]);
