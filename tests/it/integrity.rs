@@ -141,3 +141,63 @@ fn a_timeout_before_any_test_started_is_still_infra_stop() {
     );
     assert_eq!(env.proposer_calls(), 0);
 }
+
+const PYTEST: &str = "python3 -m pytest -v -p no:cacheprovider";
+
+const TEST_CALC_PY: &str = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_zero():\n    assert add(0, 0) == 0\n";
+
+#[test]
+fn rejections_name_the_tests_that_were_skipped_or_vanished() {
+    let env = TestEnv::new(&[
+        ("calc.py", "def add(a, b):\n    return a - b\n"),
+        ("tests/test_calc.py", TEST_CALC_PY),
+        ("pp.yaml", "policy:\n  allow_test_edits: true\n"),
+    ]);
+    let skip = "--- a/tests/test_calc.py\n+++ b/tests/test_calc.py\n@@ -1,4 +1,6 @@\n+import pytest\n from calc import add\n \n \n+@pytest.mark.skip(reason=\"later\")\n def test_add():\n";
+    let delete = "--- a/tests/test_calc.py\n+++ b/tests/test_calc.py\n@@ -1,9 +1,5 @@\n from calc import add\n \n \n-def test_add():\n-    assert add(2, 3) == 5\n-\n-\n def test_zero():\n     assert add(0, 0) == 0\n";
+    let fix = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n";
+    let provider = env.proposer(&[&json_diff(skip), &json_diff(delete), &json_diff(fix)]);
+    let (code, v) = run(&env, PYTEST, &provider);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["attempts_used"], 3);
+    let skipped = outcome(&v, 1)["feedback"].as_str().unwrap().to_owned();
+    assert!(
+        skipped.contains("ran in the baseline and is now skipped: `tests/test_calc.py::test_add`")
+            && skipped.contains("(1 < 2)"),
+        "{skipped}"
+    );
+    let vanished = outcome(&v, 2)["feedback"].as_str().unwrap().to_owned();
+    assert!(
+        vanished.contains("ran in the baseline and no longer runs: `tests/test_calc.py::test_add`"),
+        "{vanished}"
+    );
+}
+
+#[test]
+fn a_collection_error_baseline_needs_a_finished_pytest_run() {
+    let env = TestEnv::new(&[
+        // `add` is misspelled: the test module does not even import.
+        ("calc.py", "def ad(a, b):\n    return a + b\n"),
+        ("tests/test_calc.py", TEST_CALC_PY),
+    ]);
+    // Renames the function, and ends the process with success as soon as it is imported.
+    let cheat = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,5 @@\n-def ad(a, b):\n+import os\n+\n+\n+def add(a, b):\n     return a + b\n+os._exit(0)\n";
+    let fix = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n-def ad(a, b):\n+def add(a, b):\n     return a + b\n";
+    let provider = env.proposer(&[&json_diff(cheat), &json_diff(fix)]);
+    let (code, v) = run(&env, PYTEST, &provider);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["attempts_used"], 2);
+    // The baseline is a load error, not "1 test ran".
+    let summary = &env.request(1)["context"]["summary"];
+    assert_eq!(summary["ran"], 0, "{summary:#}");
+    assert_eq!(
+        summary["load_errors"][0], "tests/test_calc.py",
+        "{summary:#}"
+    );
+    let feedback = outcome(&v, 1)["feedback"].as_str().unwrap().to_owned();
+    assert!(
+        feedback.contains("the pytest run started")
+            && feedback.contains("never printed its closing summary"),
+        "{feedback}"
+    );
+}
