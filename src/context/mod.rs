@@ -25,6 +25,7 @@ pub use failure::{DEFAULT_CONTEXT_BUDGET_BYTES, FailureContext, build, build_fro
 pub use integrity::{TestEvidence, integrity_problems};
 pub use location::Location;
 pub use paths::{MappedPath, PathMap};
+pub(crate) use pattern::compile as compile_pattern;
 pub use pattern::strip_ansi;
 pub use progress::{RunnerProgress, is_test_command, runner_progress};
 pub use related::{RelatedFile, is_test_file, related_sources};

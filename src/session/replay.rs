@@ -297,9 +297,10 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         let rules = WriteRules {
             write_allowlist: p.write_allowlist.clone(),
             deny_write: p.deny_write.clone(),
-            protected: policy::protected_globs(None),
+            protected: policy::protected_globs(None, &p.protected),
             max_files_changed: p.limits.max_files_changed,
             max_patch_bytes: p.limits.max_patch_bytes,
+            guard_tests: !p.allow_test_edits,
         }
         .compile()
         .map_err(|e| Error::Internal(format!("write rules: {e}")))?;

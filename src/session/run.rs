@@ -608,42 +608,6 @@ async fn prove(
         };
         st.bundle
             .write_bytes(&format!("{adir}/candidate.diff"), diff_text.as_bytes())?;
-        // Tests are the judge: a candidate may not edit them unless the policy says so.
-        if !p.allow_test_edits {
-            let mut tests: Vec<&str> = parsed
-                .files
-                .iter()
-                .flat_map(|f| [f.old_path.as_deref(), f.new_path.as_deref()])
-                .flatten()
-                .filter(|path| context::is_test_file(path))
-                .collect();
-            tests.dedup();
-            if !tests.is_empty() {
-                let fb = format!(
-                    "the candidate edits test files ({}): tests decide whether a fix works, so they may not change (policy.allow_test_edits is false); fix the code under test instead",
-                    tests.join(", ")
-                );
-                st.bundle.write_json(
-                    &format!("{adir}/apply.json"),
-                    &json!({"applied": false, "rejection": {"rule": "test_file_edit", "message": fb}}),
-                )?;
-                record_attempt(
-                    st,
-                    n,
-                    "rejected",
-                    &fb,
-                    Some(&diff_text),
-                    Some("test_file_edit"),
-                )?;
-                previous.push(PreviousAttempt {
-                    attempt: n,
-                    diff: Some(diff_text),
-                    outcome: "rejected: test_file_edit".into(),
-                    feedback: fb,
-                });
-                continue;
-            }
-        }
         let changes = match patch::apply(&root, &parsed, &rules) {
             Ok(c) => c,
             Err(rej) => {
@@ -1147,9 +1111,10 @@ pub(crate) fn write_rules(settings: &Settings) -> WriteRules {
     WriteRules {
         write_allowlist: p.write_allowlist.clone(),
         deny_write: p.deny_write.clone(),
-        protected: policy::protected_globs(settings.policy_rel.as_deref()),
+        protected: policy::protected_globs(settings.policy_rel.as_deref(), &p.protected),
         max_files_changed: p.limits.max_files_changed,
         max_patch_bytes: p.limits.max_patch_bytes,
+        guard_tests: !p.allow_test_edits,
     }
 }
 

@@ -35,7 +35,9 @@ fn a_suite_that_exits_0_mid_run_after_a_build_failure_is_not_proven() {
         (".gitignore", "target/\nCargo.lock\n"),
         (
             "pp.yaml",
-            "policy:\n  allowed_commands: [\"cargo test --offline\"]\n  limits: {max_attempts: 1}\n",
+            // Test edits allowed: the integrity rule must hold on its own, even where the
+            // test-edit guard would refuse the exit first.
+            "policy:\n  allowed_commands: [\"cargo test --offline\"]\n  allow_test_edits: true\n  limits: {max_attempts: 1}\n",
         ),
     ]);
     // Fixes the typo, and ends the test process with success inside a test: libtest prints
@@ -179,6 +181,7 @@ fn a_collection_error_baseline_needs_a_finished_pytest_run() {
         // `add` is misspelled: the test module does not even import.
         ("calc.py", "def ad(a, b):\n    return a + b\n"),
         ("tests/test_calc.py", TEST_CALC_PY),
+        ("pp.yaml", "policy:\n  allow_test_edits: true\n"),
     ]);
     // Renames the function, and ends the process with success as soon as it is imported.
     let cheat = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,5 @@\n-def ad(a, b):\n+import os\n+\n+\n+def add(a, b):\n     return a + b\n+os._exit(0)\n";
@@ -199,5 +202,72 @@ fn a_collection_error_baseline_needs_a_finished_pytest_run() {
         feedback.contains("the pytest run started")
             && feedback.contains("never printed its closing summary"),
         "{feedback}"
+    );
+}
+
+const UNITTEST: &str = "python3 -m unittest discover -s tests -v";
+
+#[test]
+fn test_level_edits_outside_test_files_are_refused_before_running() {
+    let env = TestEnv::new(&[
+        ("calc.py", "def add(a, b):\n    return a - b\n"),
+        (
+            "tests/test_calc.py",
+            "import unittest\nfrom calc import add\n\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n",
+        ),
+    ]);
+    // The code under test disarms the assertion it is judged by ...
+    let patch_framework = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,5 @@\n+import unittest\n+unittest.TestCase.assertEqual = lambda *a, **k: None\n+\n def add(a, b):\n     return a - b\n";
+    // ... or plants a module Python runs at start-up ...
+    let startup = "--- /dev/null\n+++ b/sitecustomize.py\n@@ -0,0 +1,2 @@\n+import unittest\n+unittest.main = lambda *a, **k: None\n";
+    let fix = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n";
+    let provider = env.proposer(&[
+        &json_diff(patch_framework),
+        &json_diff(startup),
+        &json_diff(fix),
+    ]);
+    let (code, v) = run(&env, UNITTEST, &provider);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["attempts_used"], 3);
+    let first = outcome(&v, 1);
+    assert_eq!(first["rule"], "test_edit", "{first:#}");
+    assert!(
+        first["feedback"]
+            .as_str()
+            .unwrap()
+            .contains("assignments to test-framework objects"),
+        "{first:#}"
+    );
+    assert_eq!(outcome(&v, 2)["rule"], "test_file_edit");
+    for n in [1, 2] {
+        assert!(
+            !bundle(&v).join(format!("attempts/{n}/verify")).exists(),
+            "attempt {n} was run"
+        );
+    }
+}
+
+#[test]
+fn golden_files_are_protected_by_default() {
+    let env = TestEnv::new(&[
+        ("report.py", "print('total: ' + str(2 + 2 + 1))\n"),
+        ("golden/expected.txt", "total: 4\n"),
+        (
+            "check.sh",
+            "python3 report.py > out.txt && diff -u golden/expected.txt out.txt && echo '1 passed, 0 failed'\n",
+        ),
+    ]);
+    let edit_golden =
+        "--- a/golden/expected.txt\n+++ b/golden/expected.txt\n@@ -1 +1 @@\n-total: 4\n+total: 5\n";
+    let fix = "--- a/report.py\n+++ b/report.py\n@@ -1 +1 @@\n-print('total: ' + str(2 + 2 + 1))\n+print('total: ' + str(2 + 2))\n";
+    let provider = env.proposer(&[&json_diff(edit_golden), &json_diff(fix)]);
+    let (code, v) = run(&env, "sh check.sh", &provider);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["attempts_used"], 2);
+    let first = outcome(&v, 1);
+    assert_eq!(first["rule"], "protected_path", "{first:#}");
+    assert!(
+        first["feedback"].as_str().unwrap().contains("**/golden/**"),
+        "{first:#}"
     );
 }
