@@ -8,7 +8,7 @@
 //! Also `is_test_command`, which tells a test runner's command line from other commands.
 
 use super::pattern::{compile, strip_ansi};
-use super::summaries::{gotest, jest, libtest, pytest, unittest, vitest};
+use super::summaries::{gotest, jest, libtest, pytest, vitest};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
@@ -67,6 +67,10 @@ static PYTEST_BEGUN: LazyLock<Regex> =
 static PYTEST_ENDED: LazyLock<Regex> =
     LazyLock::new(|| compile(r"^(\S+\.py::\S+) (?:PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b"));
 
+/// A `-v` line of a test method (unittest's default prefix is `test`), with or without its
+/// verdict yet: prose such as `Fetching (a.b) ...` is not a test.
+static UNITTEST_START: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"^test\w* \([\w.]+\)(?:\s.*)? \.\.\.(?: |$)"));
 static UNITTEST_CLOSE: LazyLock<Regex> = LazyLock::new(|| compile(r"^Ran \d+ tests? in [\d.]+s$"));
 static UNITTEST_BEGUN: LazyLock<Regex> =
     LazyLock::new(|| compile(r"^(\w+) \(([\w.]+)\)(?:\s.*)? \.\.\. ?$"));
@@ -165,7 +169,7 @@ static SIGNATURES: &[Signature] = &[
     Signature {
         runner: "unittest",
         paired: false,
-        start: |l| unittest::VERBOSE.is_match(l),
+        start: |l| UNITTEST_START.is_match(l),
         close: |l| UNITTEST_CLOSE.is_match(l),
         begun: unittest_begun,
         ended: none,
@@ -360,6 +364,7 @@ mod tests {
             "PASS\nFAIL\nok\n",
             "running integration suite\n",
             "test everything ... \n",
+            "Fetching (deps.lock) ... done\n",
         ] {
             assert_eq!(runner_progress(out), None, "{out}");
         }

@@ -13,8 +13,8 @@ static VERDICT: LazyLock<Regex> = LazyLock::new(|| compile(r"^(OK|FAILED)(?: \((
 static COUNT: LazyLock<Regex> = LazyLock::new(|| compile(r"([a-z ]+)=(\d+)"));
 static HEADER: LazyLock<Regex> =
     LazyLock::new(|| compile(r"^(FAIL|ERROR|UNEXPECTED SUCCESS): (\w+) \(([\w.]+)\)"));
-/// Shared with `progress`: the `-v` line of a test, with or without its verdict yet.
-pub(crate) static VERBOSE: LazyLock<Regex> = LazyLock::new(|| {
+/// The `-v` line of a test, with or without its verdict yet.
+static VERBOSE: LazyLock<Regex> = LazyLock::new(|| {
     compile(
         r"^(\w+) \(([\w.]+)\)(?:\s.*)? \.\.\. ?(ok|FAIL|ERROR|skipped|expected failure|unexpected success)?",
     )
