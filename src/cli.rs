@@ -112,9 +112,15 @@ pub struct ReplayArgs {
     /// Source checkout to replay against (default: the recorded workspace).
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
-    /// Verify the attestation first; replay only a verified bundle.
+    /// Verify the attestation first; replay only a verified bundle (the default whenever a key is configured or the bundle is attested).
     #[arg(long)]
     pub verify_attestation: bool,
+    /// Fail unless the bundle carries a valid signature of this kind.
+    #[arg(long, value_name = "KIND")]
+    pub require: Option<RequireArg>,
+    /// Accept a bundle no configured key vouches for: an attested one on its digests alone, one without attestation.json as it is.
+    #[arg(long)]
+    pub allow_unsigned: bool,
     /// Replay even when the source differs from the recorded one (reported, never as a plain pass).
     #[arg(long)]
     pub allow_different_source: bool,
@@ -169,6 +175,9 @@ pub struct VerifyArgs {
     /// Ed25519 public key (SPKI PEM) to trust; may be repeated.
     #[arg(long, value_name = "F")]
     pub public_key: Vec<PathBuf>,
+    /// With no key configured, accept the bundle on integrity alone (its files match the attested digests; trust: unsigned).
+    #[arg(long)]
+    pub allow_unsigned: bool,
     /// Print exactly one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
@@ -474,8 +483,13 @@ fn require(r: Option<RequireArg>) -> Option<crate::bundle::attest::Trust> {
 }
 
 fn verify_attestation(a: VerifyArgs) -> Result<u8, Error> {
-    let report =
-        crate::session::verify_bundle(&a.bundle, &a.key_env, &a.public_key, require(a.require))?;
+    let report = crate::session::verify_bundle(
+        &a.bundle,
+        &a.key_env,
+        &a.public_key,
+        require(a.require),
+        a.allow_unsigned,
+    )?;
     for n in &report.notes {
         errln!("note: {n}");
     }
@@ -517,25 +531,43 @@ fn trust_name(report: &crate::bundle::attest::VerifyReport) -> String {
 }
 
 async fn replay(a: ReplayArgs) -> Result<u8, Error> {
-    let verified = if a.verify_attestation {
-        let report = crate::session::verify_bundle(&a.bundle, &a.key_env, &a.public_key, None)?;
+    // Verification comes first whenever there is something to verify with or against: a key,
+    // a required trust level, or an attestation in the bundle. A bundle nothing vouches for is
+    // replayed only on request (`--allow-unsigned`): its commands and policy are its author's.
+    let keyed = crate::session::verify_key_configured(&a.key_env, &a.public_key);
+    let attested = a.bundle.join("attestation.json").symlink_metadata().is_ok();
+    let verified = if a.verify_attestation || keyed || a.require.is_some() || attested {
+        let report = crate::session::verify_bundle(
+            &a.bundle,
+            &a.key_env,
+            &a.public_key,
+            require(a.require),
+            a.allow_unsigned,
+        )?;
         if !report.ok {
-            if a.json {
-                print_json(
-                    &json!({"schema_version": "pp.replay/v1", "success": false, "status": "attestation_failed", "problems": report.problems}),
-                )?;
-            } else {
-                outln!("replay refused: the attestation does not verify:")?;
-                for p in &report.problems {
-                    outln!("- {p}")?;
-                }
-            }
-            return Ok(EXIT_MISMATCH);
+            return Ok(refuse_replay(&report.problems, a.json));
         }
         errln!("attestation verified (trust: {})", trust_name(&report));
         Some(report)
-    } else {
+    } else if a.allow_unsigned {
+        errln!(
+            "note: the bundle has no attestation.json; replaying its own commands and policy unverified (--allow-unsigned)"
+        );
         None
+    } else {
+        if !a.bundle.is_dir() {
+            return Err(Error::Usage {
+                message: format!("{} is not a bundle directory", a.bundle.display()),
+                hint:
+                    "pass a session's proof_bundle folder: .pp-artifacts/<session-id>/proof_bundle"
+                        .into(),
+            });
+        }
+        let problem = format!(
+            "the bundle is unsigned (no attestation.json) and no verification key is configured: nothing vouches for the commands, policy and patch it would run (hint: replay a bundle attested with `pp attest` while {} or --public-key gives its key, or pass --allow-unsigned to run it as it is)",
+            a.key_env
+        );
+        return Ok(refuse_replay(&[problem], a.json));
     };
     let opts = crate::session::ReplayOptions {
         bundle: a.bundle.clone(),
@@ -564,4 +596,19 @@ async fn replay(a: ReplayArgs) -> Result<u8, Error> {
         }
     }
     Ok(out.exit_code())
+}
+
+/// Reports a replay refused before anything ran; the exit code.
+fn refuse_replay(problems: &[String], json: bool) -> u8 {
+    if json {
+        let _ = print_json(
+            &json!({"schema_version": "pp.replay/v1", "success": false, "status": "attestation_failed", "problems": problems}),
+        );
+    } else {
+        let _ = outln!("replay refused: the bundle is not verified:");
+        for p in problems {
+            let _ = outln!("- {p}");
+        }
+    }
+    EXIT_MISMATCH
 }

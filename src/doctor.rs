@@ -102,7 +102,7 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             "source": if loaded.path.is_some() { "file" } else { "defaults" },
             "sha256": loaded.sha256,
             "effective": loaded.doc,
-            "protected": policy::protected_globs(None),
+            "protected": policy::protected_globs(None, &loaded.doc.policy.protected),
         },
         "command_check": command_check,
         "machine": {

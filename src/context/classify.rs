@@ -3,8 +3,11 @@
 //! verdict names its rule and the output line that proved it.
 //!
 //! Precedence, decided here and relied on by the session:
-//! 1. pp's own timeout flag, then the rules marked `decisive` (exit 124, the container engine's
-//!    own error with exit 125-127, exit 127, exit 137 with a kill/OOM line, a full disk): the
+//! 0. A timeout (pp's own flag, or exit 124 from a `timeout` inside the command) is judged by
+//!    what the output shows: an infrastructure signature (a full disk, a refused connection,
+//!    DNS…) names that cause; otherwise a test runner that had started means a test hangs,
+//!    which is the code's failure; only a timeout before any runner started is `timeout`.
+//! 1. The rules marked `decisive` (the container engine's own error with exit 125-127, exit 127, exit 137 with a kill/OOM line, a full disk): the
 //!    environment failed whatever the code says.
 //! 2. Otherwise code evidence wins: a compile error or a failed assertion (or a programming-error
 //!    exception such as `TypeError`) anywhere in the output means the code can be fixed, even if
@@ -15,6 +18,7 @@
 //!    words such as "timeout" that a test's name could contain.
 
 use super::pattern::{compile, strip_ansi};
+use super::progress::RunnerProgress;
 use regex::Regex;
 use serde::Serialize;
 use std::sync::LazyLock;
@@ -52,7 +56,7 @@ pub struct InfraRule {
 pub const INFRA_RULES: &[InfraRule] = &[
     InfraRule {
         id: "timeout",
-        description: "the command ran out of time (exit 124)",
+        description: "the command ran out of time before any test started (exit 124)",
         exit_codes: &[124],
         pattern: Some(r"(?i)timed out|timeout"),
         pattern_required: false,
@@ -188,20 +192,46 @@ static CODE_EVIDENCE: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
-/// Classifies a failed command from its exit code, pp's timeout flag and its output.
-pub fn classify(exit_code: i32, timed_out: bool, output: &str) -> Classification {
+/// Classifies a failed command from its exit code, pp's timeout flag, its output, and how far
+/// its test runner got (`runner_progress` of the whole output, which may start before `output`,
+/// a tail, does).
+pub fn classify(
+    exit_code: i32,
+    timed_out: bool,
+    output: &str,
+    runner: Option<&RunnerProgress>,
+) -> Classification {
     let text = strip_ansi(output);
-    if timed_out {
-        return infra(
-            &INFRA_RULES[0],
-            format!("pp stopped the command at its time limit (exit {exit_code})"),
-        );
+    let lines: Vec<&str> = text.lines().collect();
+    let rules = INFRA_RULES.iter().zip(COMPILED.iter());
+    if timed_out || exit_code == 124 {
+        // What was the command waiting for? An infrastructure line says; a runner that started
+        // says a test; neither says the command never got going.
+        let cause = rules
+            .clone()
+            .filter(|(rule, _)| rule.id != "timeout" && rule.exit_codes.is_empty())
+            .find_map(|(rule, pattern)| {
+                matches(rule, pattern.as_ref(), exit_code, &lines).map(|e| (rule, e))
+            });
+        if let Some((rule, evidence)) = cause {
+            return infra(rule, evidence);
+        }
+        if runner.is_some() {
+            return Classification::Code;
+        }
+        let evidence = if timed_out {
+            format!(
+                "pp stopped the command at its time limit (exit {exit_code}) before any test runner started"
+            )
+        } else {
+            matches(&INFRA_RULES[0], COMPILED[0].as_ref(), exit_code, &lines)
+                .unwrap_or_else(|| format!("exit code {exit_code}"))
+        };
+        return infra(&INFRA_RULES[0], evidence);
     }
     if exit_code == 0 {
         return Classification::Code;
     }
-    let lines: Vec<&str> = text.lines().collect();
-    let rules = INFRA_RULES.iter().zip(COMPILED.iter());
     for (rule, pattern) in rules.clone().filter(|(rule, _)| rule.decisive) {
         if let Some(evidence) = matches(rule, pattern.as_ref(), exit_code, &lines) {
             return infra(rule, evidence);
@@ -372,7 +402,7 @@ mod tests {
             ),
         ];
         for (exit, timed_out, out, want) in cases {
-            let got = classify(exit, timed_out, out);
+            let got = classify(exit, timed_out, out, None);
             assert_eq!(rule(&got), want, "{out:?}");
         }
     }
@@ -383,6 +413,7 @@ mod tests {
             6,
             false,
             "fetching\ncurl: (6) Could not resolve host: x.invalid\n",
+            None,
         );
         assert_eq!(
             got,
@@ -398,39 +429,49 @@ mod tests {
     fn code_failures_that_mention_infra_words_stay_code() {
         // A test about timeouts that fails its assertion.
         let out = "test net::retries_after_timeout ... FAILED\nthread 'net::retries_after_timeout' panicked at src/net.rs:9:5:\nassertion `left == right` failed\n";
-        assert_eq!(classify(101, false, out), Classification::Code);
+        assert_eq!(classify(101, false, out, None), Classification::Code);
         // A web test asserting on a 401 while logs show a refused connection.
         let out = "WARNING Connection refused, retrying\nE       assert 401 == 200\ntests/test_api.py:7: AssertionError\n";
-        assert_eq!(classify(1, false, out), Classification::Code);
+        assert_eq!(classify(1, false, out, None), Classification::Code);
         // No infra phrase at all.
         assert_eq!(
-            classify(1, false, "test_timeout_handling FAILED"),
+            classify(1, false, "test_timeout_handling FAILED", None),
             Classification::Code
         );
         // Exit 0 is never infra.
         assert_eq!(
-            classify(0, false, "Could not resolve host"),
+            classify(0, false, "Could not resolve host", None),
             Classification::Code
         );
         // 137 without a kill line is not called an OOM.
-        assert_eq!(classify(137, false, "boom"), Classification::Code);
+        assert_eq!(classify(137, false, "boom", None), Classification::Code);
     }
 
     #[test]
     fn a_commands_own_126_and_127_are_not_the_engines() {
         // The command's own "cannot execute": the code (or the repository) is at fault.
         assert_eq!(
-            classify(126, false, "sh: 1: ./run_tests.sh: Permission denied"),
+            classify(126, false, "sh: 1: ./run_tests.sh: Permission denied", None),
             Classification::Code
         );
         // The command's own missing program stays `missing_command`.
         assert_eq!(
-            rule(&classify(127, false, "sh: 1: cargo-nextest: not found")),
+            rule(&classify(
+                127,
+                false,
+                "sh: 1: cargo-nextest: not found",
+                None
+            )),
             "missing_command"
         );
         // Engine text with another exit code is the command's business.
         assert_eq!(
-            classify(1, false, "Error response from daemon: no such container"),
+            classify(
+                1,
+                false,
+                "Error response from daemon: no such container",
+                None
+            ),
             Classification::Code
         );
     }
@@ -439,6 +480,33 @@ mod tests {
     fn decisive_rules_beat_code_evidence() {
         let out =
             "error[E0308]: mismatched types\nerror: could not write: No space left on device\n";
-        assert_eq!(rule(&classify(101, false, out)), "disk_full");
+        assert_eq!(rule(&classify(101, false, out, None)), "disk_full");
+    }
+
+    #[test]
+    fn a_timeout_after_tests_started_is_a_hanging_test() {
+        let out = "test_ok (tests.test_calc.T.test_ok) ... ok\ntest_loop (tests.test_calc.T.test_loop) ... ";
+        let runner = crate::context::runner_progress(out);
+        assert!(runner.is_some());
+        assert_eq!(
+            classify(124, true, out, runner.as_ref()),
+            Classification::Code
+        );
+        // Nothing ran: the machine's (or the build's) time, not a test's.
+        assert_eq!(
+            rule(&classify(124, true, "   Compiling big v0.1.0", None)),
+            "timeout"
+        );
+        // A runner stuck on a dead service is stuck on infrastructure.
+        let out = "=== test session starts ===\ntests/test_db.py::test_query \nWARNING Connection refused, retrying\n";
+        let runner = crate::context::runner_progress(out);
+        assert_eq!(rule(&classify(124, true, out, runner.as_ref())), "network");
+        // `timeout 5 pytest` inside the command: exit 124 without pp's flag, same reading.
+        let out = "=== test session starts ===\ntests/test_a.py::test_spin ";
+        let runner = crate::context::runner_progress(out);
+        assert_eq!(
+            classify(124, false, out, runner.as_ref()),
+            Classification::Code
+        );
     }
 }

@@ -89,7 +89,8 @@ mod tests {
                 prop_assert!(!loc.in_workspace || !loc.path.starts_with('/'));
             }
             let _ = test_summary(&text);
-            let _ = classify(exit, false, &text);
+            let runner = crate::context::runner_progress(&text);
+            let _ = classify(exit, false, &text, runner.as_ref());
         }
     }
 

@@ -3,7 +3,7 @@
 //! runner.
 
 use super::pattern::strip_ansi;
-use super::summaries::{gotest, jest, libtest, pytest, unittest, vitest};
+use super::summaries::{gotest, jest, libtest, plain, pytest, unittest, vitest};
 use serde::{Deserialize, Serialize};
 
 /// What a test run reported about itself.
@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct TestSummary {
-    /// `libtest`, `nextest`, `pytest`, `unittest`, `gotest`, `jest`, `vitest` or `junit`.
+    /// `libtest`, `nextest`, `pytest`, `unittest`, `gotest`, `jest`, `vitest`, `junit` or
+    /// `plain` (a bare `N passed, M failed` line).
     pub format: String,
     pub ran: u32,
     pub passed: u32,
@@ -24,6 +25,14 @@ pub struct TestSummary {
     pub failing: Vec<String>,
     /// Passing tests, when the output lists them (verbose modes); empty otherwise.
     pub passing: Vec<String>,
+    /// Skipped or ignored tests, when the output names them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipping: Vec<String>,
+    /// Test files or modules that failed to load before any of their tests ran (a pytest
+    /// collection error, a unittest import failure). They are not tests: `ran` and `failed`
+    /// leave them out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub load_errors: Vec<String>,
     /// False when the counts are only a lower bound: `go test` without `-v` reports failures
     /// but not how many tests passed.
     pub counts_exact: bool,
@@ -53,10 +62,57 @@ impl TestSummary {
         push_unique(&mut self.passing, name);
     }
 
+    pub(crate) fn add_skipping(&mut self, name: &str) {
+        push_unique(&mut self.skipping, name);
+    }
+
+    pub(crate) fn add_load_error(&mut self, name: &str) {
+        push_unique(&mut self.load_errors, name);
+    }
+
+    /// True when the report shows tests that ran to a verdict: counts a later run can be held
+    /// to. A report of zero tests, or only of load errors, shows nothing of the sort.
+    pub fn has_counts(&self) -> bool {
+        self.ran > 0
+    }
+
+    /// The report in a few words, for messages: `8 tests ran (6 passed, 2 failed)`, or what
+    /// stopped the tests from running.
+    pub fn describe(&self) -> String {
+        if !self.load_errors.is_empty() && self.ran == 0 {
+            return format!(
+                "no test ran: {} could not load {}",
+                self.format,
+                self.load_errors.join(", ")
+            );
+        }
+        if self.ran == 0 {
+            return format!("its {} report shows no test that ran", self.format);
+        }
+        let mut parts = vec![format!("{} passed", self.passed)];
+        if self.failed > 0 {
+            parts.push(format!("{} failed", self.failed));
+        }
+        if self.skipped > 0 {
+            parts.push(format!("{} skipped", self.skipped));
+        }
+        let at_least = if self.counts_exact { "" } else { "at least " };
+        format!(
+            "{at_least}{} {} ran ({})",
+            self.ran,
+            plural(self.ran, "test", "tests"),
+            parts.join(", ")
+        )
+    }
+
     pub(crate) fn finish(mut self) -> Self {
         self.ran = self.passed + self.failed;
         self
     }
+}
+
+pub(crate) fn plural<'a>(n: u32, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
 }
 
 fn push_unique(list: &mut Vec<String>, name: &str) {
@@ -69,10 +125,11 @@ fn push_unique(list: &mut Vec<String>, name: &str) {
 /// The test report in `output`, if any runner's summary is there.
 ///
 /// Runners are tried in a fixed order and the first that recognises its own summary line wins;
-/// a command that runs two different runners reports the first one found.
+/// a command that runs two different runners reports the first one found. The plain
+/// `N passed, M failed` line of hand-written suites comes last.
 pub fn test_summary(output: &str) -> Option<TestSummary> {
     let text = strip_ansi(output);
-    let parsers: [fn(&str) -> Option<TestSummary>; 7] = [
+    let parsers: [fn(&str) -> Option<TestSummary>; 8] = [
         libtest::parse_nextest,
         libtest::parse,
         pytest::parse,
@@ -80,6 +137,7 @@ pub fn test_summary(output: &str) -> Option<TestSummary> {
         gotest::parse,
         jest::parse,
         vitest::parse,
+        plain::parse,
     ];
     parsers.iter().find_map(|parse| parse(&text))
 }

@@ -164,8 +164,16 @@ fn finish(root: &Path, cs: ChangeSet, rules: &CompiledRules) -> Result<ChangeSet
             break;
         }
         let on_disk = lstat_walk(root, &change.path);
+        let tests = rules.check_test_path(&change.path).and_then(|()| {
+            rules.check_test_change(
+                &change.path,
+                change.before.as_deref(),
+                change.after.as_deref(),
+            )
+        });
         problem = match (rules.check_path(&change.path), on_disk, &change.after) {
             (Err(r), _, _) | (_, Err(r), _) => Some(r),
+            _ if tests.is_err() => tests.err(),
             (Ok(()), Ok(Entry::File), None) | (Ok(()), Ok(Entry::Missing), Some(_)) => {
                 Some(Rejection::at_path(
                     Rule::PostApplyCheck,
@@ -178,6 +186,11 @@ fn finish(root: &Path, cs: ChangeSet, rules: &CompiledRules) -> Result<ChangeSet
     }
     match problem {
         None => Ok(cs),
+        Some(r) if matches!(r.rule, Rule::TestEdit | Rule::TestFileEdit) => {
+            // Content checks can only run here; they are rules of their own, not a surprise.
+            let _ = cs.undo(root);
+            Err(r)
+        }
         Some(r) => {
             let _ = cs.undo(root);
             let mut out = r.clone();

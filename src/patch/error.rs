@@ -55,6 +55,12 @@ pub enum Rule {
     IncompleteDelete,
     /// After writing, the files actually changed broke the policy (the change was undone).
     PostApplyCheck,
+    /// A test file or a test-runner configuration file, while tests are guarded.
+    TestFileEdit,
+    /// A change of a file's test sections, or a test-level edit in a source file (a test
+    /// removed or disabled, a process exit or test-framework patching added), while tests are
+    /// guarded.
+    TestEdit,
     /// The file system refused a read or write.
     Io,
 }
@@ -87,6 +93,8 @@ impl Rule {
             Rule::AlreadyApplied => "already_applied",
             Rule::IncompleteDelete => "incomplete_delete",
             Rule::PostApplyCheck => "post_apply_check",
+            Rule::TestFileEdit => "test_file_edit",
+            Rule::TestEdit => "test_edit",
             Rule::Io => "io_error",
         }
     }

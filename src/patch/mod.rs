@@ -23,6 +23,7 @@ mod render;
 mod report;
 mod rewrite;
 mod sanitize;
+mod test_guard;
 mod validate;
 mod write;
 

@@ -34,6 +34,10 @@ pub struct WriteRules {
     pub max_files_changed: usize,
     /// Largest canonical diff, in bytes.
     pub max_patch_bytes: u64,
+    /// Refuse test edits: test files and test-runner configuration, test sections of shared
+    /// files, and test-level edits in source files (see `test_guard`). The session sets it
+    /// unless `policy.allow_test_edits`.
+    pub guard_tests: bool,
 }
 
 impl Default for WriteRules {
@@ -44,6 +48,7 @@ impl Default for WriteRules {
             protected: Vec::new(),
             max_files_changed: 8,
             max_patch_bytes: 200_000,
+            guard_tests: false,
         }
     }
 }
@@ -104,6 +109,8 @@ pub struct CompiledRules {
     pub max_files_changed: usize,
     /// Largest canonical diff, in bytes.
     pub max_patch_bytes: u64,
+    /// Whether test edits are refused.
+    pub guard_tests: bool,
 }
 
 impl WriteRules {
@@ -124,11 +131,35 @@ impl WriteRules {
             protected: Globs::compile("protected paths", &protected, true)?,
             max_files_changed: self.max_files_changed,
             max_patch_bytes: self.max_patch_bytes,
+            guard_tests: self.guard_tests,
         })
     }
 }
 
 impl CompiledRules {
+    /// Checks that a patch may write `path` at all while tests are guarded: not a test file,
+    /// not a test-runner configuration file.
+    pub fn check_test_path(&self, path: &str) -> Result<(), Rejection> {
+        if self.guard_tests {
+            super::test_guard::check_path(path)?;
+        }
+        Ok(())
+    }
+
+    /// Checks one changed file's contents while tests are guarded: its test sections are
+    /// unchanged and it gained no test-level edit.
+    pub fn check_test_change(
+        &self,
+        path: &str,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> Result<(), Rejection> {
+        if self.guard_tests {
+            super::test_guard::check_change(path, before, after)?;
+        }
+        Ok(())
+    }
+
     /// Checks one path's syntax and globs.
     pub fn check_path(&self, path: &str) -> Result<(), Rejection> {
         check_path_syntax(path)?;
@@ -260,6 +291,7 @@ pub fn check_patch(patch: &Patch, rules: &CompiledRules) -> Result<(), Rejection
     for fp in &patch.files {
         for p in fp.paths() {
             rules.check_path(p)?;
+            rules.check_test_path(p)?;
         }
         let path = fp.path();
         for m in [fp.old_mode, fp.new_mode].into_iter().flatten() {

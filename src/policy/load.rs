@@ -189,6 +189,7 @@ pub fn validate(path: &Path, doc: &PolicyDoc) -> Result<(), PolicyError> {
     for (key, globs) in [
         ("policy.write_allowlist", &p.write_allowlist),
         ("policy.deny_write", &p.deny_write),
+        ("policy.protected", &p.protected),
         ("policy.sandbox.exclude", &p.sandbox.exclude),
     ] {
         for (i, g) in globs.iter().enumerate() {

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 pub use load::{DISCOVERED_NAMES, LoadedPolicy, load, parse, validate};
 pub use model::{
-    AttestMode, AttestationConfig, BackendKind, EnvPolicy, Limits, Network, Policy, PolicyDoc,
-    ProviderConfig, SandboxConfig, TargetSpec,
+    AttestMode, AttestationConfig, BackendKind, DEFAULT_PROTECTED, EnvPolicy, Limits, Network,
+    Policy, PolicyDoc, ProviderConfig, SandboxConfig, TargetSpec,
 };
 pub use rules::{ALWAYS_PROTECTED, Invocation, Target, protected_globs, resolve_targets};
 

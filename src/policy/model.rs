@@ -63,10 +63,23 @@ pub struct Policy {
     pub provider: ProviderConfig,
     /// Upper bound, in bytes, of the code snippets sent to a proposer.
     pub context_budget_bytes: usize,
-    /// Whether candidates may edit test files (`tests/`, `test_*.py`, `*_test.go`, `*.spec.ts`,
-    /// …). Off by default: a candidate that rewrites the judge proves nothing.
+    /// Whether candidates may edit tests: test files (`tests/`, `test_*.py`, `*_test.go`,
+    /// `*.spec.ts`, …), test-runner configuration, and test-level edits in any file (see
+    /// `patch::test_guard`). Off by default: a candidate that rewrites the judge proves nothing.
     pub allow_test_edits: bool,
+    /// Globs no candidate may write, whatever `allow_test_edits` says: the data tests read
+    /// (fixtures, golden files, snapshots). Defaults to `DEFAULT_PROTECTED`.
+    pub protected: Vec<String>,
 }
+
+/// The default of `policy.protected`: where test data usually lives.
+pub const DEFAULT_PROTECTED: [&str; 5] = [
+    "**/testdata/**",
+    "**/fixtures/**",
+    "**/snapshots/**",
+    "**/__snapshots__/**",
+    "**/golden/**",
+];
 
 impl Default for Policy {
     fn default() -> Self {
@@ -86,6 +99,7 @@ impl Default for Policy {
             provider: ProviderConfig::default(),
             context_budget_bytes: 24_000,
             allow_test_edits: false,
+            protected: DEFAULT_PROTECTED.iter().map(|g| (*g).to_owned()).collect(),
         }
     }
 }

@@ -39,10 +39,12 @@ pub struct Target {
 pub const ALWAYS_PROTECTED: [&str; 4] = [".git", ".git/**", ".pp-artifacts", ".pp-artifacts/**"];
 
 /// The always-protected globs, every policy file name pp discovers at the workspace root (a
-/// candidate must not plant a policy the next run would pick up), and the policy file's own
-/// workspace-relative path, escaped so its name is never read as a glob.
-pub fn protected_globs(policy_rel_path: Option<&str>) -> Vec<String> {
+/// candidate must not plant a policy the next run would pick up), the policy's own `protected`
+/// globs (test data), and the policy file's own workspace-relative path, escaped so its name is
+/// never read as a glob.
+pub fn protected_globs(policy_rel_path: Option<&str>, policy_protected: &[String]) -> Vec<String> {
     let mut v: Vec<String> = ALWAYS_PROTECTED.iter().map(|s| (*s).to_owned()).collect();
+    v.extend(policy_protected.iter().cloned());
     v.extend(super::DISCOVERED_NAMES.iter().map(|n| (*n).to_owned()));
     if let Some(p) = policy_rel_path {
         let escaped = globset::escape(p);
@@ -160,7 +162,7 @@ mod tests {
 
     #[test]
     fn policy_names_are_protected_literally() {
-        let g = protected_globs(Some("conf/p[1].yaml"));
+        let g = protected_globs(Some("conf/p[1].yaml"), &[]);
         assert!(g.contains(&"pp.yaml".to_owned()) && g.contains(&"pp.json".to_owned()));
         let set = {
             let mut b = globset::GlobSetBuilder::new();

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 pub use replay::{ReplayOptions, ReplayOutcome, replay};
 pub use run::run_session;
-pub use sign::{sign_keys, verify_bundle, verify_keys};
+pub use sign::{sign_keys, verify_bundle, verify_key_configured, verify_keys};
 
 /// Whether commands can be confined here as `policy` asks, and with which layers (used by
 /// `pp doctor`).

@@ -356,9 +356,10 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         let rules = WriteRules {
             write_allowlist: p.write_allowlist.clone(),
             deny_write: p.deny_write.clone(),
-            protected: policy::protected_globs(None),
+            protected: policy::protected_globs(None, &p.protected),
             max_files_changed: p.limits.max_files_changed,
             max_patch_bytes: p.limits.max_patch_bytes,
+            guard_tests: !p.allow_test_edits,
         }
         .compile()
         .map_err(|e| Error::Internal(format!("write rules: {e}")))?;
@@ -433,9 +434,14 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
             .iter()
             .find(|f| f["target"] == r.target.as_str())
             .and_then(|f| serde_json::from_value(f["tests"].clone()).ok());
+        let recorded = crate::context::TestEvidence {
+            summary: recorded.as_ref(),
+            progress: None,
+        };
         for p in crate::context::integrity_problems(
-            recorded.as_ref(),
-            r.tests.as_ref(),
+            &r.capture.command,
+            recorded,
+            r.evidence(),
             r.capture.exit_code,
         ) {
             problems.push(format!("target `{}`: {p}", r.target));

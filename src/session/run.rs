@@ -423,11 +423,18 @@ async fn prove(
         .baseline
         .iter()
         .filter(|r| !r.passed())
-        .map(|r| FailureEvidence {
-            target: r.target.clone(),
-            command: r.capture.command.clone(),
-            exit_code: r.capture.exit_code,
-            output_tail: tail_chars(&r.capture.combined_tail(), EVIDENCE_TAIL_BYTES),
+        .map(|r| {
+            let mut output_tail = tail_chars(&r.capture.combined_tail(), EVIDENCE_TAIL_BYTES);
+            // A hung test prints nothing about itself: say what the output cannot.
+            if let Some(note) = r.hang_note() {
+                output_tail.push_str(&format!("\n[pp] {note}\n"));
+            }
+            FailureEvidence {
+                target: r.target.clone(),
+                command: r.capture.command.clone(),
+                exit_code: r.capture.exit_code,
+                output_tail,
+            }
         })
         .collect();
     let combined: String = failures
@@ -464,6 +471,8 @@ async fn prove(
             cache: Arc::default(),
         });
     let mut previous: Vec<PreviousAttempt> = Vec::new();
+    // Changes already verified and failed: (the applied change's canonical diff, its attempt).
+    let mut verified: Vec<(String, u32)> = Vec::new();
     for n in 1..=p.limits.max_attempts {
         if cancel.is_cancelled() {
             return Err(Error::Interrupted);
@@ -588,42 +597,6 @@ async fn prove(
         };
         st.bundle
             .write_bytes(&format!("{adir}/candidate.diff"), diff_text.as_bytes())?;
-        // Tests are the judge: a candidate may not edit them unless the policy says so.
-        if !p.allow_test_edits {
-            let mut tests: Vec<&str> = parsed
-                .files
-                .iter()
-                .flat_map(|f| [f.old_path.as_deref(), f.new_path.as_deref()])
-                .flatten()
-                .filter(|path| context::is_test_file(path))
-                .collect();
-            tests.dedup();
-            if !tests.is_empty() {
-                let fb = format!(
-                    "the candidate edits test files ({}): tests decide whether a fix works, so they may not change (policy.allow_test_edits is false); fix the code under test instead",
-                    tests.join(", ")
-                );
-                st.bundle.write_json(
-                    &format!("{adir}/apply.json"),
-                    &json!({"applied": false, "rejection": {"rule": "test_file_edit", "message": fb}}),
-                )?;
-                record_attempt(
-                    st,
-                    n,
-                    "rejected",
-                    &fb,
-                    Some(&diff_text),
-                    Some("test_file_edit"),
-                )?;
-                previous.push(PreviousAttempt {
-                    attempt: n,
-                    diff: Some(diff_text),
-                    outcome: "rejected: test_file_edit".into(),
-                    feedback: fb,
-                });
-                continue;
-            }
-        }
         let changes = match patch::apply(&root, &parsed, &rules) {
             Ok(c) => c,
             Err(rej) => {
@@ -646,6 +619,26 @@ async fn prove(
             &format!("{adir}/apply.json"),
             &json!({"applied": true, "changed_files": changes.changed_paths(), "report": changes.report()}),
         )?;
+        // The same change again (whatever its line numbers, context or formatting: this is the
+        // diff of the files' real contents) gets the same verdict; the suite is not run again.
+        let applied = changes.diff();
+        if let Some(&(_, k)) = verified.iter().find(|(d, _)| *d == applied) {
+            changes.undo(&root).map_err(|e| Error::Io {
+                what: "undo a repeated candidate in the sandbox".into(),
+                source: e,
+            })?;
+            let fb = format!(
+                "this candidate makes exactly the change attempt {k} made (the same files with the same content), so it was not verified again: attempt {k}'s verdict stands (verification failed, see attempt {k}); propose a different change"
+            );
+            record_attempt(st, n, "duplicate", &fb, Some(&diff_text), Some("duplicate"))?;
+            previous.push(PreviousAttempt {
+                attempt: n,
+                diff: Some(diff_text),
+                outcome: format!("duplicate of attempt {k}: verification_failed"),
+                feedback: fb,
+            });
+            continue;
+        }
         st.bundle.event(
             "verify",
             json!({"attempt": n, "changed_files": changes.changed_paths()}),
@@ -696,6 +689,7 @@ async fn prove(
         }
         let fb = verification_feedback(&verification);
         record_attempt(st, n, "verification_failed", &fb, Some(&diff_text), None)?;
+        verified.push((applied, n));
         changes.undo(&root).map_err(|e| Error::Io {
             what: "undo a failed candidate in the sandbox".into(),
             source: e,
@@ -1107,9 +1101,10 @@ pub(crate) fn write_rules(settings: &Settings) -> WriteRules {
     WriteRules {
         write_allowlist: p.write_allowlist.clone(),
         deny_write: p.deny_write.clone(),
-        protected: policy::protected_globs(settings.policy_rel.as_deref()),
+        protected: policy::protected_globs(settings.policy_rel.as_deref(), &p.protected),
         max_files_changed: p.limits.max_files_changed,
         max_patch_bytes: p.limits.max_patch_bytes,
+        guard_tests: !p.allow_test_edits,
     }
 }
 

@@ -58,11 +58,16 @@ pub fn verify_keys(
 }
 
 /// Verifies a bundle with keys from the environment and the given public key files.
+///
+/// Trust comes only from those keys: with none configured, nothing vouches for who wrote the
+/// bundle, and the report is not `ok` unless `allow_unsigned` accepts integrity alone (every
+/// file matching its digest in the attestation).
 pub fn verify_bundle(
     bundle: &Path,
     key_env: &str,
     public_keys: &[PathBuf],
     require: Option<Trust>,
+    allow_unsigned: bool,
 ) -> Result<VerifyReport, Error> {
     if !bundle.is_dir() {
         return Err(Error::Usage {
@@ -73,7 +78,18 @@ pub fn verify_bundle(
     }
     let env = |k: &str| crate::hardening::var(k);
     let keys = verify_keys(&env, key_env, public_keys)?;
-    Ok(attest::verify(bundle, &keys, require))
+    let mut report = attest::verify(bundle, &keys, require);
+    if !keys.any() && !allow_unsigned {
+        report.fail(format!(
+            "no verification key is configured, so nothing vouches for who wrote this bundle; its digests only show that it is consistent (hint: set {key_env} to the HMAC key it was signed with, or pass --public-key F for an Ed25519 signature; --allow-unsigned accepts the bundle on integrity alone)"
+        ));
+    }
+    Ok(report)
+}
+
+/// True when the verifier has a key: the HMAC variable is set, or public keys are given.
+pub fn verify_key_configured(key_env: &str, public_keys: &[PathBuf]) -> bool {
+    !public_keys.is_empty() || std::env::var_os(key_env).is_some_and(|v| !v.is_empty())
 }
 
 /// Writes `attestation.json` for a finished session; returns its path. Nothing may be written

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::context::{self, Classification, TestSummary};
+use crate::context::{self, Classification, RunnerProgress, TestEvidence, TestSummary};
 use crate::exec::{Cancel, Capture, CommandSpec, ExecError, Isolation};
 use crate::policy::{Limits, Target};
 
@@ -20,12 +20,40 @@ pub struct TargetRun {
     #[serde(flatten)]
     pub capture: Capture,
     pub tests: Option<TestSummary>,
+    /// How far the test runner got (started, finished, the test in progress).
+    pub runner: Option<RunnerProgress>,
     pub classification: Classification,
 }
 
 impl TargetRun {
     pub fn passed(&self) -> bool {
         self.capture.passed()
+    }
+
+    pub fn evidence(&self) -> TestEvidence<'_> {
+        TestEvidence {
+            summary: self.tests.as_ref(),
+            progress: self.runner.as_ref(),
+        }
+    }
+
+    /// For a run stopped at its time limit inside a test: what to tell the proposer.
+    pub fn hang_note(&self) -> Option<String> {
+        if !(self.capture.timed_out || self.capture.exit_code == 124)
+            || self.classification != Classification::Code
+        {
+            return None;
+        }
+        let runner = self.runner.as_ref()?;
+        Some(match &runner.running {
+            Some(test) => format!(
+                "the command was stopped at its time limit while test `{test}` was running: this test hangs (an endless loop, or a wait that never ends)"
+            ),
+            None => format!(
+                "the command was stopped at its time limit after {} had started (`{}`): a test hangs (an endless loop, or a wait that never ends)",
+                runner.runner, runner.started
+            ),
+        })
     }
 }
 
@@ -116,10 +144,16 @@ impl Runner {
                 .and_then(|xml| context::junit_summary(&xml)),
             None => context::test_summary(&full),
         };
+        let runner = context::runner_progress(&full);
         let classification = if capture.passed() {
             Classification::Code
         } else {
-            context::classify(capture.exit_code, capture.timed_out, &output)
+            context::classify(
+                capture.exit_code,
+                capture.timed_out,
+                &output,
+                runner.as_ref(),
+            )
         };
         tracing::info!(
             "{}: exit {}{}",
@@ -135,6 +169,7 @@ impl Runner {
             target: target.name.clone(),
             capture,
             tests,
+            runner,
             classification,
         };
         // Every run's record sits beside its logs (baseline, reruns, verification, confirmation).
@@ -155,22 +190,22 @@ pub fn judge(baseline: &[TargetRun], runs: Vec<TargetRun>) -> Verification {
     let mut problems = Vec::new();
     for run in &runs {
         if !run.passed() {
+            let timed_out = match run.hang_note() {
+                Some(note) => format!(" ({note})"),
+                None if run.capture.timed_out => " (timed out)".to_owned(),
+                None => String::new(),
+            };
             problems.push(format!(
-                "target `{}` failed with exit code {}{}",
-                run.target,
-                run.capture.exit_code,
-                if run.capture.timed_out {
-                    " (timed out)"
-                } else {
-                    ""
-                }
+                "target `{}` failed with exit code {}{timed_out}",
+                run.target, run.capture.exit_code,
             ));
             continue;
         }
         let base = baseline.iter().find(|b| b.target == run.target);
         for p in context::integrity_problems(
-            base.and_then(|b| b.tests.as_ref()),
-            run.tests.as_ref(),
+            &run.capture.command,
+            base.map(TargetRun::evidence).unwrap_or_default(),
+            run.evidence(),
             run.capture.exit_code,
         ) {
             problems.push(format!("target `{}`: {p}", run.target));

@@ -1,5 +1,6 @@
 //! Attestation through the binary: `run --attest`, `attest`, `verify-attestation`, and
-//! `replay --verify-attestation` refusing a tampered bundle.
+//! `replay --verify-attestation` refusing a tampered bundle; without a key neither vouches for a
+//! bundle unless `--allow-unsigned` accepts integrity alone.
 
 use crate::support::*;
 
@@ -142,4 +143,134 @@ fn ed25519_key_pair_signs_and_public_key_alone_verifies() {
     assert_eq!(code(&out), 0);
     let out = env.pp(&["verify-attestation", bs, "--public-key", &public, "--json"]);
     assert_eq!(code(&out), 13);
+}
+
+/// A proven bundle written without a key in the environment: with `--attest`, its attestation
+/// is unsigned; without, it has none.
+fn unkeyed_bundle(env: &TestEnv, attest: bool) -> std::path::PathBuf {
+    let fix = "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n";
+    let provider = env.proposer(&[&json_diff(fix)]);
+    let mut args = vec![
+        "run",
+        "grep -qx good v.txt",
+        "--provider",
+        &provider,
+        "--json",
+    ];
+    if attest {
+        args.push("--attest");
+    }
+    let out = env.pp(&args);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    std::path::PathBuf::from(v["proof_bundle"].as_str().unwrap())
+}
+
+#[test]
+fn verify_without_a_key_is_not_ok_unless_integrity_alone_is_asked_for() {
+    // An HMAC-signed bundle checked by a verifier who forgot the key, and an unsigned one.
+    let signer = keyed_env();
+    let signed = proven_bundle(&signer);
+    let env = TestEnv::new(&[("v.txt", "bad\n")]);
+    let unsigned = unkeyed_bundle(&env, true);
+    for b in [&signed, &unsigned] {
+        let bs = b.to_str().unwrap();
+        let out = env.pp(&["verify-attestation", bs, "--json"]);
+        let r = json_out(&out);
+        assert_eq!(code(&out), 13, "{r}");
+        assert_eq!(r["ok"], false);
+        assert!(
+            r["problems"]
+                .to_string()
+                .contains("no verification key is configured"),
+            "{r}"
+        );
+        let out = env.pp(&["verify-attestation", bs]);
+        assert_eq!(code(&out), 13);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.starts_with("FAILED") && text.contains("--allow-unsigned"),
+            "{text}"
+        );
+        let out = env.pp(&["verify-attestation", bs, "--allow-unsigned", "--json"]);
+        let r = json_out(&out);
+        assert_eq!(code(&out), 0, "{r}");
+        assert_eq!(
+            (r["ok"].as_bool(), r["trust"].as_str()),
+            (Some(true), Some("unsigned"))
+        );
+    }
+    // Integrity alone still checks every byte.
+    std::fs::write(unsigned.join("final.patch"), "tampered\n").unwrap();
+    let out = env.pp(&[
+        "verify-attestation",
+        unsigned.to_str().unwrap(),
+        "--allow-unsigned",
+    ]);
+    assert_eq!(code(&out), 13);
+}
+
+#[test]
+fn replay_refuses_a_bundle_nothing_vouches_for_unless_allowed() {
+    let env = TestEnv::new(&[("v.txt", "bad\n")]);
+    let b = unkeyed_bundle(&env, false);
+    let bs = b.to_str().unwrap();
+    let out = env.pp(&["replay", bs, "--json"]);
+    let r = json_out(&out);
+    assert_eq!(code(&out), 13, "{r}");
+    assert_eq!(r["status"], "attestation_failed");
+    assert!(
+        r["problems"].to_string().contains("--allow-unsigned"),
+        "{r}"
+    );
+    let out = env.pp(&["replay", bs, "--allow-unsigned", "--json"]);
+    assert_eq!(json_out(&out)["status"], "replayed", "{}", stderr(&out));
+    // With a key configured, replay verifies first: an unattested bundle is refused.
+    let mut keyed = TestEnv::new(&[]);
+    keyed
+        .extra_env
+        .push(("PP_ATTEST_HMAC_KEY".into(), KEY.into()));
+    let out = keyed.pp_in(env.root(), &["replay", bs, "--allow-unsigned", "--json"]);
+    let r = json_out(&out);
+    assert_eq!(code(&out), 13, "{r}");
+    assert!(
+        r["problems"]
+            .to_string()
+            .contains("attestation.json is missing"),
+        "{r}"
+    );
+    // An attested unsigned bundle: replay checks its digests before running it.
+    let attested = unkeyed_bundle(&env, true);
+    let bs = attested.to_str().unwrap();
+    assert_eq!(code(&env.pp(&["replay", bs, "--json"])), 13);
+    let out = env.pp(&["replay", bs, "--allow-unsigned", "--json"]);
+    assert_eq!(json_out(&out)["status"], "replayed", "{}", stderr(&out));
+    let policy = attested.join("policy.json");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("{text} ")).unwrap();
+    let out = env.pp(&["replay", bs, "--allow-unsigned", "--json"]);
+    assert_eq!(code(&out), 13);
+    assert!(
+        json_out(&out)["problems"]
+            .to_string()
+            .contains("policy.json"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn replay_takes_require() {
+    let env = keyed_env();
+    let b = proven_bundle(&env);
+    let bs = b.to_str().unwrap();
+    let out = env.pp(&["replay", bs, "--require", "hmac", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = env.pp(&["replay", bs, "--require", "ed25519", "--json"]);
+    let r = json_out(&out);
+    assert_eq!(code(&out), 13, "{r}");
+    assert!(
+        r["problems"].to_string().contains("below the required"),
+        "{r}"
+    );
 }

@@ -352,7 +352,7 @@ fn failing_shell_target_is_proven_inside_the_container(e: &Engine) {
     assert!(leftovers(e, session).is_empty());
 
     // Replay runs the recorded targets in a container again (the target passes only there).
-    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"]);
     let r = json_out(&out);
     assert_eq!(r["status"], "replayed", "{}", stderr(&out));
 }
@@ -398,7 +398,7 @@ fn replay_runs_the_recorded_image_not_what_the_tag_points_at_now(e: &Engine) {
     let now = e.ok(&["image", "inspect", "--format", "{{.Id}}", tag]);
     assert_ne!(now, recorded);
 
-    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"]);
     let r = json_out(&out);
     assert_eq!(r["status"], "replayed", "{r} {}", stderr(&out));
 
@@ -407,7 +407,7 @@ fn replay_runs_the_recorded_image_not_what_the_tag_points_at_now(e: &Engine) {
     let mut repro = read_json(&repro_path);
     repro["container"]["image_id"] = serde_json::Value::Null;
     std::fs::write(&repro_path, serde_json::to_vec(&repro).unwrap()).unwrap();
-    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"]);
     let r = json_out(&out);
     assert_eq!(r["status"], "failed", "the tag's image has /marker: {r}");
     assert!(
@@ -422,7 +422,7 @@ fn replay_runs_the_recorded_image_not_what_the_tag_points_at_now(e: &Engine) {
     let absent = format!("sha256:{}", "0".repeat(64));
     repro["container"]["image_id"] = serde_json::json!(absent);
     std::fs::write(&repro_path, serde_json::to_vec(&repro).unwrap()).unwrap();
-    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     let e = json_out(&out);
     let message = e["error"].as_str().unwrap();

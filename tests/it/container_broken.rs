@@ -95,7 +95,9 @@ fn policy(engine: &FakeEngine) -> String {
 fn doctor_starts_a_container_and_reports_the_engines_error() {
     let scratch = tempfile::tempdir().unwrap();
     let engine = FakeEngine::new(scratch.path());
-    let env = TestEnv::new(&[("pp.yaml", &policy(&engine))]);
+    let mut env = TestEnv::new(&[("pp.yaml", &policy(&engine))]);
+    // The fake engine is a program the policy names: the user trusts it.
+    env.extra_env.push(("PP_TRUST_POLICY".into(), "1".into()));
     let out = env.pp(&["doctor", "--json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let c = json_out(&out)["machine"]["container_runtime"].clone();
@@ -137,7 +139,9 @@ fn a_session_on_an_engine_that_cannot_start_containers_is_infra_stop_before_any_
     let scratch = tempfile::tempdir().unwrap();
     let engine = FakeEngine::new(scratch.path());
     engine.fail_from(1);
-    let env = TestEnv::new(&[("v.txt", "bad\n"), ("pp.yaml", &policy(&engine))]);
+    let mut env = TestEnv::new(&[("v.txt", "bad\n"), ("pp.yaml", &policy(&engine))]);
+    // The fake engine is a program the policy names: the user trusts it.
+    env.extra_env.push(("PP_TRUST_POLICY".into(), "1".into()));
     let provider = env.proposer(&[&json_diff(
         "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n",
     )]);
@@ -166,7 +170,9 @@ fn an_engine_failing_once_the_session_runs_is_infrastructure_not_a_code_failure(
     let engine = FakeEngine::new(scratch.path());
     // The probe starts; every target run after it gets the engine's error and exit 126.
     engine.fail_from(2);
-    let env = TestEnv::new(&[("v.txt", "bad\n"), ("pp.yaml", &policy(&engine))]);
+    let mut env = TestEnv::new(&[("v.txt", "bad\n"), ("pp.yaml", &policy(&engine))]);
+    // The fake engine is a program the policy names: the user trusts it.
+    env.extra_env.push(("PP_TRUST_POLICY".into(), "1".into()));
     let provider = env.proposer(&[&json_diff(
         "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n",
     )]);
@@ -191,7 +197,9 @@ fn an_engine_failing_once_the_session_runs_is_infrastructure_not_a_code_failure(
 fn replay_on_an_engine_that_cannot_start_containers_is_infra_stop() {
     let scratch = tempfile::tempdir().unwrap();
     let engine = FakeEngine::new(scratch.path());
-    let env = TestEnv::new(&[("v.txt", "bad\n"), ("pp.yaml", &policy(&engine))]);
+    let mut env = TestEnv::new(&[("v.txt", "bad\n"), ("pp.yaml", &policy(&engine))]);
+    // The fake engine is a program the policy names: the user trusts it.
+    env.extra_env.push(("PP_TRUST_POLICY".into(), "1".into()));
     let provider = env.proposer(&[&json_diff(
         "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n",
     )]);

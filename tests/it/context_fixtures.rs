@@ -4,8 +4,8 @@
 //! copy of their project in `workspace/`.
 
 use pp::context::{
-    Classification, DEFAULT_CONTEXT_BUDGET_BYTES, PathMap, TestSummary, build, classify,
-    junit_summary, locations, test_summary,
+    Classification, DEFAULT_CONTEXT_BUDGET_BYTES, PathMap, RunnerProgress, TestSummary, build,
+    classify, junit_summary, locations, runner_progress, test_summary,
 };
 use serde::Deserialize;
 use std::fs;
@@ -24,6 +24,17 @@ struct Expected {
     junit: Option<ExpectedSummary>,
     /// Present when the fixture keeps a copy of its project in `workspace/`.
     related: Option<Vec<String>>,
+    /// How far the test runner got (`runner_progress`), when the fixture says; `null` for no
+    /// runner at all.
+    #[serde(default, deserialize_with = "some")]
+    runner: Option<Option<RunnerProgress>>,
+}
+
+/// Tells a `runner: null` (no runner) from an absent key (not checked).
+fn some<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<RunnerProgress>>, D::Error> {
+    Option::<RunnerProgress>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -44,6 +55,8 @@ struct ExpectedSummary {
     passing: Option<Vec<String>>,
     #[serde(default = "yes")]
     counts_exact: bool,
+    /// Files or modules that failed to load; compared when present.
+    load_errors: Option<Vec<String>>,
 }
 
 fn yes() -> bool {
@@ -102,6 +115,14 @@ fn check_summary(
                 return Err(format!(
                     "{what}: passing {:?}, expected {passing:?}",
                     got.passing
+                ));
+            }
+            if let Some(load_errors) = &want.load_errors
+                && &got.load_errors != load_errors
+            {
+                return Err(format!(
+                    "{what}: load errors {:?}, expected {load_errors:?}",
+                    got.load_errors
                 ));
             }
             Ok(())
@@ -237,7 +258,18 @@ fn corpus() {
             failures.push(e);
         }
 
-        let verdict = match classify(expected.exit_code, expected.timed_out, &output) {
+        let runner = runner_progress(&output);
+        if let Some(want) = &expected.runner
+            && &runner != want
+        {
+            failures.push(format!("{name}: runner {runner:?}, expected {want:?}"));
+        }
+        let verdict = match classify(
+            expected.exit_code,
+            expected.timed_out,
+            &output,
+            runner.as_ref(),
+        ) {
             Classification::Code => "code".to_string(),
             Classification::Infra { rule, evidence, .. } => {
                 if !output.contains(evidence.as_str()) && !evidence.starts_with("exit code") {

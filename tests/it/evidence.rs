@@ -29,6 +29,15 @@ fn run_with(env: &TestEnv, replies: &[&str], extra: &[&str]) -> serde_json::Valu
 fn exiting_zero_before_any_test_runs_is_not_proven() {
     let env = calc_env();
     let sneaky = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,4 @@\n+import os\n+os._exit(0)\n def add(a, b):\n     return a - b\n";
+    // By default the exit is refused before anything runs: code under test gained one.
+    let v = run_with(&env, &[&json_diff(sneaky)], &[]);
+    assert_eq!(v["status"], "not_proven");
+    let prev = &env.request(2)["previous_attempts"][0];
+    assert_eq!(prev["outcome"], "rejected: test_edit", "{prev}");
+    // Where the policy allows test edits, the integrity check still catches it.
+    let env = calc_env();
+    env.write("pp.yaml", "policy:\n  allow_test_edits: true\n");
+    env.commit("allow test edits");
     let v = run_with(&env, &[&json_diff(sneaky)], &[]);
     assert_eq!(v["status"], "not_proven");
     let feedback = env.request(2)["previous_attempts"][0]["feedback"]

@@ -70,6 +70,7 @@ struct RulesFile {
     protected: Option<Vec<String>>,
     max_files_changed: Option<usize>,
     max_patch_bytes: Option<u64>,
+    guard_tests: Option<bool>,
 }
 
 fn rules_for(case: &Path) -> WriteRules {
@@ -83,6 +84,7 @@ fn rules_for(case: &Path) -> WriteRules {
         protected: file.protected.unwrap_or_else(|| vec!["pp.yaml".into()]),
         max_files_changed: file.max_files_changed.unwrap_or(d.max_files_changed),
         max_patch_bytes: file.max_patch_bytes.unwrap_or(d.max_patch_bytes),
+        guard_tests: file.guard_tests.unwrap_or(d.guard_tests),
     }
 }
 

@@ -125,6 +125,42 @@ fn only_wrong_diffs_are_not_proven_and_every_attempt_recorded() {
 }
 
 #[test]
+fn a_repeated_candidate_is_not_verified_again() {
+    let env = calc_env();
+    // The wrong change of attempt 1 again, as a bare fenced diff with a wrong line number.
+    let again = "Same idea:\n```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -7,2 +7,2 @@\n def add(a, b):\n-    return a - b\n+    return a * b\n```\n";
+    let provider = env.proposer(&[&json_diff(WRONG), again, &json_diff(FIX)]);
+    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(v["attempts_used"], 3);
+    let b = bundle(&v);
+    let outcome: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("attempts/2/outcome.json")).unwrap()).unwrap();
+    assert_eq!(outcome["outcome"], "duplicate", "{outcome}");
+    assert!(
+        outcome["feedback"]
+            .as_str()
+            .unwrap()
+            .contains("exactly the change attempt 1 made"),
+        "{outcome}"
+    );
+    assert!(b.join("attempts/1/verify").is_dir());
+    assert!(
+        !b.join("attempts/2/verify").exists(),
+        "the repeated candidate was run again"
+    );
+    let prev = &env.request(3)["previous_attempts"][1];
+    assert!(
+        prev["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("duplicate of attempt 1"),
+        "{prev}"
+    );
+}
+
+#[test]
 fn passing_baseline_never_calls_the_proposer() {
     let env = TestEnv::new(&[("ok.txt", "fine\n")]);
     let provider = env.proposer(&[&json_diff(FIX)]);
@@ -317,7 +353,7 @@ fn replay_of_a_proven_bundle_succeeds_and_a_later_commit_is_a_different_source()
     let v = json_out(&env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]));
     assert_eq!(v["status"], "proven");
     let b = bundle(&v);
-    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"]);
     let r = json_out(&out);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(r["success"], true);
@@ -325,7 +361,7 @@ fn replay_of_a_proven_bundle_succeeds_and_a_later_commit_is_a_different_source()
 
     env.write("other.txt", "x\n");
     env.commit("later");
-    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"]);
     let r = json_out(&out);
     assert_eq!(code(&out), 13);
     assert_eq!(r["status"], "different_source");
@@ -801,7 +837,7 @@ fn minimization_drops_an_unneeded_hunk_in_another_file() {
     assert_eq!(repro["minimization"]["hunks_before"], 2);
     assert_eq!(repro["minimization"]["hunks_after"], 1);
     // The minimized patch replays.
-    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"]);
     assert_eq!(json_out(&out)["success"], true, "{}", stderr(&out));
 }
 
@@ -916,7 +952,7 @@ fn replay_reports_changed_untracked_files_and_non_git_sources_as_different() {
     assert_eq!(v["status"], "proven");
     let b = bundle(&v);
     env.write("helper.py", "X = 2\n");
-    let out = env.pp(&["replay", b.to_str().unwrap(), "--json"]);
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"]);
     assert_eq!(code(&out), 13);
     assert_eq!(json_out(&out)["status"], "different_source");
 
@@ -939,7 +975,10 @@ fn replay_reports_changed_untracked_files_and_non_git_sources_as_different() {
     let v = json_out(&out);
     assert_eq!(v["status"], "proven", "{}", stderr(&out));
     let b = bundle(&v);
-    let out = env2.pp_in(plain.path(), &["replay", b.to_str().unwrap(), "--json"]);
+    let out = env2.pp_in(
+        plain.path(),
+        &["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"],
+    );
     assert_eq!(json_out(&out)["status"], "replayed", "{}", stderr(&out));
     let other = tempfile::tempdir().unwrap();
     std::fs::write(other.path().join("v.txt"), "other\n").unwrap();
@@ -950,6 +989,7 @@ fn replay_reports_changed_untracked_files_and_non_git_sources_as_different() {
             b.to_str().unwrap(),
             "--cwd",
             other.path().to_str().unwrap(),
+            "--allow-unsigned",
             "--json",
         ],
     );

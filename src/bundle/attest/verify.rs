@@ -68,6 +68,15 @@ impl VerifyReport {
         }
     }
 
+    /// Records a problem found outside [`verify`] (a policy of the caller's): the report is then
+    /// not `ok` and vouches for no statement or file.
+    pub fn fail(&mut self, problem: String) {
+        self.ok = false;
+        self.problems.push(problem);
+        self.statement = None;
+        self.verified_files.clear();
+    }
+
     /// The verified proof targets to replay (empty for legacy bundles or when not `ok`).
     pub fn targets(&self) -> Vec<ProofTarget> {
         match (self.format, &self.statement) {

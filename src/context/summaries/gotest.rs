@@ -1,15 +1,23 @@
 //! `go test`: `--- PASS/FAIL/SKIP: Name` lines (all of them with `-v`, failures only without),
-//! package lines (`ok pkg`, `FAIL pkg`), and `go test -json` events.
+//! package lines (`ok pkg 0.01s`, `FAIL pkg 0.01s`, `FAIL pkg [build failed]`), and `go test
+//! -json` events. A package line needs go's own shape, timing or bracketed reason included: a
+//! lone `FAIL` word, which any script may print, is not go test.
 
 use crate::context::pattern::compile;
 use crate::context::summary::TestSummary;
 use regex::Regex;
 use std::sync::LazyLock;
 
-static RESULT: LazyLock<Regex> = LazyLock::new(|| compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \("));
-static PACKAGE: LazyLock<Regex> = LazyLock::new(|| compile(r"^(ok|FAIL|\?)\s+\S+\s"));
+pub(crate) static RESULT: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \("));
+/// Shared with `progress`, where a package line closes a run.
+pub(crate) static PACKAGE: LazyLock<Regex> = LazyLock::new(|| {
+    compile(
+        r"^(?:ok|FAIL|\?)\s+\S+(?:\s+(?:\d+(?:\.\d+)?s|\(cached\)|\[no test files\])|\s+\[(?:build|setup) failed\])(?:\s|$)",
+    )
+});
 static RUN: LazyLock<Regex> = LazyLock::new(|| compile(r"^=== RUN\s"));
-static JSON: LazyLock<Regex> =
+pub(crate) static JSON: LazyLock<Regex> =
     LazyLock::new(|| compile(r#"^\{.*"Action":"(pass|fail|skip)".*"Test":"([^"]+)""#));
 
 pub(crate) fn parse(text: &str) -> Option<TestSummary> {
@@ -37,7 +45,10 @@ pub(crate) fn parse(text: &str) -> Option<TestSummary> {
                 summary.failed += 1;
                 summary.add_failing(&name);
             }
-            _ => summary.skipped += 1,
+            _ => {
+                summary.skipped += 1;
+                summary.add_skipping(&name);
+            }
         }
     }
     // Without -v a passing test prints nothing, so the counts are only a lower bound.
@@ -58,5 +69,15 @@ mod tests {
         assert_eq!((plain.ran, plain.counts_exact), (0, false));
         let json = parse("{\"Time\":\"x\",\"Action\":\"fail\",\"Package\":\"m\",\"Test\":\"TestB\",\"Elapsed\":0}\n").unwrap();
         assert_eq!(json.failing, vec!["TestB"]);
+        let build =
+            parse("# m\n./a_test.go:9:7: undefined: X\nFAIL\tm [build failed]\nFAIL\n").unwrap();
+        assert_eq!(build.ran, 0);
+    }
+
+    #[test]
+    fn a_lone_fail_word_is_not_go_test() {
+        // A POSIX shell suite's own report lines.
+        let out = "FAIL max 4 9 -> 4 (calc.sh:7)\nok min 4 9 -> 4\nFAIL\n1 passed, 1 failed\n";
+        assert!(parse(out).is_none());
     }
 }

@@ -7,11 +7,12 @@ use crate::context::summary::TestSummary;
 use regex::Regex;
 use std::sync::LazyLock;
 
-static TOTALS: LazyLock<Regex> = LazyLock::new(|| compile(r"^Tests:\s+(.*\d+ total)\s*$"));
+pub(crate) static TOTALS: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"^Tests:\s+(.*\d+ total)\s*$"));
 static COUNT: LazyLock<Regex> =
     LazyLock::new(|| compile(r"(\d+) (failed|passed|skipped|todo|pending|total)"));
 static HEADER: LazyLock<Regex> = LazyLock::new(|| compile(r"^\s*● (.+?)\s*$"));
-static RESULT: LazyLock<Regex> = LazyLock::new(|| {
+pub(crate) static RESULT: LazyLock<Regex> = LazyLock::new(|| {
     compile(r"^(\s*)([✓✕○√×]) (?:skipped |todo )?(.+?)(?: \(\d+(?:\.\d+)? ?m?s\))?\s*$")
 });
 static FILE: LazyLock<Regex> = LazyLock::new(|| compile(r"^\s*(PASS|FAIL) \S"));
@@ -65,7 +66,7 @@ pub(crate) fn parse(text: &str) -> Option<TestSummary> {
             match &caps[2] {
                 "✓" | "√" => summary.add_passing(&name),
                 "✕" | "×" => summary.add_failing(&name),
-                _ => {}
+                _ => summary.add_skipping(&name),
             }
         } else {
             groups.push((indent, line.trim().to_string()));

@@ -6,7 +6,7 @@ use crate::context::summary::TestSummary;
 use regex::Regex;
 use std::sync::LazyLock;
 
-static RESULT: LazyLock<Regex> = LazyLock::new(|| {
+pub(crate) static RESULT: LazyLock<Regex> = LazyLock::new(|| {
     compile(
         r"^test result: (?:ok|FAILED)\. (\d+) passed; (\d+) failed; (\d+) ignored; (\d+) measured; (\d+) filtered out",
     )
@@ -32,7 +32,7 @@ pub(crate) fn parse(text: &str) -> Option<TestSummary> {
             match &caps[2] {
                 "ok" => summary.add_passing(&caps[1]),
                 "FAILED" => summary.add_failing(&caps[1]),
-                _ => {}
+                _ => summary.add_skipping(&caps[1]),
             }
             continue;
         }
@@ -52,7 +52,7 @@ pub(crate) fn parse(text: &str) -> Option<TestSummary> {
     seen.then(|| summary.finish())
 }
 
-static NEXTEST_SUMMARY: LazyLock<Regex> =
+pub(crate) static NEXTEST_SUMMARY: LazyLock<Regex> =
     LazyLock::new(|| compile(r"^\s*Summary \[\s*[\d.]+m?s\] (\d+) tests? run: (.*)$"));
 static NEXTEST_TEST: LazyLock<Regex> = LazyLock::new(|| {
     compile(
@@ -82,7 +82,7 @@ pub(crate) fn parse_nextest(text: &str) -> Option<TestSummary> {
         } else if let Some(caps) = NEXTEST_TEST.captures(line) {
             match &caps[1] {
                 "PASS" | "LEAK" => summary.add_passing(&caps[3]),
-                "SKIP" => {}
+                "SKIP" => summary.add_skipping(&caps[3]),
                 _ => summary.add_failing(&caps[3]),
             }
         }

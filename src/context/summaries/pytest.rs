@@ -1,12 +1,15 @@
 //! pytest's closing line (`=== 1 failed, 2 passed in 0.03s ===`, or bare with `-q`) and the
-//! test ids it names (`FAILED id - …` in the short summary, `id PASSED` with `-v`).
+//! test ids it names (`FAILED id - …` in the short summary, `id PASSED` with `-v`). A file that
+//! failed to collect (`ERROR path.py` in the short summary) is a load error, not a test: pytest
+//! counts it among its `errors`, and they are taken out of `failed` again.
 
 use crate::context::pattern::{compile, num};
 use crate::context::summary::TestSummary;
 use regex::Regex;
 use std::sync::LazyLock;
 
-static FINAL: LazyLock<Regex> = LazyLock::new(|| {
+/// Shared with `progress`, where it closes a session.
+pub(crate) static FINAL: LazyLock<Regex> = LazyLock::new(|| {
     compile(
         r"^=*\s*((?:\d+ (?:passed|failed|skipped|errors?|xfailed|xpassed|deselected|warnings?|rerun)(?:, )?)+|no tests ran) in [\d.]+s\b",
     )
@@ -17,6 +20,7 @@ static SHORT: LazyLock<Regex> = LazyLock::new(|| {
 });
 static VERBOSE: LazyLock<Regex> =
     LazyLock::new(|| compile(r"^(\S+::\S+) (PASSED|FAILED|ERROR|XPASS|XFAIL|SKIPPED)\b"));
+static COLLECT: LazyLock<Regex> = LazyLock::new(|| compile(r"^_+ ERROR collecting (\S+) _+$"));
 
 pub(crate) fn parse(text: &str) -> Option<TestSummary> {
     let mut summary = TestSummary::new("pytest");
@@ -28,6 +32,8 @@ pub(crate) fn parse(text: &str) -> Option<TestSummary> {
             record(&mut summary, &caps[1], &caps[2]);
         } else if let Some(caps) = VERBOSE.captures(line) {
             record(&mut summary, &caps[2], &caps[1]);
+        } else if let Some(caps) = COLLECT.captures(line) {
+            summary.add_load_error(&caps[1]);
         }
     }
     let counts = counts?;
@@ -40,13 +46,19 @@ pub(crate) fn parse(text: &str) -> Option<TestSummary> {
             _ => {}
         }
     }
+    summary.failed = summary
+        .failed
+        .saturating_sub(summary.load_errors.len() as u32);
     Some(summary.finish())
 }
 
 fn record(summary: &mut TestSummary, verdict: &str, name: &str) {
     match verdict {
+        // `ERROR tests/t.py` without a test id: the file did not collect.
+        "ERROR" if !name.contains("::") => summary.add_load_error(name),
         "PASSED" | "XPASS" => summary.add_passing(name),
         "FAILED" | "ERROR" => summary.add_failing(name),
+        "SKIPPED" => summary.add_skipping(name),
         _ => {}
     }
 }
@@ -64,5 +76,21 @@ mod tests {
         assert_eq!(s.passing, vec!["tests/t.py::test_a"]);
         assert_eq!(parse("no tests ran in 0.01s\n").unwrap().ran, 0);
         assert!(parse("Ran 3 tests in 0.001s\n").is_none());
+    }
+
+    #[test]
+    fn a_collection_error_is_no_test() {
+        let out = "collected 1 item / 1 error\n\n_____ ERROR collecting tests/test_units.py _____\nE   ModuleNotFoundError: No module named 'pkg'\n=== short test summary info ===\nERROR tests/test_units.py\n!!!! Interrupted: 1 error during collection !!!!\n==== 1 error in 0.15s ====\n";
+        let s = parse(out).unwrap();
+        assert_eq!((s.ran, s.failed), (0, 0));
+        assert_eq!(s.load_errors, vec!["tests/test_units.py"]);
+        assert!(s.failing.is_empty());
+        assert!(!s.has_counts());
+        // A setup error of one test is that test's failure.
+        let out =
+            "ERROR tests/t.py::test_a - RuntimeError: db\n=== 1 passed, 1 error in 0.1s ===\n";
+        let s = parse(out).unwrap();
+        assert_eq!((s.ran, s.failed), (2, 1));
+        assert_eq!(s.failing, vec!["tests/t.py::test_a"]);
     }
 }

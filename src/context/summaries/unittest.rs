@@ -1,5 +1,7 @@
 //! Python's unittest: `Ran N tests in …` followed by `OK` or `FAILED (failures=…, errors=…)`,
-//! with names from `FAIL: test (module.Class.test)` headers and `-v` result lines.
+//! with names from `FAIL: test (module.Class.test)` headers and `-v` result lines. A module that
+//! failed to import is reported by unittest as an erroring test of `unittest.loader._FailedTest`;
+//! it is a load error here, not a test.
 
 use crate::context::pattern::{compile, num};
 use crate::context::summary::TestSummary;
@@ -11,9 +13,10 @@ static VERDICT: LazyLock<Regex> = LazyLock::new(|| compile(r"^(OK|FAILED)(?: \((
 static COUNT: LazyLock<Regex> = LazyLock::new(|| compile(r"([a-z ]+)=(\d+)"));
 static HEADER: LazyLock<Regex> =
     LazyLock::new(|| compile(r"^(FAIL|ERROR|UNEXPECTED SUCCESS): (\w+) \(([\w.]+)\)"));
+/// The `-v` line of a test, with or without its verdict yet.
 static VERBOSE: LazyLock<Regex> = LazyLock::new(|| {
     compile(
-        r"^(\w+) \(([\w.]+)\)(?:\s.*)? \.\.\. (ok|FAIL|ERROR|skipped|expected failure|unexpected success)",
+        r"^(\w+) \(([\w.]+)\)(?:\s.*)? \.\.\. ?(ok|FAIL|ERROR|skipped|expected failure|unexpected success)?",
     )
 });
 
@@ -38,12 +41,20 @@ pub(crate) fn parse(text: &str) -> Option<TestSummary> {
                 }
             }
         } else if let Some(caps) = HEADER.captures(line) {
-            summary.add_failing(&qualified(&caps[2], &caps[3]));
+            if caps[3].starts_with(FAILED_IMPORT) {
+                summary.add_load_error(&caps[2]);
+            } else {
+                summary.add_failing(&qualified(&caps[2], &caps[3]));
+            }
         } else if let Some(caps) = VERBOSE.captures(line) {
+            if caps[2].starts_with(FAILED_IMPORT) {
+                continue;
+            }
             let name = qualified(&caps[1], &caps[2]);
-            match &caps[3] {
+            match caps.get(3).map_or("", |v| v.as_str()) {
                 "ok" | "expected failure" => summary.add_passing(&name),
                 "FAIL" | "ERROR" | "unexpected success" => summary.add_failing(&name),
+                "skipped" => summary.add_skipping(&name),
                 _ => {}
             }
         }
@@ -51,9 +62,16 @@ pub(crate) fn parse(text: &str) -> Option<TestSummary> {
     if !seen {
         return None;
     }
+    // unittest counts each module that failed to import as one test run and errored.
+    let unloaded = summary.load_errors.len() as u32;
+    total = total.saturating_sub(unloaded);
+    summary.failed = summary.failed.saturating_sub(unloaded);
     summary.passed = total.saturating_sub(summary.failed + summary.skipped);
     Some(summary.finish())
 }
+
+/// The pseudo test case unittest reports a module that failed to import as.
+const FAILED_IMPORT: &str = "unittest.loader._FailedTest";
 
 /// Python 3.11 prints `(module.Class.method)`, older versions `(module.Class)`.
 fn qualified(method: &str, inside: &str) -> String {
@@ -76,5 +94,14 @@ mod tests {
         assert_eq!(s.failing, vec!["t.T.test_b"]);
         assert_eq!(s.passing, vec!["t.T.test_a"]);
         assert_eq!(qualified("test_x", "mod.C"), "mod.C.test_x");
+    }
+
+    #[test]
+    fn a_module_that_failed_to_import_is_no_test() {
+        let out = "test_calc (unittest.loader._FailedTest.test_calc) ... ERROR\n\n======\nERROR: test_calc (unittest.loader._FailedTest.test_calc)\n------\nImportError: Failed to import test module: test_calc\n\nRan 1 test in 0.000s\n\nFAILED (errors=1)\n";
+        let s = parse(out).unwrap();
+        assert_eq!((s.ran, s.passed, s.failed), (0, 0, 0));
+        assert_eq!(s.load_errors, vec!["test_calc"]);
+        assert!(s.failing.is_empty());
     }
 }

@@ -6,10 +6,11 @@ use crate::context::summary::TestSummary;
 use regex::Regex;
 use std::sync::LazyLock;
 
-static TOTALS: LazyLock<Regex> = LazyLock::new(|| compile(r"^\s*Tests\s+(.*\(\d+\))\s*$"));
+pub(crate) static TOTALS: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"^\s*Tests\s+(.*\(\d+\))\s*$"));
 static COUNT: LazyLock<Regex> = LazyLock::new(|| compile(r"(\d+) (failed|passed|skipped|todo)"));
 static HEADER: LazyLock<Regex> = LazyLock::new(|| compile(r"^\s*FAIL\s+(\S+ > .+?)\s*$"));
-static RESULT: LazyLock<Regex> =
+pub(crate) static RESULT: LazyLock<Regex> =
     LazyLock::new(|| compile(r"^\s*([✓×]) (\S+ > .+?)(?: \d+(?:\.\d+)?m?s)?\s*$"));
 
 pub(crate) fn parse(text: &str) -> Option<TestSummary> {

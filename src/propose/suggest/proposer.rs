@@ -60,6 +60,7 @@ pub async fn propose(
         protected: request.policy.protected.clone(),
         max_files_changed: request.policy.max_files_changed,
         max_patch_bytes: request.policy.max_patch_bytes,
+        ..WriteRules::default()
     }
     .compile()
     .map_err(|e| ProposeError::Failed {

@@ -121,8 +121,8 @@ impl TestEnv {
         cmd.output().unwrap()
     }
 
-    /// pp with the test's environment: none of the caller's `PP_*` variables, no colour, and
-    /// `extra_env`.
+    /// pp with the test's environment: none of the caller's `PP_*` variables nor
+    /// `CARGO_TARGET_DIR`, no colour, and `extra_env`.
     fn pp_command(&self, cwd: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(pp_bin());
         cmd.args(args).current_dir(cwd);
@@ -132,6 +132,9 @@ impl TestEnv {
             }
         }
         cmd.env("NO_COLOR", "1");
+        // A shared target dir (set for building pp itself) would let concurrent tests' crates,
+        // all named `demo`, overwrite each other's builds inside their sandboxes.
+        cmd.env_remove("CARGO_TARGET_DIR");
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
