@@ -89,7 +89,7 @@ pub fn verify_bundle(
 
 /// True when the verifier has a key: the HMAC variable is set, or public keys are given.
 pub fn verify_key_configured(key_env: &str, public_keys: &[PathBuf]) -> bool {
-    !public_keys.is_empty() || std::env::var_os(key_env).is_some_and(|v| !v.is_empty())
+    !public_keys.is_empty() || crate::hardening::var(key_env).is_some_and(|v| !v.is_empty())
 }
 
 /// Writes `attestation.json` for a finished session; returns its path. Nothing may be written

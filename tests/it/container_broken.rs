@@ -43,7 +43,7 @@ case "$1" in
     src=
     while [ $# -gt 0 ]; do
       case "$1" in
-        --mount) src=$(printf '%s' "$2" | sed 's/.*source=\([^,]*\),.*/\1/'); shift 2 ;;
+        --mount) [ -n "$src" ] || src=$(printf '%s' "$2" | sed 's/.*source=\([^,]*\),.*/\1/'); shift 2 ;;
         sha256:fake) shift; break ;;
         *) shift ;;
       esac
@@ -213,13 +213,13 @@ fn replay_on_an_engine_that_cannot_start_containers_is_infra_stop() {
     let v = json_out(&out);
     assert_eq!(v["status"], "proven", "{}", stderr(&out));
     let b = v["proof_bundle"].as_str().unwrap().to_owned();
-    let out = env.pp(&["replay", &b, "--json"]);
+    let out = env.pp(&["replay", &b, "--allow-unsigned", "--json"]);
     assert_eq!(json_out(&out)["status"], "replayed", "{}", stderr(&out));
 
     // The engine breaks: the start probe fails, nothing runs.
     let before = engine.runs().len();
     engine.fail_from(before as u32 + 1);
-    let out = env.pp(&["replay", &b, "--json"]);
+    let out = env.pp(&["replay", &b, "--allow-unsigned", "--json"]);
     let r = json_out(&out);
     assert_eq!(code(&out), 12, "{r}");
     assert_eq!(r["status"], "infra_stop");
@@ -230,7 +230,7 @@ fn replay_on_an_engine_that_cannot_start_containers_is_infra_stop() {
 
     // The engine breaks after the probe: the target's failure is the engine's, not the proof's.
     engine.fail_from(engine.runs().len() as u32 + 2);
-    let out = env.pp(&["replay", &b]);
+    let out = env.pp(&["replay", &b, "--allow-unsigned"]);
     assert_eq!(code(&out), 12, "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("replay: infra_stop"), "{text}");
