@@ -65,6 +65,7 @@ pub fn apply_with(
         Some("skipped: built-in applier requested".to_owned())
     } else {
         let dirs_before = dir_states(root, &paths);
+        let mtimes = mtimes(root, &paths);
         // git's numstat names only where each entry ends up (a rename's target, a deletion's
         // path), so that is what it is compared with.
         let mut targets: Vec<String> = patch.files.iter().map(|f| f.path().to_owned()).collect();
@@ -72,7 +73,8 @@ pub fn apply_with(
         match git::apply(root, &render(patch), &targets) {
             Ok(()) => {
                 let report = git_report(patch, planned.as_ref().ok());
-                return after_git(root, &paths, &before, dirs_before, report, rules);
+                let cs = after_git(root, &paths, &before, dirs_before, report, rules)?;
+                return restamp(root, cs, &mtimes);
             }
             Err(why) => Some(why),
         }
@@ -230,6 +232,58 @@ fn read_states(root: &Path, paths: &[String]) -> Result<BTreeMap<String, State>,
         out.insert(p.clone(), state);
     }
     Ok(out)
+}
+
+/// The modification time of each touched path that is a file.
+fn mtimes(root: &Path, paths: &[String]) -> BTreeMap<String, std::time::SystemTime> {
+    paths
+        .iter()
+        .filter_map(|p| {
+            let meta = std::fs::symlink_metadata(root.join(p)).ok()?;
+            Some((p.clone(), meta.modified().ok()?))
+        })
+        .collect()
+}
+
+/// Writes again, with a fresh [`write::stamp`], every file git wrote within the second of an
+/// earlier version of it, so no cache keyed by whole-second mtime and size takes it for that
+/// version.
+fn restamp(
+    root: &Path,
+    cs: ChangeSet,
+    before: &BTreeMap<String, std::time::SystemTime>,
+) -> Result<ChangeSet, Rejection> {
+    let mut scratch = Vec::new();
+    for f in cs.files.iter().filter(|f| f.changed()) {
+        let Some(content) = &f.after else { continue };
+        let target = root.join(&f.path);
+        let Ok(now) = std::fs::symlink_metadata(&target).and_then(|m| m.modified()) else {
+            continue;
+        };
+        if let Some(&t) = before.get(&f.path) {
+            write::remember(&target, t);
+        }
+        if !write::needs_stamp(&target, now) {
+            write::remember(&target, now);
+            continue;
+        }
+        if let Err(e) = write::write_file(
+            root,
+            &f.path,
+            content,
+            f.after_perms,
+            Links::Refuse,
+            &mut scratch,
+        ) {
+            let _ = cs.undo(root);
+            return Err(Rejection::at_path(
+                Rule::Io,
+                &f.path,
+                format!("cannot write `{}`: {e}", f.path),
+            ));
+        }
+    }
+    Ok(cs)
 }
 
 /// Whether each ancestor directory of the touched paths exists (to see what git created).

@@ -138,3 +138,49 @@ fn create_with_identical_content_is_already_applied() {
     let err = apply(tmp.path(), &p, &rules).unwrap_err();
     assert_eq!(err.rule(), "already_applied");
 }
+
+fn mtime_secs(p: &std::path::Path) -> u64 {
+    std::fs::metadata(p)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A same-size edit must never share a whole-second mtime with any earlier version of the file:
+/// Python's bytecode cache (and make on coarse file systems) key on exactly that, and would run
+/// the old code against a correct candidate. The old version here is stamped ahead of the clock,
+/// so writing "now" would collide or go backwards; every write, by git or the built-in applier,
+/// and every undo must land strictly later.
+#[test]
+fn every_version_pp_writes_has_a_later_whole_second_mtime_than_the_last() {
+    for opts in [ApplyOptions::default(), builtin()] {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("calc.py");
+        std::fs::write(&file, "def add(a, b):\n    return a - b\n").unwrap();
+        let ahead = std::time::SystemTime::now() + std::time::Duration::from_secs(100);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(ahead)
+            .unwrap();
+        let original = mtime_secs(&file);
+        let rules = WriteRules::default().compile().unwrap();
+        let p = parse(
+            "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n",
+        )
+        .unwrap();
+        let cs = apply_with(tmp.path(), &p, &rules, &opts).unwrap();
+        let patched = mtime_secs(&file);
+        assert!(patched > original, "{opts:?}: {patched} <= {original}");
+        cs.undo(tmp.path()).unwrap();
+        let undone = mtime_secs(&file);
+        assert!(undone > patched, "{opts:?}: undo {undone} <= {patched}");
+        // The same candidate again: still a version of its own.
+        let _cs = apply_with(tmp.path(), &p, &rules, &opts).unwrap();
+        assert!(mtime_secs(&file) > undone, "{opts:?}: reapply");
+    }
+}

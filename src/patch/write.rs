@@ -2,8 +2,11 @@
 //! are walked with `lstat`, files are replaced by rename (never written in place, so hard and
 //! symbolic links are not written through), and emptied directories are removed as git does.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::os;
 
@@ -64,8 +67,9 @@ pub(crate) fn write_file(
     created: &mut Vec<String>,
 ) -> std::io::Result<()> {
     let target = parents(root, rel, links, created)?;
+    let mut old_mtime = None;
     match std::fs::symlink_metadata(&target) {
-        Ok(m) if m.is_file() => {}
+        Ok(m) if m.is_file() => old_mtime = m.modified().ok(),
         Ok(m) if links == Links::Replace => {
             if m.is_dir() {
                 std::fs::remove_dir_all(&target)?;
@@ -89,6 +93,7 @@ pub(crate) fn write_file(
             .create_new(true)
             .open(&tmp)?;
         f.write_all(content.as_bytes())?;
+        f.set_modified(stamp(&target, old_mtime))?;
         drop(f);
         if let Some(p) = perms {
             os::set_perms(&tmp, p)?;
@@ -99,6 +104,49 @@ pub(crate) fn write_file(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The last modification time, in whole seconds, that [`stamp`] handed out for each path.
+static STAMPS: LazyLock<Mutex<HashMap<PathBuf, u64>>> = LazyLock::new(Default::default);
+
+fn whole_seconds(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A modification time for a new version of `target` that no earlier version of it had, to the
+/// second: not the one on disk (`old`), nor any pp wrote there before. Tools that cache by
+/// whole-second mtime and size (Python's bytecode, make on coarse file systems) would otherwise
+/// take a same-size edit made within the second of their last look for the file they saw, and
+/// a correct candidate would fail against the stale cache. Usually this is simply now; when now
+/// falls in the same second, it is the next second.
+pub(crate) fn stamp(target: &Path, old: Option<SystemTime>) -> SystemTime {
+    let now = SystemTime::now();
+    let mut stamps = STAMPS.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = stamps.get(target).copied();
+    let floor = old.map(whole_seconds).max(seen);
+    let t = match floor {
+        Some(f) if whole_seconds(now) <= f => UNIX_EPOCH + Duration::from_secs(f + 1),
+        _ => now,
+    };
+    stamps.insert(target.to_path_buf(), whole_seconds(t));
+    t
+}
+
+/// Records `t` as the mtime of an earlier version of `target` (one read before git wrote a
+/// new version), so the next [`stamp`] is later.
+pub(crate) fn remember(target: &Path, t: SystemTime) {
+    let mut stamps = STAMPS.lock().unwrap_or_else(|e| e.into_inner());
+    let e = stamps.entry(target.to_path_buf()).or_default();
+    *e = (*e).max(whole_seconds(t));
+}
+
+/// Whether `mtime` (of a version someone else wrote: git) falls within the second of an earlier
+/// version of `target` that [`stamp`] or [`remember`] saw, so the file needs a fresh stamp.
+pub(crate) fn needs_stamp(target: &Path, mtime: SystemTime) -> bool {
+    let stamps = STAMPS.lock().unwrap_or_else(|e| e.into_inner());
+    stamps
+        .get(target)
+        .is_some_and(|&f| whole_seconds(mtime) <= f)
 }
 
 /// Removes `rel` (a missing file is fine) and then its emptied parent directories, recording
