@@ -30,5 +30,7 @@ pub use pattern::strip_ansi;
 pub use progress::{RunnerProgress, is_test_command, runner_progress};
 pub use related::{RelatedFile, is_test_file, related_sources};
 pub use snippets::Snippet;
+#[cfg(test)]
+pub(crate) use source::MemTree;
 pub use source::{DiskTree, SourceTree};
 pub use summary::{TestSummary, junit_summary, test_summary};

@@ -6,6 +6,7 @@ mod command;
 pub mod openai;
 mod prompt;
 mod reply;
+pub mod search;
 pub mod suggest;
 
 use std::path::PathBuf;

@@ -1,0 +1,181 @@
+//! The languages `search` can edit, and the node kinds of their tree-sitter grammars it reads.
+//! Everything grammar-specific is a table here; `mutate` walks trees with these tables only.
+
+use tree_sitter::Language;
+
+/// A language `search` parses and mutates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Python,
+    Rust,
+}
+
+/// Node kinds and spellings of one grammar.
+pub(crate) struct Grammar {
+    /// Binary expressions with an `operator` field (and `left`/`right`).
+    pub binary: &'static [&'static str],
+    /// Comparison chains whose operators are unnamed children (Python's `comparison_operator`).
+    pub comparison_chain: Option<&'static str>,
+    /// Negation nodes (`not x`, `!x`) with the negated expression in field `argument`.
+    pub negation: &'static str,
+    /// The negation operator token, when negation is a unary expression with an operator.
+    pub negation_token: Option<&'static str>,
+    /// Statements whose `condition` field is a condition to negate.
+    pub conditional: &'static [&'static str],
+    /// Condition kinds that are not expressions (`if let`): never negated.
+    pub not_a_condition: &'static [&'static str],
+    /// Integer literal kind.
+    pub integer: &'static str,
+    /// Boolean literal kinds, or one kind whose text is `true`/`false`.
+    pub booleans: &'static [&'static str],
+    /// Spelling of true and false.
+    pub true_false: (&'static str, &'static str),
+    /// How to write a negated condition around the original text.
+    pub negate: fn(&str) -> String,
+    /// Subscript/index expressions: (kind, field or child index holding the index).
+    pub index: &'static [(&'static str, IndexField)],
+    /// Argument lists.
+    pub arguments: &'static str,
+    /// Identifier kind.
+    pub identifier: &'static str,
+    /// Function definitions (the scope for variable replacement).
+    pub function: &'static [&'static str],
+    /// Nodes whose identifiers are bindings (parameters, assignment targets, `let` patterns).
+    pub binding_parents: &'static [&'static str],
+    /// Statements that may be deleted, and what replaces them.
+    pub deletable: &'static [&'static str],
+    pub deleted: &'static str,
+    /// Compound assignments with an `operator` field (`+=`).
+    pub compound: &'static [&'static str],
+    /// Range expressions (`a..b`) whose operator flips between exclusive and inclusive.
+    pub range: Option<&'static str>,
+    /// Parent kinds (and the field) whose identifier child is a name, not a variable use.
+    pub name_positions: &'static [(&'static str, &'static str)],
+}
+
+/// Where an index expression keeps its index.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum IndexField {
+    /// A named field.
+    Field(&'static str),
+    /// The n-th named child.
+    NamedChild(usize),
+}
+
+fn negate_python(cond: &str) -> String {
+    format!("not ({cond})")
+}
+
+fn negate_rust(cond: &str) -> String {
+    format!("!({cond})")
+}
+
+static PYTHON: Grammar = Grammar {
+    binary: &["binary_operator", "boolean_operator"],
+    comparison_chain: Some("comparison_operator"),
+    negation: "not_operator",
+    negation_token: None,
+    conditional: &["if_statement", "elif_clause", "while_statement"],
+    not_a_condition: &[],
+    integer: "integer",
+    booleans: &["true", "false"],
+    true_false: ("True", "False"),
+    negate: negate_python,
+    index: &[("subscript", IndexField::Field("subscript"))],
+    arguments: "argument_list",
+    identifier: "identifier",
+    function: &["function_definition"],
+    binding_parents: &[
+        "parameters",
+        "default_parameter",
+        "typed_parameter",
+        "typed_default_parameter",
+        "assignment",
+        "augmented_assignment",
+        "for_statement",
+        "pattern_list",
+        "tuple_pattern",
+    ],
+    deletable: &["expression_statement"],
+    deleted: "pass",
+    compound: &["augmented_assignment"],
+    range: None,
+    name_positions: &[
+        ("attribute", "attribute"),
+        ("keyword_argument", "name"),
+        ("function_definition", "name"),
+        ("class_definition", "name"),
+        ("call", "function"),
+        ("import_from_statement", "name"),
+        ("aliased_import", "alias"),
+    ],
+};
+
+static RUST: Grammar = Grammar {
+    binary: &["binary_expression"],
+    comparison_chain: None,
+    negation: "unary_expression",
+    negation_token: Some("!"),
+    conditional: &["if_expression", "while_expression"],
+    not_a_condition: &["let_condition", "let_chain"],
+    integer: "integer_literal",
+    booleans: &["boolean_literal"],
+    true_false: ("true", "false"),
+    negate: negate_rust,
+    index: &[("index_expression", IndexField::NamedChild(1))],
+    arguments: "arguments",
+    identifier: "identifier",
+    function: &["function_item", "closure_expression"],
+    binding_parents: &[
+        "parameter",
+        "let_declaration",
+        "for_expression",
+        "closure_parameters",
+    ],
+    deletable: &["expression_statement"],
+    deleted: "",
+    compound: &["compound_assignment_expr"],
+    range: Some("range_expression"),
+    name_positions: &[
+        ("field_expression", "field"),
+        ("call_expression", "function"),
+        ("function_item", "name"),
+        ("macro_invocation", "macro"),
+        ("scoped_identifier", "name"),
+        ("scoped_identifier", "path"),
+        ("field_initializer", "field"),
+    ],
+};
+
+impl Lang {
+    /// The language of a workspace-relative path, by extension.
+    pub fn of_path(path: &str) -> Option<Lang> {
+        let ext = path.rsplit_once('.')?.1;
+        match ext {
+            "py" => Some(Lang::Python),
+            "rs" => Some(Lang::Rust),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn language(self) -> Language {
+        match self {
+            Lang::Python => tree_sitter_python::LANGUAGE.into(),
+            Lang::Rust => tree_sitter_rust::LANGUAGE.into(),
+        }
+    }
+
+    pub(crate) fn grammar(self) -> &'static Grammar {
+        match self {
+            Lang::Python => &PYTHON,
+            Lang::Rust => &RUST,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::Python => "python",
+            Lang::Rust => "rust",
+        }
+    }
+}
