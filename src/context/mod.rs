@@ -14,6 +14,7 @@ mod paths;
 mod pattern;
 mod progress;
 mod related;
+mod select;
 mod snippets;
 mod source;
 mod summaries;
@@ -29,6 +30,7 @@ pub(crate) use pattern::compile as compile_pattern;
 pub use pattern::strip_ansi;
 pub use progress::{RunnerProgress, is_test_command, runner_progress};
 pub use related::{RelatedFile, is_test_file, related_sources};
+pub use select::{Selection, narrow};
 pub use snippets::Snippet;
 #[cfg(test)]
 pub(crate) use source::MemTree;

@@ -24,7 +24,7 @@ pub enum Operator {
     NegateCondition,
     /// An integer literal ±1.
     IntegerLiteral,
-    /// An index, slice or range bound ±1, or a range made inclusive/exclusive.
+    /// An index, slice or range bound, or a call argument, ±1; a range made inclusive/exclusive.
     IndexBound,
     /// `True` ↔ `False`.
     BooleanLiteral,
@@ -411,6 +411,11 @@ impl Collector<'_> {
             .named_children(&mut cursor)
             .filter(|a| !matches!(a.kind(), "comment" | "keyword_argument"))
             .collect();
+        for a in &args {
+            if a.kind() == self.g.identifier {
+                self.bound(*a);
+            }
+        }
         for pair in args.windows(2) {
             let (a, b) = (pair[0], pair[1]);
             if !self.on_line(a) || !self.on_line(b) {

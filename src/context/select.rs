@@ -1,0 +1,288 @@
+//! Running only what decides: a target's command narrowed to the tests that failed in the
+//! baseline, with each runner's own selection (pytest and unittest `-k`, libtest and nextest
+//! name filters, `go test -run`, jest and vitest `-t`). Pure: it rewrites the allowed command's
+//! arguments and never invents a command; where a command cannot be narrowed safely it says why
+//! and the caller runs the whole command.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::policy::Invocation;
+
+/// The command narrowed to the failing tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    pub invocation: Invocation,
+    /// The runner that selects (`pytest`, `unittest`, `libtest`, `nextest`, `gotest`, `jest`,
+    /// `vitest`).
+    pub runner: &'static str,
+    /// The names it selects by.
+    pub names: Vec<String>,
+}
+
+/// Characters a test name may hold to be passed on as a selector: what the runners print for
+/// their own tests, nothing a shell or a selector language would read as syntax.
+static SAFE_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_:./\-]*$").unwrap_or_else(|_| unreachable!())
+});
+
+/// Most failing tests selected by name; beyond this the whole command is cheaper to read.
+const MAX_NAMES: usize = 50;
+
+/// `invocation` narrowed to `failing` (names as the runner printed them), or why not.
+pub fn narrow(invocation: &Invocation, failing: &[String]) -> Result<Selection, String> {
+    if failing.is_empty() {
+        return Err("the baseline names no failing test".into());
+    }
+    if failing.len() > MAX_NAMES {
+        return Err(format!(
+            "{} tests failed; more than {MAX_NAMES} are run as the whole command",
+            failing.len()
+        ));
+    }
+    let argv = match invocation {
+        Invocation::Argv(a) => a.clone(),
+        Invocation::Shell(s) => {
+            if s.contains([
+                ';', '&', '|', '<', '>', '$', '`', '(', ')', '{', '}', '\n', '*', '?',
+            ]) {
+                return Err(
+                    "the command is a shell script (operators, redirections or expansions), not one runner"
+                        .into(),
+                );
+            }
+            shlex::split(s).ok_or_else(|| "the command's quoting cannot be read".to_owned())?
+        }
+    };
+    let (runner, narrowed, names) = narrow_argv(&argv, failing)?;
+    let invocation = match invocation {
+        Invocation::Argv(_) => Invocation::Argv(narrowed),
+        Invocation::Shell(_) => Invocation::Shell(
+            shlex::try_join(narrowed.iter().map(String::as_str))
+                .map_err(|_| "a selected name cannot be quoted".to_owned())?,
+        ),
+    };
+    Ok(Selection {
+        invocation,
+        runner,
+        names,
+    })
+}
+
+fn program(argv: &[String]) -> &str {
+    argv.first()
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .unwrap_or("")
+}
+
+fn has_any(args: &[String], flags: &[&str]) -> bool {
+    args.iter().any(|a| {
+        flags
+            .iter()
+            .any(|f| a == f || a.starts_with(&format!("{f}=")))
+    })
+}
+
+fn narrow_argv(
+    argv: &[String],
+    failing: &[String],
+) -> Result<(&'static str, Vec<String>, Vec<String>), String> {
+    let prog = program(argv);
+    let python = prog.starts_with("python");
+    let module = |m: &str| python && argv.windows(2).any(|w| w[0] == "-m" && w[1] == m);
+    let mut out = argv.to_vec();
+    if prog == "pytest" || prog == "py.test" || module("pytest") {
+        if has_any(argv, &["-k"]) {
+            return Err("the command already selects tests with -k".into());
+        }
+        let names = unique(failing.iter().map(|n| last_part(n, "::")))?;
+        out.extend(["-k".to_owned(), names.join(" or ")]);
+        return Ok(("pytest", out, names));
+    }
+    if module("unittest") {
+        if has_any(argv, &["-k"]) {
+            return Err("the command already selects tests with -k".into());
+        }
+        let names = unique(failing.iter().map(|n| n.clone()))?;
+        for n in &names {
+            out.extend(["-k".to_owned(), n.clone()]);
+        }
+        return Ok(("unittest", out, names));
+    }
+    if prog == "cargo" {
+        let sub = argv.iter().skip(1).find(|a| !a.starts_with('+'));
+        let nextest = sub.is_some_and(|s| s == "nextest");
+        if sub.is_some_and(|s| s == "test") || nextest {
+            let after = argv.iter().position(|a| a == "--");
+            let tail = after.map_or(&[][..], |i| &argv[i + 1..]);
+            if tail.iter().any(|a| !a.starts_with('-')) || has_any(argv, &["-E", "--filterset"]) {
+                return Err("the command already filters tests by name".into());
+            }
+            if after.is_none() {
+                out.push("--".into());
+            }
+            let names = unique(failing.iter().map(|n| n.clone()))?;
+            out.extend(names.iter().cloned());
+            return Ok((if nextest { "nextest" } else { "libtest" }, out, names));
+        }
+    }
+    if prog == "go" && argv.get(1).is_some_and(|s| s == "test") {
+        if has_any(argv, &["-run"]) {
+            return Err("the command already selects tests with -run".into());
+        }
+        let names = unique(
+            failing
+                .iter()
+                .map(|n| n.split('/').next().unwrap_or(n).to_owned()),
+        )?;
+        let at = argv.len().min(2);
+        out.insert(at, format!("^({})$", names.join("|")));
+        out.insert(at, "-run".into());
+        return Ok(("gotest", out, names));
+    }
+    let js = |name: &str| prog == name || argv.iter().take(3).any(|a| a == name);
+    if js("jest") || js("vitest") {
+        if has_any(argv, &["-t", "--testNamePattern"]) {
+            return Err("the command already selects tests with -t".into());
+        }
+        let names = unique(
+            failing
+                .iter()
+                .map(|n| n.rsplit(" > ").next().unwrap_or(n).to_owned()),
+        )?;
+        let pattern = names
+            .iter()
+            .map(|n| regex::escape(n))
+            .collect::<Vec<_>>()
+            .join("|");
+        out.extend(["-t".to_owned(), pattern]);
+        return Ok((if js("vitest") { "vitest" } else { "jest" }, out, names));
+    }
+    Err(format!(
+        "pp does not know how to select tests of `{prog}`; the whole command runs"
+    ))
+}
+
+/// `a::b::c[x]` → `c`: the last part of a node id, without parameters.
+fn last_part(name: &str, sep: &str) -> String {
+    let base = name.split('[').next().unwrap_or(name);
+    base.rsplit(sep).next().unwrap_or(base).to_owned()
+}
+
+fn unique(names: impl Iterator<Item = String>) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        if !SAFE_NAME.is_match(&n) {
+            return Err(format!(
+                "the failing test `{}` has a name pp does not pass on as a selector",
+                n.chars().take(80).collect::<String>()
+            ));
+        }
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell(s: &str, failing: &[&str]) -> Result<String, String> {
+        let f: Vec<String> = failing.iter().map(|s| s.to_string()).collect();
+        narrow(&Invocation::Shell(s.into()), &f).map(|sel| match sel.invocation {
+            Invocation::Shell(s) => s,
+            Invocation::Argv(_) => unreachable!(),
+        })
+    }
+
+    #[test]
+    fn each_runner_selects_its_own_way() {
+        assert_eq!(
+            shell(
+                "python3 -m pytest -q tests",
+                &["tests/t.py::test_a", "tests/t.py::T::test_b[1-2]"]
+            )
+            .unwrap(),
+            "python3 -m pytest -q tests -k 'test_a or test_b'"
+        );
+        assert_eq!(
+            shell("pytest", &["t.py::test_a"]).unwrap(),
+            "pytest -k test_a"
+        );
+        assert_eq!(
+            shell(
+                "python3 -m unittest discover -s tests -v",
+                &["test_calc.T.test_add"]
+            )
+            .unwrap(),
+            "python3 -m unittest discover -s tests -v -k test_calc.T.test_add"
+        );
+        assert_eq!(
+            shell("cargo test -q", &["tests::adds", "visible"]).unwrap(),
+            "cargo test -q -- tests::adds visible"
+        );
+        assert_eq!(
+            shell("cargo test -- --test-threads=1", &["a::b"]).unwrap(),
+            "cargo test -- '--test-threads=1' a::b"
+        );
+        assert_eq!(
+            shell("cargo nextest run", &["a::b"]).unwrap(),
+            "cargo nextest run -- a::b"
+        );
+        assert_eq!(
+            shell("go test ./...", &["TestAdd/small", "TestSub"]).unwrap(),
+            "go test -run '^(TestAdd|TestSub)$' ./..."
+        );
+        assert_eq!(
+            shell("npx vitest run", &["adds numbers"]).unwrap_err(),
+            "the failing test `adds numbers` has a name pp does not pass on as a selector"
+        );
+        assert_eq!(shell("npx jest", &["adds"]).unwrap(), "npx jest -t adds");
+        let argv = narrow(
+            &Invocation::Argv(vec!["cargo".into(), "test".into()]),
+            &["x".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            argv.invocation,
+            Invocation::Argv(vec!["cargo".into(), "test".into(), "--".into(), "x".into()])
+        );
+        assert_eq!((argv.runner, argv.names), ("libtest", vec!["x".to_owned()]));
+    }
+
+    #[test]
+    fn what_cannot_be_narrowed_safely_says_why() {
+        for (cmd, why) in [
+            (
+                "make test",
+                "pp does not know how to select tests of `make`",
+            ),
+            ("pytest -k slow", "already selects tests with -k"),
+            ("cargo test -- adds", "already filters tests by name"),
+            ("cd x && pytest", "shell script"),
+            ("pytest $ARGS", "shell script"),
+            ("go test -run X ./...", "already selects tests with -run"),
+        ] {
+            let err = shell(cmd, &["t.py::test_a"]).unwrap_err();
+            assert!(err.contains(why), "{cmd}: {err}");
+        }
+        // Names that would be syntax to a shell or a selector are never passed on.
+        for bad in ["t.py::test_a or True", "a;rm -rf /", "$(x)", "-k"] {
+            assert!(shell("pytest", &[bad]).is_err(), "{bad}");
+        }
+        assert!(
+            shell("pytest", &[])
+                .unwrap_err()
+                .contains("no failing test")
+        );
+        // A name filter of cargo's own before `--` stays: libtest runs the union, which still
+        // holds every failing test.
+        assert_eq!(
+            shell("cargo test adds", &["a::b"]).unwrap(),
+            "cargo test adds -- a::b"
+        );
+    }
+}
