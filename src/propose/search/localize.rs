@@ -63,6 +63,40 @@ impl Spectrum {
     }
 }
 
+impl Spectrum {
+    /// Reads what `trace.py` wrote (test function name → `[path, line]` pairs) against the
+    /// names of the failing tests as their runner printed them (`tests/t.py::test_a`,
+    /// `t.T.test_a`): a traced test is failing when some failing name ends with its name.
+    /// `None` when the trace is unreadable or saw no failing test (then it cannot rank).
+    pub fn from_trace(trace: &str, failing: &[String]) -> Option<Spectrum> {
+        let tests: BTreeMap<String, Vec<(String, u32)>> = serde_json::from_str(trace).ok()?;
+        let fails = |name: &str| {
+            failing.iter().any(|f| {
+                let base = f.split('[').next().unwrap_or(f);
+                base.rsplit([':', '.', ' ', '(']).next() == Some(name)
+                    || base.trim_end_matches(')').rsplit('.').next() == Some(name)
+            })
+        };
+        let mut s = Spectrum::default();
+        for (test, lines) in &tests {
+            let failed = fails(test);
+            s.failed_total += u32::from(failed);
+            for (path, line) in lines {
+                let e = s.lines.entry((path.clone(), *line)).or_default();
+                if failed {
+                    e.0 += 1;
+                } else {
+                    e.1 += 1;
+                }
+            }
+        }
+        (s.failed_total > 0).then_some(s)
+    }
+}
+
+/// The tracer `Spectrum::from_trace` reads: installed as `sitecustomize` for one run.
+pub const PYTHON_TRACER: &str = include_str!("trace.py");
+
 /// Most lines considered; beyond this, a search would not reach them within any budget.
 const MAX_LINES: usize = 400;
 
@@ -333,6 +367,57 @@ mod tests {
             !r.iter()
                 .any(|x| x.line == 5 && x.reason == Reason::Spectrum)
         );
+    }
+
+    /// The tracer, run by a real Python over a real unittest suite, ranks the line only the
+    /// failing test runs first.
+    #[test]
+    fn python_tracer_yields_a_spectrum_that_finds_the_bug() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join("tests")).unwrap();
+        std::fs::create_dir_all(root.join(".pp-search")).unwrap();
+        std::fs::write(
+            root.join("calc.py"),
+            "def add(a, b):\n    return a + b\n\ndef sub(a, b):\n    x = a\n    return x + b\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("tests/test_calc.py"),
+            "import unittest\nfrom calc import add, sub\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(1, 2), 3)\n\n    def test_sub(self):\n        self.assertEqual(sub(3, 1), 2)\n",
+        )
+        .unwrap();
+        std::fs::write(root.join(".pp-search/sitecustomize.py"), PYTHON_TRACER).unwrap();
+        let out = root.join(".pp-search/trace.json");
+        let status = std::process::Command::new("python3")
+            .args(["-m", "unittest", "discover", "-s", "tests"])
+            .current_dir(root)
+            .env("PYTHONPATH", root.join(".pp-search"))
+            .env("PP_SEARCH_TRACE_ROOT", root)
+            .env("PP_SEARCH_TRACE_OUT", &out)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!status.success(), "test_sub fails");
+        let trace = std::fs::read_to_string(&out).unwrap();
+        let s = Spectrum::from_trace(&trace, &["test_calc.T.test_sub".to_owned()]).unwrap();
+        assert_eq!(s.failed_total, 1);
+        assert_eq!(s.lines.get(&("calc.py".to_owned(), 6)), Some(&(1, 0)));
+        assert_eq!(s.lines.get(&("calc.py".to_owned(), 2)), Some(&(0, 1)));
+        let tree = crate::context::DiskTree::new(root);
+        let r = localize(&tree, &FailureContext::default(), Some(&s), &|_| true);
+        assert_eq!(r[0].reason, Reason::Spectrum);
+        assert!(
+            r.iter().take(2).all(|x| x.line == 5 || x.line == 6),
+            "{r:?}"
+        );
+        assert!(
+            !r.iter()
+                .any(|x| x.line == 2 && x.reason == Reason::Spectrum)
+        );
+        // Unreadable traces and traces that saw no failing test do not rank.
+        assert!(Spectrum::from_trace("not json", &[]).is_none());
+        assert!(Spectrum::from_trace(&trace, &["other.test_x".to_owned()]).is_none());
     }
 
     #[test]
