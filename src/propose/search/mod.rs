@@ -57,7 +57,8 @@ pub enum Verdict {
 /// and undoes it, whatever the verdict.
 pub trait Trials {
     /// `Err` stops the search (interrupted, infrastructure failure), with the reason.
-    fn run(&mut self, mutant: &Mutant, diff: &str) -> Result<Verdict, String>;
+    fn run(&mut self, mutant: &Mutant, diff: &str)
+    -> impl Future<Output = Result<Verdict, String>>;
 }
 
 /// One candidate tried.
@@ -114,13 +115,13 @@ impl Report {
 }
 
 /// Runs a search over the sandbox at `root` (read through `tree`) for the failure in `ranking`.
-pub fn search(
+pub async fn search(
     root: &Path,
     tree: &dyn SourceTree,
     ranking: Vec<RankedLine>,
     editable: &dyn Fn(&str) -> bool,
     budget: &Budget,
-    trials: &mut dyn Trials,
+    trials: &mut impl Trials,
 ) -> Report {
     let started = Instant::now();
     let mut files = Files::new(tree, editable);
@@ -162,7 +163,7 @@ pub fn search(
                 continue;
             };
             let t0 = Instant::now();
-            let verdict = match trials.run(&m, &diff) {
+            let verdict = match trials.run(&m, &diff).await {
                 Ok(v) => v,
                 Err(why) => {
                     stop = Some(Stop::Aborted(why));
@@ -205,7 +206,7 @@ mod tests {
     }
 
     impl Trials for Fake {
-        fn run(&mut self, m: &Mutant, _diff: &str) -> Result<Verdict, String> {
+        async fn run(&mut self, m: &Mutant, _diff: &str) -> Result<Verdict, String> {
             let text = std::fs::read_to_string(self.root.join(&m.path)).unwrap();
             let edited = m.apply(&text);
             self.seen.push(m.describe());
@@ -215,6 +216,13 @@ mod tests {
                 Verdict::FailingStillFail
             })
         }
+    }
+
+    fn block<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     fn setup() -> (tempfile::TempDir, Vec<RankedLine>) {
@@ -245,14 +253,14 @@ mod tests {
             want: "    if x > hi:\n        return hi\n",
             seen: Vec::new(),
         };
-        let r = search(
+        let r = block(search(
             tmp.path(),
             &tree,
             ranking,
             &|_| true,
             &Budget::default(),
             &mut t,
-        );
+        ));
         assert_eq!(r.stop, Stop::Found);
         let w = r.winner.clone().unwrap();
         assert_eq!((w.line, w.operator), (5, Operator::ReplaceVariable));
@@ -288,39 +296,46 @@ mod tests {
             max_trials: 3,
             max_seconds: 600,
         };
-        let r = search(
+        let r = block(search(
             tmp.path(),
             &tree,
             ranking.clone(),
             &|_| true,
             &small,
             &mut t,
-        );
+        ));
         assert_eq!((r.stop.clone(), r.trials.len()), (Stop::TrialLimit, 3));
         let none = Budget {
             max_trials: 100,
             max_seconds: 0,
         };
-        let r = search(tmp.path(), &tree, ranking.clone(), &|_| true, &none, &mut t);
+        let r = block(search(
+            tmp.path(),
+            &tree,
+            ranking.clone(),
+            &|_| true,
+            &none,
+            &mut t,
+        ));
         assert_eq!((r.stop.clone(), r.trials.len()), (Stop::TimeLimit, 0));
-        let r = search(
+        let r = block(search(
             tmp.path(),
             &tree,
             ranking,
             &|_| true,
             &Budget::default(),
             &mut t,
-        );
+        ));
         assert_eq!(r.stop, Stop::Exhausted);
         assert!(r.winner.is_none());
-        let r = search(
+        let r = block(search(
             tmp.path(),
             &tree,
             Vec::new(),
             &|_| true,
             &Budget::default(),
             &mut t,
-        );
+        ));
         assert_eq!(r.stop, Stop::NothingToTry);
     }
 }
