@@ -10,7 +10,7 @@ use std::path::PathBuf;
 pub use load::{DISCOVERED_NAMES, LoadedPolicy, load, parse, validate};
 pub use model::{
     AttestMode, AttestationConfig, BackendKind, DEFAULT_PROTECTED, EnvPolicy, Limits, Network,
-    Policy, PolicyDoc, ProviderConfig, SandboxConfig, TargetSpec,
+    Policy, PolicyDoc, ProviderConfig, SandboxConfig, SearchConfig, TargetSpec,
 };
 pub use rules::{ALWAYS_PROTECTED, Invocation, Target, protected_globs, resolve_targets};
 

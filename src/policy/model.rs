@@ -70,6 +70,31 @@ pub struct Policy {
     /// Globs no candidate may write, whatever `allow_test_edits` says: the data tests read
     /// (fixtures, golden files, snapshots). Defaults to `DEFAULT_PROTECTED`.
     pub protected: Vec<String>,
+    /// The model-free `search` proposer: whether it runs and its budget.
+    pub search: SearchConfig,
+}
+
+/// `policy.search`: the budget of the built-in `search` proposer (small edits tried against
+/// the failing tests, see `propose::search`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// Whether `search` runs where the chain names it (`auto` does).
+    pub enabled: bool,
+    /// Most candidates tried in a session.
+    pub max_trials: u32,
+    /// Most seconds spent trying them.
+    pub max_seconds: u64,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_trials: 200,
+            max_seconds: 300,
+        }
+    }
 }
 
 /// The default of `policy.protected`: where test data usually lives.
@@ -100,6 +125,7 @@ impl Default for Policy {
             context_budget_bytes: 24_000,
             allow_test_edits: false,
             protected: DEFAULT_PROTECTED.iter().map(|g| (*g).to_owned()).collect(),
+            search: SearchConfig::default(),
         }
     }
 }

@@ -28,6 +28,9 @@ pub enum ProviderSpec {
     Stub,
     /// The built-in deterministic proposer: the compilers' and interpreters' own suggestions.
     Suggest,
+    /// The built-in search over small edits at the lines fault localization ranks first
+    /// (`search`); the session runs it, since it tries candidates against the tests.
+    Search,
     /// An external program (argv).
     Command(Vec<String>),
     /// OpenAI's API (or any OpenAI-compatible endpoint) configured by `PP_OPENAI_*`.
@@ -40,13 +43,14 @@ impl ProviderSpec {
     /// True for proposers that ask a model (or the user's own program): what `auto` adds
     /// after `suggest` when one is configured.
     pub fn is_model(&self) -> bool {
-        !matches!(self, Self::Stub | Self::Suggest)
+        !matches!(self, Self::Stub | Self::Suggest | Self::Search)
     }
 
     pub fn name(&self) -> &'static str {
         match self {
             Self::Stub => "stub",
             Self::Suggest => "suggest",
+            Self::Search => "search",
             Self::Command(_) => "command",
             Self::OpenAi => "openai",
             Self::Local => "local",
@@ -86,6 +90,7 @@ pub fn parse_chain(
         let spec = match part {
             "stub" => ProviderSpec::Stub,
             "suggest" => ProviderSpec::Suggest,
+            "search" => ProviderSpec::Search,
             "openai" => ProviderSpec::OpenAi,
             "local" => ProviderSpec::Local,
             "command" => match policy_command {
@@ -110,7 +115,7 @@ pub fn parse_chain(
             other => {
                 return Err(ProposeError::Config {
                     message: format!("unknown provider `{other}`"),
-                    hint: "choose from auto, suggest, stub, openai, local, command, command:PATH (comma-separated for a fallback chain)".into(),
+                    hint: "choose from auto, suggest, search, stub, openai, local, command, command:PATH (comma-separated for a fallback chain)".into(),
                 });
             }
         };
@@ -328,11 +333,17 @@ pub async fn propose(
                 .redact_file(&io.log_dir.join("proposer").join(name));
         }
         match result {
-            Ok(ex) if *spec == ProviderSpec::Suggest && ex.proposal.body.is_none() && has_next => {
+            Ok(ex)
+                if matches!(spec, ProviderSpec::Suggest | ProviderSpec::Search)
+                    && ex.proposal.body.is_none()
+                    && has_next =>
+            {
                 let why = ex.proposal.empty_reason.unwrap_or_default();
-                tracing::info!("suggest: {why}; asking the next proposer");
-                fallbacks.push(format!("suggest: {why}"));
-                skipped_suggest = ex.details;
+                tracing::info!("{}: {why}; asking the next proposer", spec.name());
+                fallbacks.push(format!("{}: {why}", spec.name()));
+                if *spec == ProviderSpec::Suggest {
+                    skipped_suggest = ex.details;
+                }
             }
             Ok(mut ex) => {
                 ex.fallbacks = fallbacks;
@@ -406,6 +417,20 @@ async fn ask_one(
             fallbacks: Vec::new(),
             raw_reply: String::new(),
             proposal: Proposal::empty("the stub proposer proposes no change"),
+            http: None,
+            details: None,
+        }),
+        // The session runs the search itself before asking the chain (it tries candidates
+        // against the tests); reached here, it has run already or is off.
+        ProviderSpec::Search => Ok(Exchange {
+            proposer: "search".into(),
+            model: None,
+            latency_ms: 0,
+            fallbacks: Vec::new(),
+            raw_reply: String::new(),
+            proposal: Proposal::empty(
+                "search proposes once per session, and has (or `policy.search.enabled` is false)",
+            ),
             http: None,
             details: None,
         }),
