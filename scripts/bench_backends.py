@@ -11,8 +11,9 @@ proposer, one attempt). For each backend this reports:
                costs a session, pp's own bookkeeping (logs, redaction, events) included;
   overhead_ms  per_cmd_ms minus the same for running `sh -c false` directly from this script.
 
-Backends: `copy` with `network: allow` (no isolation), `copy` with `network: deny` (network
-namespace wrapper, `pp __isolate`), `container` with deny (`docker run --network none`) and
+Backends: `copy` and `overlay`, each with `network: allow` and `network: deny` (since
+confinement, every command runs under bubblewrap and pp's inner stage; before it, `allow` ran
+the command bare and `deny` through the network-namespace wrapper), `container` with deny (`docker run --network none`) and
 with allow (default bridge). The container rows need an engine and the image
 `pp-test-busybox:latest` (scripts/ci-docker.sh provides both); they are skipped otherwise.
 
@@ -30,8 +31,10 @@ import tempfile
 import time
 
 BACKENDS = [
-    ("copy, network allow (no isolation)", "copy", "allow"),
-    ("copy, network deny (netns wrapper)", "copy", "deny"),
+    ("copy, network allow", "copy", "allow"),
+    ("copy, network deny", "copy", "deny"),
+    ("overlay, network allow", "overlay", "allow"),
+    ("overlay, network deny", "overlay", "deny"),
     ("container, network deny (--network none)", "container", "deny"),
     ("container, network allow (bridge)", "container", "allow"),
 ]
