@@ -39,9 +39,10 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
     })?;
     // Probed with the network denied, so every layer this machine can give is shown.
     let env = crate::hardening::vars();
-    let mut strictest = p.clone();
-    strictest.network = policy::Network::Deny;
-    let confined = crate::session::probe_confinement(&strictest, &exe, &env).await;
+    // The strictest confinement: with a private network namespace.
+    let confined = sandbox::probe_host(true, &exe, &env)
+        .await
+        .map(|(_, layers)| layers);
     let overlay = {
         let exe = exe.clone();
         tokio::task::spawn_blocking(move || crate::sandbox::probe_overlay(&exe))

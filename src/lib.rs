@@ -15,6 +15,7 @@ pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod hardening;
+pub mod outcome;
 pub mod patch;
 pub mod policy;
 pub mod propose;

@@ -48,7 +48,9 @@ use serde::Serialize;
 
 use crate::policy::BackendKind;
 
-pub use confine::{BWRAP_ENV, Confinement, Layers as ConfinementLayers, Unconfinable, find_bwrap};
+pub use confine::{
+    BWRAP_ENV, Confinement, Layers as ConfinementLayers, Unconfinable, find_bwrap, probe_host,
+};
 pub use container::{
     ContainerError, ContainerNetwork, ContainerSpec, EngineInfo, SESSION_LABEL, client_env,
     client_version as container_client_version, container_env_names,

@@ -19,7 +19,7 @@ pub fn apply_to_workspace(
     let cache = settings
         .workspace
         .join(".pp-artifacts")
-        .join(super::run::MANIFEST_CACHE);
+        .join(super::recorder::MANIFEST_CACHE);
     let now = manifest_cached(&settings.workspace, Some(&cache)).map_err(|e| Error::Io {
         what: format!("hash workspace {}", settings.workspace.display()),
         source: e,
@@ -47,7 +47,7 @@ pub fn apply_to_workspace(
             ),
         });
     }
-    let rules = super::run::write_rules(settings)
+    let rules = super::attempt::write_rules(settings)
         .compile()
         .map_err(|e| Error::Internal(format!("write rules: {e}")))?;
     let parsed = patch::parse(patch_text)
