@@ -140,8 +140,19 @@ pub enum SettingsError {
     Provider(#[from] propose::ProposeError),
     #[error(transparent)]
     Model(#[from] ConfigError),
-    #[error("{message}\nhint: {hint}")]
+    #[error("{message}")]
     Invalid { message: String, hint: String },
+}
+
+impl SettingsError {
+    /// What the user can do about it. The proposers' own errors carry theirs in their message.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Self::Policy(e) => e.hint(),
+            Self::Invalid { hint, .. } => Some(hint),
+            Self::Provider(_) | Self::Model(_) => None,
+        }
+    }
 }
 
 impl Settings {

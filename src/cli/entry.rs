@@ -109,6 +109,8 @@ fn clap_error_json(e: &clap::Error) -> serde_json::Value {
     json!({"schema_version": "pp.error/v1", "success": false, "error": error, "hint": hint, "exit_code": EXIT_USAGE})
 }
 
+/// `error: …` with its causes, then `hint: …` on stderr; under `--json`, the `pp.error/v1`
+/// document on stdout, the hint in its own field (as for a command line clap refused).
 fn report_error(e: &Error, json: bool) {
     let mut msg = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -117,12 +119,18 @@ fn report_error(e: &Error, json: bool) {
         source = s.source();
     }
     errln!("error: {msg}");
+    let hint = e.hint();
+    if let Some(h) = &hint {
+        errln!("hint: {h}");
+    }
     if json {
+        let mut doc = json!({"schema_version": "pp.error/v1", "success": false, "error": msg});
+        if let Some(h) = hint {
+            doc["hint"] = json!(h);
+        }
+        doc["exit_code"] = json!(e.exit_code());
         // The exit code still tells; a stdout that cannot take the document has no better way.
-        let _ = outln!(
-            "{}",
-            json!({"schema_version": "pp.error/v1", "success": false, "error": msg, "exit_code": e.exit_code()})
-        );
+        let _ = outln!("{doc}");
     }
 }
 

@@ -8,8 +8,7 @@ use crate::error::Error;
 
 /// Prints `v` as the one JSON document on stdout.
 pub(super) fn print_json(v: &serde_json::Value) -> Result<(), Error> {
-    let text = serde_json::to_string_pretty(v)
-        .map_err(|e| Error::Internal(format!("failed to encode JSON output: {e}")))?;
+    let text = serde_json::to_string_pretty(v).map_err(Error::EncodeOutput)?;
     Ok(outln!("{text}")?)
 }
 

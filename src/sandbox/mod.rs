@@ -79,16 +79,27 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "git failed: {message}\nhint: the git_worktree backend needs a git repository with at least one commit; use `sandbox.backend: copy` otherwise"
-    )]
+    #[error("git failed: {message}")]
     Git { message: String },
-    #[error("sandbox backend `{backend}` is not available here: {reason}\nhint: {hint}")]
+    #[error("sandbox backend `{backend}` is not available here: {reason}")]
     Unsupported {
         backend: String,
         reason: String,
         hint: String,
     },
+}
+
+impl SandboxError {
+    /// What the user can do about it, when it is theirs to fix.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Self::Git { .. } => Some(
+                "the git_worktree backend needs a git repository with at least one commit; use `sandbox.backend: copy` otherwise",
+            ),
+            Self::Unsupported { hint, .. } => Some(hint),
+            Self::Create { .. } | Self::Copy { .. } => None,
+        }
+    }
 }
 
 /// A live sandbox. Dropping it removes it unless it was kept.

@@ -186,9 +186,7 @@ impl<'s> Attempter<'s> {
             container_workdir: (p.sandbox.backend == BackendKind::Container)
                 .then(|| PathBuf::from(&p.sandbox.container_workdir)),
         };
-        let rules = write_rules(settings)
-            .compile()
-            .map_err(|e| Error::Internal(format!("write rules: {e}")))?;
+        let rules = write_rules(settings).compile().map_err(Error::WriteRules)?;
         let failures: Vec<FailureEvidence> = baseline.failed.iter().map(evidence).collect();
         let combined: String = failures
             .iter()

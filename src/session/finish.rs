@@ -139,7 +139,7 @@ fn apply(settings: &Settings, rec: &Recorder, outcome: &mut Outcome) {
         Ok(()) => outcome.applied = true,
         Err(e) => {
             tracing::warn!("{e}");
-            let (message, hint) = super::split_hint(e.to_string());
+            let (message, hint) = (e.to_string(), e.hint());
             outcome.apply_refused = Some(message);
             if outcome.hint.is_none() {
                 outcome.hint = hint;

@@ -24,11 +24,3 @@ pub use replay::{ReplayOptions, ReplayOutcome, replay};
 pub use run::run_session;
 pub use sign::{sign_keys, verify_bundle, verify_key_configured, verify_keys};
 pub use verify::Verification;
-
-/// Splits an error's `\nhint: …` line off its message, for the summary's separate fields.
-fn split_hint(text: String) -> (String, Option<String>) {
-    match text.split_once("\nhint: ") {
-        Some((m, h)) => (m.to_owned(), Some(h.to_owned())),
-        None => (text, None),
-    }
-}

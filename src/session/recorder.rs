@@ -215,9 +215,10 @@ impl Recorder {
         settings: &Settings,
         task: tokio::task::JoinHandle<Provenance>,
     ) -> Result<(), Error> {
-        let found = task
-            .await
-            .map_err(|e| Error::Internal(format!("the workspace hashing task failed: {e}")))?;
+        let found = task.await.map_err(|source| Error::Task {
+            what: "hashing the workspace",
+            source,
+        })?;
         self.source = found.source;
         if let Some(diff) = found.diff {
             self.bundle

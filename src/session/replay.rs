@@ -369,7 +369,7 @@ fn apply_patch(
         guard_tests: !p.allow_test_edits,
     }
     .compile()
-    .map_err(|e| Error::Internal(format!("write rules: {e}")))?;
+    .map_err(Error::WriteRules)?;
     Ok(patch::parse(patch_text)
         .and_then(|parsed| patch::apply(root, &parsed, &rules))
         .map(drop))

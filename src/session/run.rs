@@ -59,7 +59,7 @@ async fn prove<'s>(
             ControlFlow::Break(end) => return stop(end),
         };
     let Some(provenance) = provenance else {
-        return Err(Error::Internal("the workspace was hashed twice".into()));
+        return Err(Error::Bug("the workspace was hashed twice"));
     };
     let baseline = match baseline::establish(settings, rec, &runner, provenance).await? {
         ControlFlow::Continue(b) => b,
@@ -104,7 +104,7 @@ async fn attempts<'s>(
                         winner: Some((*winner, attempter)),
                     });
                 }
-                _ => return Err(Error::Internal("a proof without a passing attempt".into())),
+                _ => return Err(Error::Bug("a proof without a passing attempt")),
             },
             Next::ProposerUnusable => match history.pop() {
                 Some(AttemptOutcome::ProposerUnusable { message, hint, .. }) => End {
@@ -112,7 +112,7 @@ async fn attempts<'s>(
                     message,
                     hint: Some(hint),
                 },
-                _ => return Err(Error::Internal("an unusable proposer that answered".into())),
+                _ => return Err(Error::Bug("an unusable proposer that answered")),
             },
             Next::Exhausted => {
                 if rec.final_runs.is_empty() {

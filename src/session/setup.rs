@@ -187,7 +187,7 @@ pub(super) async fn open_workbench(
             if let Some(task) = provenance.take() {
                 rec.provenance(settings, task).await?;
             }
-            let (message, hint) = super::split_hint(e.to_string());
+            let (message, hint) = (e.to_string(), e.hint().map(str::to_owned));
             return Ok(ControlFlow::Break(End {
                 status: Status::PolicyViolation,
                 message,
