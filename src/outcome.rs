@@ -26,15 +26,7 @@ pub enum Status {
 
 impl Status {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Proven => "proven",
-            Self::AlreadyPassing => "already_passing",
-            Self::NotProven => "not_proven",
-            Self::PolicyViolation => "policy_violation",
-            Self::InfraStop => "infra_stop",
-            Self::NotReproducible => "not_reproducible",
-            Self::Interrupted => "interrupted",
-        }
+        RecordedStatus::from(self).as_str()
     }
 
     /// The documented exit code of DESIGN §1.

@@ -294,15 +294,6 @@ pub enum IsolationNetwork {
     Unknown,
 }
 
-impl From<crate::policy::Network> for IsolationNetwork {
-    fn from(n: crate::policy::Network) -> Self {
-        match n {
-            crate::policy::Network::Deny => Self::Deny,
-            crate::policy::Network::Allow => Self::Allow,
-        }
-    }
-}
-
 /// What confined the commands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

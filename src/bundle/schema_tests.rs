@@ -239,7 +239,7 @@ fn attempt_records() {
 fn isolation_records() {
     let records = [
         IsolationRecord::unknown(),
-        IsolationRecord::unavailable(crate::policy::Network::Deny, "bubblewrap is not installed"),
+        IsolationRecord::unavailable(IsolationNetwork::Deny, "bubblewrap is not installed"),
         confined(),
         IsolationRecord {
             network: IsolationNetwork::Allow,

@@ -10,7 +10,6 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::baseline::Baseline;
-use super::decide::Verdict;
 use super::recorder::Recorder;
 use super::verify::{Runner, Verification, judge};
 use crate::bundle::schema::AttemptKind;
@@ -78,18 +77,7 @@ pub(super) enum AttemptOutcome {
 }
 
 impl AttemptOutcome {
-    pub fn verdict(&self) -> Verdict {
-        match self {
-            Self::ProposerUnusable { .. } => Verdict::ProposerUnusable,
-            Self::ProposerFailed { .. } => Verdict::ProposerFailed,
-            Self::NoChange { .. } => Verdict::NoChange,
-            Self::Rejected { .. } => Verdict::Rejected,
-            Self::Duplicate { .. } => Verdict::Duplicate,
-            Self::VerificationFailed { .. } => Verdict::VerificationFailed,
-            Self::Passed { .. } => Verdict::Passed,
-        }
-    }
-
+    /// How the attempt ended, as recorded and as `decide` reads it.
     pub fn kind(&self) -> AttemptKind {
         match self {
             Self::ProposerUnusable { .. } => AttemptKind::ProposerUnusable,

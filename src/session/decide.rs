@@ -3,6 +3,7 @@
 //! writes a file; the stages act on what these return. Every status and limit has a unit test.
 
 use super::Status;
+use crate::bundle::schema::AttemptKind;
 use crate::context::Classification;
 use crate::outcome::TargetRun;
 
@@ -22,21 +23,6 @@ impl End {
             hint: hint.map(str::to_owned),
         }
     }
-}
-
-/// How one attempt ended, as far as deciding the next step goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Verdict {
-    /// The model endpoint cannot be used at all.
-    ProposerUnusable,
-    ProposerFailed,
-    NoChange,
-    /// Refused before verification: parse, policy or apply.
-    Rejected,
-    /// The same change as an earlier candidate whose verification failed.
-    Duplicate,
-    VerificationFailed,
-    Passed,
 }
 
 /// What the policy and the proposer chain allow.
@@ -62,14 +48,14 @@ pub(super) enum Next {
     Exhausted,
 }
 
-/// Decides the step after `history` (one verdict per attempt made, in order).
-pub(super) fn next(history: &[Verdict], budget: Budget) -> Next {
+/// Decides the step after `history` (how each attempt made ended, in order, as recorded).
+pub(super) fn next(history: &[AttemptKind], budget: Budget) -> Next {
     let made = u32::try_from(history.len()).unwrap_or(u32::MAX);
     match history.last() {
-        Some(Verdict::Passed) => return Next::Proven { attempt: made },
-        Some(Verdict::ProposerUnusable) => return Next::ProposerUnusable,
+        Some(AttemptKind::Passed) => return Next::Proven { attempt: made },
+        Some(AttemptKind::ProposerUnusable) => return Next::ProposerUnusable,
         // Further attempts would only repeat the same nothing.
-        Some(Verdict::NoChange) if budget.deterministic => return Next::Exhausted,
+        Some(AttemptKind::NoChange) if budget.deterministic => return Next::Exhausted,
         _ => {}
     }
     if made >= budget.max_attempts {
@@ -79,7 +65,7 @@ pub(super) fn next(history: &[Verdict], budget: Budget) -> Next {
     let whole_file = history.len() >= 2
         && history[history.len() - 2..]
             .iter()
-            .all(|v| *v == Verdict::Rejected);
+            .all(|v| *v == AttemptKind::Rejected);
     Next::Attempt {
         number: made + 1,
         whole_file,

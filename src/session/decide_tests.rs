@@ -1,7 +1,7 @@
 use super::*;
 use crate::exec::Capture;
 
-use Verdict::*;
+use AttemptKind::*;
 
 fn budget(max_attempts: u32) -> Budget {
     Budget {

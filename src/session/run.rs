@@ -6,11 +6,12 @@ use std::ops::ControlFlow;
 
 use super::attempt::{AttemptOutcome, Attempter};
 use super::baseline;
-use super::decide::{self, Budget, End, Next, Verdict};
+use super::decide::{self, Budget, End, Next};
 use super::finish::{self, Ended};
 use super::recorder::Recorder;
 use super::setup;
 use super::{Outcome, Status};
+use crate::bundle::schema::AttemptKind;
 use crate::error::Error;
 use crate::exec::{Cancel, ExecError};
 use crate::propose::ProviderSpec;
@@ -82,7 +83,7 @@ async fn attempts<'s>(
     };
     let mut history: Vec<AttemptOutcome> = Vec::new();
     loop {
-        let verdicts: Vec<Verdict> = history.iter().map(AttemptOutcome::verdict).collect();
+        let verdicts: Vec<AttemptKind> = history.iter().map(AttemptOutcome::kind).collect();
         let end = match decide::next(&verdicts, budget) {
             Next::Attempt { number, whole_file } => {
                 if cancel.is_cancelled() {

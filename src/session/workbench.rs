@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::bundle::schema::{Applied, IsolationRecord, Loopback};
+use crate::bundle::schema::{Applied, IsolationNetwork, IsolationRecord, Loopback};
 use crate::exec::Isolation;
 use crate::policy::{BackendKind, Network, Policy};
 use crate::sandbox::{self, ConfinementLayers, ContainerSpec, Sandbox, SandboxError, Unconfinable};
@@ -96,4 +96,14 @@ pub(crate) fn open(
         Plan::Container(spec) => Isolation::Container(spec(sandbox.root().to_owned())),
     };
     Ok(Workbench { sandbox, isolation })
+}
+
+/// The bundle's records name the policy's network setting; the bundle does not know the policy.
+impl From<Network> for IsolationNetwork {
+    fn from(n: Network) -> Self {
+        match n {
+            Network::Deny => Self::Deny,
+            Network::Allow => Self::Allow,
+        }
+    }
 }
