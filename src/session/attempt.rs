@@ -586,3 +586,118 @@ fn proposer_env(settings: &Settings) -> Vec<(String, String)> {
         .cloned()
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(diff: Option<&str>) -> AttemptOutcome {
+        AttemptOutcome::Rejected {
+            rule: "path_not_allowed".into(),
+            feedback: "src/x.rs is not writable".into(),
+            diff: diff.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn each_failed_attempt_is_described_to_the_next() {
+        let cases = [
+            (
+                AttemptOutcome::ProposerFailed {
+                    feedback: "timed out".into(),
+                },
+                "proposer_failed",
+                None,
+            ),
+            (
+                AttemptOutcome::NoChange {
+                    feedback: "no change was proposed: nothing to do".into(),
+                },
+                "no_change",
+                None,
+            ),
+            (rejected(None), "rejected: path_not_allowed", None),
+            (
+                rejected(Some("--- a/x\n")),
+                "rejected: path_not_allowed",
+                Some("--- a/x\n"),
+            ),
+            (
+                AttemptOutcome::Duplicate {
+                    of: 2,
+                    feedback: "same as 2".into(),
+                    diff: "--- a/y\n".into(),
+                },
+                "duplicate of attempt 2: verification_failed",
+                Some("--- a/y\n"),
+            ),
+            (
+                AttemptOutcome::VerificationFailed {
+                    feedback: "target failed".into(),
+                    diff: "--- a/z\n".into(),
+                    applied: "applied".into(),
+                },
+                "verification_failed",
+                Some("--- a/z\n"),
+            ),
+        ];
+        for (outcome, label, diff) in cases {
+            let p = outcome.previous(3).unwrap();
+            assert_eq!(p.attempt, 3);
+            assert_eq!(p.outcome, label);
+            assert_eq!(p.diff.as_deref(), diff);
+            assert_eq!(p.feedback, outcome.feedback());
+            assert_eq!(outcome.diff(), diff);
+        }
+    }
+
+    #[test]
+    fn an_unusable_proposer_is_recorded_with_its_error_and_not_fed_back() {
+        let o = AttemptOutcome::ProposerUnusable {
+            error: "proposer `openai` is unusable: 401\nhint: check the key".into(),
+            message: "proposer `openai` is unusable: 401".into(),
+            hint: "check the key".into(),
+        };
+        assert_eq!(o.kind(), AttemptKind::ProposerUnusable);
+        assert!(o.feedback().contains("401"));
+        assert!(o.previous(1).is_none());
+        assert_eq!(o.rule(), None);
+    }
+
+    #[test]
+    fn rules_are_recorded_for_rejections_and_duplicates_only() {
+        assert_eq!(rejected(None).rule(), Some("path_not_allowed"));
+        let dup = AttemptOutcome::Duplicate {
+            of: 1,
+            feedback: String::new(),
+            diff: String::new(),
+        };
+        assert_eq!(dup.rule(), Some("duplicate"));
+        assert_eq!(dup.kind(), AttemptKind::Duplicate);
+        let failed = AttemptOutcome::ProposerFailed {
+            feedback: String::new(),
+        };
+        assert_eq!(failed.rule(), None);
+    }
+
+    #[test]
+    fn the_same_change_is_found_among_failed_verifications_only() {
+        let failed = |applied: &str| AttemptOutcome::VerificationFailed {
+            feedback: String::new(),
+            diff: String::new(),
+            applied: applied.into(),
+        };
+        let history = [rejected(None), failed("A"), failed("B")];
+        assert_eq!(same_change(&history, "A"), Some(2));
+        assert_eq!(same_change(&history, "B"), Some(3));
+        assert_eq!(same_change(&history, "C"), None);
+    }
+
+    #[test]
+    fn long_output_keeps_its_end_at_a_char_boundary() {
+        assert_eq!(tail_chars("short", 10), "short");
+        let t = tail_chars("ééééé", 3);
+        assert!(t.ends_with("é"), "{t}");
+        assert!(t.starts_with("[… "), "{t}");
+    }
+}
