@@ -24,7 +24,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Prove CMD (one proof target named `default`).
-    Run(RunArgs),
+    Run {
+        /// The failing command, e.g. "cargo test" (several words are joined with shell quoting; put them after `--` when they start with `-`).
+        #[arg(required = true, num_args = 1.., value_name = "CMD")]
+        cmd: Vec<String>,
+        #[command(flatten)]
+        session: SessionArgs,
+    },
     /// Prove every `proof_targets` entry of the policy together.
     Prove(SessionArgs),
     /// Re-apply a bundle's final.patch to a fresh sandbox of the source and rerun its targets (no model).
@@ -35,15 +41,6 @@ pub enum Command {
     VerifyAttestation(VerifyArgs),
     /// Show the resolved policy and what this machine can enforce.
     Doctor(DoctorArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// The failing command, e.g. "cargo test" (several words are joined with shell quoting; put them after `--` when they start with `-`).
-    #[arg(required = true, num_args = 1.., value_name = "CMD")]
-    pub cmd: Vec<String>,
-    #[command(flatten)]
-    pub session: SessionArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -195,7 +192,7 @@ impl Command {
     /// Whether the command promised one JSON document on stdout.
     pub fn json(&self) -> bool {
         match self {
-            Self::Run(a) => a.session.json,
+            Self::Run { session, .. } => session.json,
             Self::Prove(a) => a.json,
             Self::Replay(a) => a.json,
             Self::Attest(a) => a.json,

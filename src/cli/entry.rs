@@ -160,14 +160,13 @@ pub(super) fn cancel_on_signals() -> Cancel {
 async fn dispatch(cmd: Command) -> Result<u8, Error> {
     let env = Env::snapshot();
     match cmd {
-        Command::Run(a) => {
-            let line = if a.cmd.len() == 1 {
-                a.cmd[0].clone()
-            } else {
-                shlex::try_join(a.cmd.iter().map(String::as_str))
-                    .unwrap_or_else(|_| a.cmd.join(" "))
+        Command::Run { cmd, session } => {
+            let line = match cmd.as_slice() {
+                [one] => one.clone(),
+                _ => shlex::try_join(cmd.iter().map(String::as_str))
+                    .unwrap_or_else(|_| cmd.join(" ")),
             };
-            super::run::session(Mode::Run(line), &a.session, &env).await
+            super::run::session(Mode::Run(line), &session, &env).await
         }
         Command::Prove(a) => super::run::session(Mode::Prove, &a, &env).await,
         Command::Replay(a) => super::replay::replay(a, &env).await,

@@ -14,7 +14,6 @@ mod run;
 mod verify;
 
 pub use args::{
-    AttestArgs, Cli, Command, DoctorArgs, ModeArg, ReplayArgs, RequireArg, RunArgs, SessionArgs,
-    VerifyArgs,
+    AttestArgs, Cli, Command, DoctorArgs, ModeArg, ReplayArgs, RequireArg, SessionArgs, VerifyArgs,
 };
 pub use entry::main;
