@@ -16,12 +16,17 @@ static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// Writing stdout failed for another reason than a closed pipe.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "failed to write to stdout: {source}\nhint: check where stdout goes (a full disk or a read-only file behind a redirection)"
-)]
+#[error("failed to write to stdout: {source}")]
 pub struct OutputError {
     #[source]
     source: io::Error,
+}
+
+impl OutputError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> String {
+        "check where stdout goes (a full disk or a read-only file behind a redirection)".into()
+    }
 }
 
 /// Writes `text` to stdout and flushes it. A reader that is gone (`EPIPE`) ends pp's output
@@ -122,9 +127,11 @@ mod tests {
     fn other_write_failures_are_errors_with_a_hint() {
         let closed = AtomicBool::new(false);
         let mut w = Failing(io::ErrorKind::StorageFull, 0);
-        let e = write_to(&mut w, "a\n", &closed).unwrap_err().to_string();
+        let err = write_to(&mut w, "a\n", &closed).unwrap_err();
+        let e = err.to_string();
         assert!(e.starts_with("failed to write to stdout"), "{e}");
-        assert!(e.contains("hint: "), "{e}");
+        // The hint is data beside the message, printed as its own `hint:` line.
+        assert!(err.hint().starts_with("check where stdout goes"), "{e}");
         assert!(!closed.load(Ordering::Relaxed));
     }
 

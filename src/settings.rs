@@ -42,6 +42,44 @@ pub struct SessionFlags {
     pub trust_policy: bool,
 }
 
+/// The environment pp started with, read once (through `hardening::vars`, secrets included:
+/// callers filter what they pass on). Every command takes its variables from here; none reads
+/// the process environment itself.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: Vec<(String, String)>,
+}
+
+impl Env {
+    /// The snapshot `hardening::init` took (or the process environment, before it).
+    pub fn snapshot() -> Self {
+        Self {
+            vars: crate::hardening::vars(),
+        }
+    }
+
+    pub fn from_vars(vars: Vec<(String, String)>) -> Self {
+        Self { vars }
+    }
+
+    /// One variable, if set.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// One variable as an owned value (the shape key readers take).
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.get(name).map(str::to_owned)
+    }
+
+    pub fn vars(&self) -> &[(String, String)] {
+        &self.vars
+    }
+}
+
 /// Environment variable that trusts the policy file's host programs, as `--trust-policy`.
 pub const TRUST_POLICY_ENV: &str = "PP_TRUST_POLICY";
 
@@ -102,8 +140,19 @@ pub enum SettingsError {
     Provider(#[from] propose::ProposeError),
     #[error(transparent)]
     Model(#[from] ConfigError),
-    #[error("{message}\nhint: {hint}")]
+    #[error("{message}")]
     Invalid { message: String, hint: String },
+}
+
+impl SettingsError {
+    /// What the user can do about it. The proposers' own errors carry theirs in their message.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Self::Policy(e) => e.hint(),
+            Self::Invalid { hint, .. } => Some(hint),
+            Self::Provider(_) | Self::Model(_) => None,
+        }
+    }
 }
 
 impl Settings {

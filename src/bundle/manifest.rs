@@ -99,7 +99,7 @@ pub fn manifest_cached(root: &Path, cache: Option<&Path>) -> std::io::Result<Man
         .and_then(|b| serde_json::from_slice::<Cache>(&b).ok())
         .filter(|c| c.schema_version == CACHE_SCHEMA)
         .unwrap_or_default();
-    let walker = crate::sandbox::walk_workspace(root, |rel| {
+    let walker = crate::walk::walk_workspace(root, |rel| {
         rel.as_os_str() != ".git" && rel.as_os_str() != ".pp-artifacts"
     });
     let mut paths = Vec::new();

@@ -4,12 +4,11 @@
 
 pub mod attest;
 mod manifest;
+pub mod schema;
 mod source;
 mod writer;
 
 pub use manifest::{Manifest, ManifestEntry, manifest, manifest_cached};
+pub use schema::REPRO_SCHEMA;
 pub use source::{Source, SourceInfo, source, source_info, strip_credentials};
 pub use writer::{BundleError, BundleWriter, write_atomic};
-
-/// Version of `repro.json`.
-pub const REPRO_SCHEMA: &str = "pp.repro/v1";

@@ -20,11 +20,11 @@
 use super::pattern::{compile, strip_ansi};
 use super::progress::RunnerProgress;
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
 /// The verdict on a failed command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Classification {
     /// A failure the code can be changed to fix.

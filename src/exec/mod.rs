@@ -5,10 +5,10 @@
 mod env;
 mod output;
 mod run;
-mod watch;
 
 pub use env::{EnvFilter, SECRET_ENV_VARS};
 pub use run::{
     Cancel, CancelHandle, Capture, CommandSpec, ExecError, Isolation, TIMEOUT_EXIT, read_log, run,
 };
-pub use watch::{GroupWatch, Reports, read_reports, signal_command};
+// The sandbox's watcher, which every command is reported to, lives with the sandbox.
+pub use crate::sandbox::{GroupWatch, signal_command};

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use serde_json::json;
 
-use crate::session::{Outcome, Status, TargetRun};
+use crate::outcome::{Outcome, Status, TargetRun};
 
 /// Version of the JSON summary of `run` / `prove`.
 pub const SUMMARY_SCHEMA: &str = "pp.summary/v1";

@@ -269,6 +269,37 @@ pub fn find_bwrap(env: &[(String, String)]) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("bwrap"))
 }
 
+/// The host's confinement, probed: the bubblewrap found in `env` and the layers a command
+/// confined by it gets (with a private network namespace when `deny_network`). Runs `true`
+/// confined in a scratch directory, so a machine that cannot confine is found out before
+/// anything is made. Sessions, replay and `pp doctor` all ask here.
+pub async fn probe_host(
+    deny_network: bool,
+    self_exe: &Path,
+    env: &[(String, String)],
+) -> Result<(PathBuf, Layers), Unconfinable> {
+    let bwrap = find_bwrap(env);
+    let scratch = tempfile::Builder::new()
+        .prefix("pp-probe-")
+        .tempdir()
+        .map_err(|e| Unconfinable {
+            reason: format!("cannot create a scratch directory for the probe: {e}"),
+            hint: "check TMPDIR".into(),
+        })?;
+    let probe = Confinement {
+        bwrap: bwrap.clone(),
+        self_exe: self_exe.to_owned(),
+        join: None,
+        deny_network,
+        hidden: Vec::new(),
+        writable: vec![scratch.path().to_owned()],
+        read_only: Vec::new(),
+        masked: Vec::new(),
+    };
+    let layers = probe.probe().await?;
+    Ok((bwrap, layers))
+}
+
 fn push(a: &mut Vec<String>, flag: &str, paths: &[&Path]) {
     a.push(flag.to_owned());
     a.extend(paths.iter().map(|p| p.to_string_lossy().into_owned()));

@@ -59,21 +59,13 @@ const HOST_ONLY_VARS: [&str; 16] = [
 /// Errors probing or driving the container engine.
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
-    #[error(
-        "container runtime `{runtime}` was not found: {detail}\nhint: install it (Debian: `apt-get install docker.io`) or set `policy.sandbox.container_runtime` (docker or podman); `pp doctor` shows what this machine offers"
-    )]
+    #[error("container runtime `{runtime}` was not found: {detail}")]
     RuntimeMissing { runtime: String, detail: String },
-    #[error(
-        "the `{runtime}` engine does not answer (`{runtime} info`): {detail}\nhint: start the engine (`systemctl start docker`, or `dockerd &`) and check that this user may reach it (the docker group, DOCKER_HOST)"
-    )]
+    #[error("the `{runtime}` engine does not answer (`{runtime} info`): {detail}")]
     EngineUnreachable { runtime: String, detail: String },
-    #[error(
-        "container image `{image}` is not in the local `{runtime}` image store\nhint: run `{runtime} pull {image}` or build it (`{runtime} build -t {image} .`), or set `policy.sandbox.container_image`; pp never pulls images itself"
-    )]
+    #[error("container image `{image}` is not in the local `{runtime}` image store")]
     ImageMissing { runtime: String, image: String },
-    #[error(
-        "the `{runtime}` engine answers but cannot start a container from `{image}`: {detail}\nhint: the engine's own error is above; check its log, its OCI runtime (runc or crun) and cgroup setup, and the policy's `cpu_limit`/`memory_limit`/`pids_limit`; for podman, `--init` needs catatonit and some hosts need a containers.conf (see the README's container section); `pp doctor` runs the same probe; to see the engine's answer yourself: `{argv}`"
-    )]
+    #[error("the `{runtime}` engine answers but cannot start a container from `{image}`: {detail}")]
     CannotStart {
         runtime: String,
         image: String,
@@ -89,13 +81,26 @@ pub enum ContainerError {
 }
 
 impl ContainerError {
+    /// What the user can do about it (`None` for a failed call, which says what failed).
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::RuntimeMissing { .. } => "install it (Debian: `apt-get install docker.io`) or set `policy.sandbox.container_runtime` (docker or podman); `pp doctor` shows what this machine offers"
+                .into(),
+            Self::EngineUnreachable { .. } => "start the engine (`systemctl start docker`, or `dockerd &`) and check that this user may reach it (the docker group, DOCKER_HOST)"
+                .into(),
+            Self::ImageMissing { image, runtime, .. } => format!(
+                "run `{runtime} pull {image}` or build it (`{runtime} build -t {image} .`), or set `policy.sandbox.container_image`; pp never pulls images itself"
+            ),
+            Self::CannotStart { argv, .. } => format!(
+                "the engine's own error is above; check its log, its OCI runtime (runc or crun) and cgroup setup, and the policy's `cpu_limit`/`memory_limit`/`pids_limit`; for podman, `--init` needs catatonit and some hosts need a containers.conf (see the README's container section); `pp doctor` runs the same probe; to see the engine's answer yourself: `{argv}`"
+            ),
+            Self::Call { .. } => return None,
+        })
+    }
+
     /// The message and the hint apart, for reports that show them separately.
     pub fn message_and_hint(&self) -> (String, Option<String>) {
-        let text = self.to_string();
-        match text.split_once("\nhint: ") {
-            Some((m, h)) => (m.to_owned(), Some(h.to_owned())),
-            None => (text, None),
-        }
+        (self.to_string(), self.hint())
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::SandboxError;
+use crate::walk::walk_workspace;
 
 /// Copies `from` into `to` (created).
 pub fn copy_tree(from: &Path, to: &Path, exclude: &[String]) -> Result<(), SandboxError> {
@@ -55,26 +56,6 @@ pub fn copy_tree(from: &Path, to: &Path, exclude: &[String]) -> Result<(), Sandb
         let dst = to.join(rel);
         copy_one(&src, &dst).map_err(|source| SandboxError::Copy { path: src, source })
     })
-}
-
-/// Every entry under `root`, hidden files included, no ignore files honoured, links not
-/// followed; `keep` sees each path relative to `root` and prunes what it rejects. The copy
-/// backend and the workspace manifest walk the same way.
-pub fn walk_workspace(
-    root: &Path,
-    keep: impl Fn(&Path) -> bool + Send + Sync + 'static,
-) -> ignore::Walk {
-    let base = root.to_owned();
-    ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .ignore(false)
-        .git_ignore(false)
-        .git_global(false)
-        .git_exclude(false)
-        .parents(false)
-        .follow_links(false)
-        .filter_entry(move |e| keep(e.path().strip_prefix(&base).unwrap_or(e.path())))
-        .build()
 }
 
 fn copy_one(src: &Path, dst: &Path) -> std::io::Result<()> {

@@ -60,7 +60,7 @@ pub fn stop(guard: &mut Option<std::process::Child>) {
 /// the commands still running, then removes the worktree's registration and the sandbox
 /// directory (only a `pp-sandbox-*` one).
 pub fn main(dir: &str, worktree: Option<(String, String)>) -> u8 {
-    crate::exec::read_reports(std::io::stdin().lock()).clean_up();
+    super::read_reports(std::io::stdin().lock()).clean_up();
     let dir = Path::new(dir);
     if !dir
         .file_name()

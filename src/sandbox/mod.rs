@@ -12,6 +12,7 @@ mod container;
 mod copy;
 mod guard;
 mod isolate;
+mod watch;
 mod worktree;
 
 #[cfg(unix)]
@@ -48,7 +49,9 @@ use serde::Serialize;
 
 use crate::policy::BackendKind;
 
-pub use confine::{BWRAP_ENV, Confinement, Layers as ConfinementLayers, Unconfinable, find_bwrap};
+pub use confine::{
+    BWRAP_ENV, Confinement, Layers as ConfinementLayers, Unconfinable, find_bwrap, probe_host,
+};
 pub use container::{
     ContainerError, ContainerNetwork, ContainerSpec, EngineInfo, SESSION_LABEL, client_env,
     client_version as container_client_version, container_env_names,
@@ -56,10 +59,10 @@ pub use container::{
     probe as probe_container_engine, probe_start as probe_container_start,
     remove_stale as remove_stale_containers,
 };
-pub use copy::walk_workspace;
 pub use isolate::{Holder, ISOLATE_SUBCOMMAND, main as isolate_main, network_wrapper_args};
 pub use netns::SIMULATE_NETNS_REFUSAL_ENV;
 pub use overlay::{Probe as OverlayProbe, SIMULATE_REFUSAL_ENV, probe as probe_overlay};
+pub use watch::{GroupWatch, Reports, read_reports, signal_command};
 
 /// Errors creating or removing a sandbox.
 #[derive(Debug, thiserror::Error)]
@@ -76,16 +79,27 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "git failed: {message}\nhint: the git_worktree backend needs a git repository with at least one commit; use `sandbox.backend: copy` otherwise"
-    )]
+    #[error("git failed: {message}")]
     Git { message: String },
-    #[error("sandbox backend `{backend}` is not available here: {reason}\nhint: {hint}")]
+    #[error("sandbox backend `{backend}` is not available here: {reason}")]
     Unsupported {
         backend: String,
         reason: String,
         hint: String,
     },
+}
+
+impl SandboxError {
+    /// What the user can do about it, when it is theirs to fix.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Self::Git { .. } => Some(
+                "the git_worktree backend needs a git repository with at least one commit; use `sandbox.backend: copy` otherwise",
+            ),
+            Self::Unsupported { hint, .. } => Some(hint),
+            Self::Create { .. } | Self::Copy { .. } => None,
+        }
+    }
 }
 
 /// A live sandbox. Dropping it removes it unless it was kept.
@@ -103,7 +117,7 @@ pub struct Sandbox {
     /// For `copy` and `git_worktree`: the guard process (see [`guard`]).
     guard: Option<std::process::Child>,
     /// Where commands' process groups are reported: the guard's or the overlay holder's stdin.
-    watch: Option<crate::exec::GroupWatch>,
+    watch: Option<GroupWatch>,
     /// The user's real tree (the repository's top, or the workspace), which confined commands
     /// must not reach.
     user_tree: PathBuf,
@@ -225,7 +239,7 @@ impl Sandbox {
         let watch = guard
             .as_mut()
             .and_then(|g| g.stdin.take())
-            .map(crate::exec::GroupWatch::new);
+            .map(GroupWatch::new);
         let made = match kind {
             BackendKind::GitWorktree => worktree::create(workspace, &top)
                 .map(|root| (root, Some((workspace.to_owned(), top)))),
@@ -390,7 +404,7 @@ impl Sandbox {
 
     /// Where a command's process group is reported, so it is killed should pp die (the
     /// guard's or the overlay holder's stdin; see `exec::GroupWatch`).
-    pub fn group_watch(&self) -> Option<crate::exec::GroupWatch> {
+    pub fn group_watch(&self) -> Option<GroupWatch> {
         self.watch.clone()
     }
 

@@ -126,9 +126,9 @@ impl Overlay {
 
     /// The holder's stdin, as the place to report commands' process groups: should pp die,
     /// the holder kills them before it unmounts (see `hold`).
-    pub fn take_watch(&mut self) -> Option<crate::exec::GroupWatch> {
+    pub fn take_watch(&mut self) -> Option<super::GroupWatch> {
         let stdin = self.child.as_mut()?.stdin.take()?;
-        Some(crate::exec::GroupWatch::new(stdin))
+        Some(super::GroupWatch::new(stdin))
     }
 
     pub fn holder(&self) -> Holder {
@@ -204,7 +204,7 @@ pub fn hold(lower: &str, upper: &str, work: &str) -> u8 {
             let _ = writeln!(out, "ready {}", if userns { "userns" } else { "root" });
             let _ = out.flush();
             // pp reports its commands' process groups here; end of file means pp is gone.
-            crate::exec::read_reports(std::io::stdin().lock()).clean_up();
+            super::read_reports(std::io::stdin().lock()).clean_up();
             let _ = nix::mount::umount2(lower, nix::mount::MntFlags::MNT_DETACH);
             let _ = std::fs::remove_dir_all(upper);
             prepare_removal(Path::new(work));

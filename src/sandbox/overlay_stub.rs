@@ -24,7 +24,7 @@ impl Overlay {
         match self.never {}
     }
 
-    pub fn take_watch(&mut self) -> Option<crate::exec::GroupWatch> {
+    pub fn take_watch(&mut self) -> Option<super::GroupWatch> {
         match self.never {}
     }
 

@@ -12,14 +12,17 @@ pub fn apply_to_workspace(
     bundle: &BundleWriter,
     patch_text: &str,
 ) -> Result<(), Error> {
-    let recorded: Manifest = std::fs::read(bundle.path("workspace_manifest.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| Error::Internal("the bundle's workspace manifest is unreadable".into()))?;
+    let unreadable = |source| Error::Unreadable {
+        what: "workspace manifest",
+        source,
+    };
+    let bytes = std::fs::read(bundle.path("workspace_manifest.json")).map_err(unreadable)?;
+    let recorded: Manifest =
+        serde_json::from_slice(&bytes).map_err(|e| unreadable(std::io::Error::from(e)))?;
     let cache = settings
         .workspace
         .join(".pp-artifacts")
-        .join(super::run::MANIFEST_CACHE);
+        .join(super::recorder::MANIFEST_CACHE);
     let now = manifest_cached(&settings.workspace, Some(&cache)).map_err(|e| Error::Io {
         what: format!("hash workspace {}", settings.workspace.display()),
         source: e,
@@ -47,11 +50,10 @@ pub fn apply_to_workspace(
             ),
         });
     }
-    let rules = super::run::write_rules(settings)
+    let rules = super::attempt::write_rules(settings)
         .compile()
-        .map_err(|e| Error::Internal(format!("write rules: {e}")))?;
-    let parsed = patch::parse(patch_text)
-        .map_err(|e| Error::Internal(format!("final.patch does not parse: {e}")))?;
+        .map_err(Error::WriteRules)?;
+    let parsed = patch::parse(patch_text).map_err(Error::FinalPatch)?;
     patch::apply(&settings.workspace, &parsed, &rules).map_err(|e| Error::Usage {
         message: format!("--apply failed: {}", e.feedback()),
         hint: "the tree is unchanged; apply final.patch by hand".into(),

@@ -2,13 +2,14 @@
 //! recorded targets under the recorded policy. No model is called. A different source is
 //! reported as such, never as a pass.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::verify::Runner;
 use super::workbench::{self, Plan};
 use crate::bundle::attest::VerifyReport;
+use crate::bundle::schema::{REPLAY_SCHEMA, ReplayStatus, Repro};
 use crate::bundle::{self, BundleError};
 use crate::error::Error;
 use crate::exec::{Cancel, EnvFilter};
@@ -43,8 +44,8 @@ pub struct ReplayTarget {
 pub struct ReplayOutcome {
     pub schema_version: &'static str,
     pub success: bool,
-    /// `replayed`, `failed`, `different_source`, `patch_failed`, `no_proof`, `infra_stop`.
-    pub status: &'static str,
+    /// Every value and its exit code: [`ReplayStatus`].
+    pub status: ReplayStatus,
     pub bundle: PathBuf,
     pub source: PathBuf,
     pub message: String,
@@ -60,7 +61,7 @@ impl ReplayOutcome {
     pub fn exit_code(&self) -> u8 {
         match (self.success, self.status) {
             (true, _) => 0,
-            (false, STATUS_INFRA_STOP) => super::Status::InfraStop.exit_code(),
+            (false, ReplayStatus::InfraStop) => super::Status::InfraStop.exit_code(),
             (false, _) => crate::error::EXIT_MISMATCH,
         }
     }
@@ -68,14 +69,13 @@ impl ReplayOutcome {
     /// Ends the replay as `infra_stop` with the container engine's error.
     fn infra_stop(mut self, e: &sandbox::ContainerError) -> Self {
         let (message, hint) = e.message_and_hint();
-        self.status = STATUS_INFRA_STOP;
+        self.status = ReplayStatus::InfraStop;
         self.message = format!("cannot replay in a container: {message}");
         self.hint = hint;
         self
     }
 }
 
-const STATUS_INFRA_STOP: &str = "infra_stop";
 /// The classification rule of container engine failures (`context::INFRA_RULES`).
 const ENGINE_RULE: &str = "container_engine";
 
@@ -113,126 +113,119 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Replays a bundle.
-pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcome, Error> {
-    let repro: serde_json::Value =
-        parse_json(opts, "repro.json", &read_bundle_file(opts, "repro.json")?)?;
-    let doc: PolicyDoc = parse_json(opts, "policy.json", &read_bundle_file(opts, "policy.json")?)?;
-    let patch_text = String::from_utf8_lossy(&read_bundle_file(opts, "final.patch")?).into_owned();
-    // Under a verified attestation the targets and the source come from its payload.
-    let predicate = opts.verified.as_ref().and_then(|r| r.predicate().cloned());
-    let record = predicate.as_ref().unwrap_or(&repro);
-    // Only a proof can be replayed: a bundle that records another status has nothing to hold.
-    let recorded_status = record["status"].as_str().unwrap_or("unknown");
-    if recorded_status != "proven" {
-        return Ok(ReplayOutcome {
-            schema_version: "pp.replay/v1",
-            success: false,
-            status: "no_proof",
-            bundle: opts.bundle.clone(),
-            source: opts.cwd.clone().unwrap_or_default(),
-            message: format!(
-                "the bundle records status `{recorded_status}`, not a proof; there is nothing to replay"
-            ),
-            hint: None,
-            targets: Vec::new(),
-        });
+/// The bundle's inputs to a replay: its records, policy and patch.
+struct Inputs {
+    repro: Repro,
+    doc: PolicyDoc,
+    patch_text: String,
+    /// The recorded status and source: the verified predicate's when there is one.
+    status: Option<String>,
+    commit: Option<String>,
+    dirty_diff_sha256: Option<String>,
+    untracked_sha256: Option<String>,
+    targets: Vec<TargetSpec>,
+}
+
+impl Inputs {
+    fn read(opts: &ReplayOptions) -> Result<Self, Error> {
+        let repro: Repro = parse_json(opts, "repro.json", &read_bundle_file(opts, "repro.json")?)?;
+        let doc = parse_json(opts, "policy.json", &read_bundle_file(opts, "policy.json")?)?;
+        let patch_text =
+            String::from_utf8_lossy(&read_bundle_file(opts, "final.patch")?).into_owned();
+        // Under a verified attestation the targets and the source come from its payload.
+        let (status, commit, dirty_diff_sha256, untracked_sha256) =
+            match opts.verified.as_ref().and_then(VerifyReport::proof) {
+                Some(p) => {
+                    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+                    (
+                        text(&p.status),
+                        text(&p.source.git_commit),
+                        text(&p.source.dirty_diff_sha256),
+                        text(&p.source.untracked_sha256),
+                    )
+                }
+                None => (
+                    Some(repro.status.as_str().to_owned()),
+                    repro.source.git_commit.clone(),
+                    repro.source.dirty_diff_sha256.clone(),
+                    repro.source.untracked_sha256.clone(),
+                ),
+            };
+        let targets = match &opts.verified {
+            Some(r) if !r.targets().is_empty() => r
+                .targets()
+                .into_iter()
+                .map(|t| TargetSpec {
+                    name: t.name.unwrap_or_else(|| "default".into()),
+                    cmd: t.cmd,
+                    argv: t.argv,
+                    junit: None,
+                })
+                .collect(),
+            _ => repro
+                .targets
+                .iter()
+                .map(|t| TargetSpec {
+                    name: t.name.clone(),
+                    cmd: t.cmd.clone(),
+                    argv: t.argv.clone(),
+                    junit: None,
+                })
+                .collect(),
+        };
+        Ok(Self {
+            repro,
+            doc,
+            patch_text,
+            status,
+            commit,
+            dirty_diff_sha256,
+            untracked_sha256,
+            targets,
+        })
     }
-    let targets: Vec<TargetSpec> = match &opts.verified {
-        Some(r) if !r.targets().is_empty() => r
-            .targets()
-            .into_iter()
-            .map(|t| TargetSpec {
-                name: t.name.unwrap_or_else(|| "default".into()),
-                cmd: t.cmd,
-                argv: t.argv,
-                junit: None,
-            })
-            .collect(),
-        _ => serde_json::from_value(repro["targets"].clone()).map_err(|e| {
-            Error::Bundle(BundleError::Read {
-                path: opts.bundle.join("repro.json"),
-                message: format!("`targets` is malformed: {e}"),
-            })
-        })?,
-    };
-    let source: PathBuf = match &opts.cwd {
-        Some(c) => c.clone(),
-        None => repro["source"]["workspace"]
-            .as_str()
-            .map(PathBuf::from)
-            .ok_or_else(|| Error::Usage {
-                message: "the bundle does not record its workspace".into(),
-                hint: "pass the source checkout with --cwd DIR".into(),
-            })?,
-    };
-    let source = source.canonicalize().map_err(|e| Error::Usage {
-        message: format!("replay source {} is not usable: {e}", source.display()),
-        hint: "pass the source checkout with --cwd DIR".into(),
-    })?;
-    let mut out = ReplayOutcome {
-        schema_version: "pp.replay/v1",
+}
+
+/// A replay that ended before anything ran.
+fn ended(
+    opts: &ReplayOptions,
+    source: PathBuf,
+    status: ReplayStatus,
+    message: String,
+) -> ReplayOutcome {
+    ReplayOutcome {
+        schema_version: REPLAY_SCHEMA,
         success: false,
-        status: "failed",
+        status,
         bundle: opts.bundle.clone(),
-        source: source.clone(),
-        message: String::new(),
+        source,
+        message,
         hint: None,
         targets: Vec::new(),
-    };
+    }
+}
 
-    // The source must be the one the proof was made on.
-    let now = bundle::source_info(&source);
-    let recorded_commit = record["source"]["git_commit"].as_str();
-    let recorded_dirty = record["source"]["dirty_diff_sha256"].as_str();
-    let mut differences = Vec::new();
-    if recorded_commit != now.git_commit.as_deref() {
-        differences.push(format!(
-            "commit {} was recorded, the source is at {}",
-            recorded_commit.unwrap_or("(none)"),
-            now.git_commit.as_deref().unwrap_or("(none)")
-        ));
+/// Replays a bundle.
+pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcome, Error> {
+    let inputs = Inputs::read(opts)?;
+    // Only a proof can be replayed: a bundle that records another status has nothing to hold.
+    let recorded_status = inputs.status.as_deref().unwrap_or("unknown");
+    if recorded_status != "proven" {
+        let message = format!(
+            "the bundle records status `{recorded_status}`, not a proof; there is nothing to replay"
+        );
+        let source = opts.cwd.clone().unwrap_or_default();
+        return Ok(ended(opts, source, ReplayStatus::NoProof, message));
     }
-    if recorded_dirty != now.dirty_diff_sha256.as_deref() {
-        differences.push("the uncommitted changes differ from the recorded ones".to_owned());
-    }
-    if record["source"]["untracked_sha256"].as_str() != now.untracked_sha256.as_deref() {
-        differences.push("the untracked files differ from the recorded ones".to_owned());
-    }
-    if recorded_commit.is_none() {
-        // Without git, the manifest is the only record of the source: compare it file by file.
-        let recorded: bundle::Manifest = parse_json(
-            opts,
-            "workspace_manifest.json",
-            &read_bundle_file(opts, "workspace_manifest.json")?,
-        )?;
-        let current = bundle::manifest(&source).map_err(|e| Error::Io {
-            what: format!("hash replay source {}", source.display()),
-            source: e,
-        })?;
-        let changed: Vec<&str> = current
-            .files
-            .iter()
-            .filter(|f| !recorded.files.contains(f))
-            .chain(recorded.files.iter().filter(|f| !current.files.contains(f)))
-            .map(|f| f.path.as_str())
-            .take(5)
-            .collect();
-        if !changed.is_empty() {
-            differences.push(format!(
-                "files differ from the recorded manifest: {}",
-                changed.join(", ")
-            ));
-        }
-    }
+    let source = source_dir(opts, &inputs.repro)?;
+    let differences = differences(opts, &inputs, &source)?;
     if !differences.is_empty() && !opts.allow_different_source {
-        out.status = "different_source";
-        out.message = format!("different source: {}", differences.join("; "));
-        return Ok(out);
+        let message = format!("different source: {}", differences.join("; "));
+        return Ok(ended(opts, source, ReplayStatus::DifferentSource, message));
     }
-
-    let p = &doc.policy;
-    let resolved = policy::resolve_targets(p, &targets).map_err(|refused| Error::Usage {
+    let mut out = ended(opts, source.clone(), ReplayStatus::Failed, String::new());
+    let p = &inputs.doc.policy;
+    let resolved = policy::resolve_targets(p, &inputs.targets).map_err(|refused| Error::Usage {
         message: format!(
             "the bundle's policy does not allow its own targets: {}",
             refused
@@ -243,106 +236,9 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         ),
         hint: "the bundle was edited or is corrupt; verify it with `pp verify-attestation`".into(),
     })?;
-    // Set when the bundle records no image id (older bundles): the replay then ran the tag.
-    let mut unpinned_image: Option<String> = None;
-    let replay_id = {
-        let mut b = [0u8; 4];
-        let _ = getrandom::fill(&mut b);
-        format!("replay-{}", crate::digest::hex(&b))
-    };
-    // In a container, as recorded: the engine and the very image the proof ran on (by its id,
-    // whatever the policy's tag points at now) must be here; pp never pulls. An engine that is
-    // missing, silent or cannot start a container is the machine's failure (`infra_stop`); a
-    // missing image is the user's to load (exit 2).
-    // The bundle is hostile input: a runtime it names is a host program, run only when the
-    // auditor trusts it (as a policy file's, see `settings::untrusted_programs`).
-    let runtime = &p.sandbox.container_runtime;
-    if p.sandbox.backend == BackendKind::Container
-        && !crate::settings::KNOWN_RUNTIMES.contains(&runtime.as_str())
-        && !opts
-            .env
-            .iter()
-            .any(|(k, v)| k == crate::settings::TRUST_POLICY_ENV && v == "1")
-    {
-        return Err(Error::Usage {
-            message: format!(
-                "the bundle's policy names `{runtime}` as its container runtime, a host program pp would run with your environment"
-            ),
-            hint: format!(
-                "if you trust it, set {}=1; pp knows `docker` and `podman` by name",
-                crate::settings::TRUST_POLICY_ENV
-            ),
-        });
-    }
-    let container = if p.sandbox.backend == BackendKind::Container {
-        let client_env = sandbox::client_env(opts.env.iter().cloned());
-        let tag = &p.sandbox.container_image;
-        let recorded = repro["container"]["image_id"]
-            .as_str()
-            .filter(|id| !id.is_empty());
-        let info = match sandbox::probe_container_engine(
-            &p.sandbox.container_runtime,
-            recorded.unwrap_or(tag),
-            &client_env,
-        )
-        .await
-        {
-            Ok(info) => info,
-            Err(e @ sandbox::ContainerError::ImageMissing { .. }) => {
-                let (message, hint) = match (&e, recorded) {
-                    (sandbox::ContainerError::ImageMissing { runtime, .. }, Some(id)) => (
-                        format!(
-                            "the image the proof ran on, {id} (`{tag}` then), is not in the local `{runtime}` image store"
-                        ),
-                        Some(format!(
-                            "load that exact image (`{runtime} pull` the tag's repository by digest, or `{runtime} load`); pp never pulls, and whatever `{tag}` is here now is not the recorded environment"
-                        )),
-                    ),
-                    _ => e.message_and_hint(),
-                };
-                return Err(Error::Usage {
-                    message: format!("cannot replay in a container: {message}"),
-                    hint: hint.unwrap_or_else(|| "see `pp doctor`".into()),
-                });
-            }
-            Err(e) => return Ok(out.infra_stop(&e)),
-        };
-        if let Err(e) =
-            sandbox::probe_container_start(&p.sandbox, &info.image_id, &client_env, &replay_id)
-                .await
-        {
-            return Ok(out.infra_stop(&e));
-        }
-        if recorded.is_none() {
-            unpinned_image = Some(tag.clone());
-        }
-        Some((info, client_env))
-    } else {
-        None
-    };
-    let plan = match container {
-        Some((info, client_env)) => {
-            let (sb, network, name) = (p.sandbox.clone(), p.network, replay_id.clone());
-            Plan::Container(Box::new(move |root| {
-                sandbox::ContainerSpec::from_policy(
-                    &sb,
-                    network,
-                    info.image_id,
-                    root,
-                    name,
-                    client_env,
-                )
-            }))
-        }
-        None => workbench::plan_confined(p, &opts.self_exe, &opts.env)
-            .await
-            .map_err(|e| Error::Usage {
-                message: format!(
-                    "replay runs the recorded targets confined, and cannot here: {}",
-                    e.reason
-                ),
-                hint: e.hint,
-            })?,
+    let (plan, unpinned_image) = match plan(opts, p, &inputs.repro).await? {
+        Ok(x) => x,
+        Err(e) => return Ok(out.infra_stop(&e)),
     };
     let workbench::Workbench { sandbox, isolation } = workbench::open(
         &source,
@@ -352,27 +248,13 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         plan,
     )?;
     let root = sandbox.root().to_owned();
-    if !patch_text.trim().is_empty() {
-        let rules = WriteRules {
-            write_allowlist: p.write_allowlist.clone(),
-            deny_write: p.deny_write.clone(),
-            protected: policy::protected_globs(None, &p.protected),
-            max_files_changed: p.limits.max_files_changed,
-            max_patch_bytes: p.limits.max_patch_bytes,
-            guard_tests: !p.allow_test_edits,
-        }
-        .compile()
-        .map_err(|e| Error::Internal(format!("write rules: {e}")))?;
-        let applied =
-            patch::parse(&patch_text).and_then(|parsed| patch::apply(&root, &parsed, &rules));
-        if let Err(rej) = applied {
-            out.status = "patch_failed";
-            out.message = format!(
-                "final.patch does not apply to the source: {}",
-                rej.feedback()
-            );
-            return Ok(out);
-        }
+    if let Err(rej) = apply_patch(p, &root, &inputs.patch_text)? {
+        out.status = ReplayStatus::PatchFailed;
+        out.message = format!(
+            "final.patch does not apply to the source: {}",
+            rej.feedback()
+        );
+        return Ok(out);
     }
     let logs = tempfile::tempdir().map_err(|e| Error::Io {
         what: "create a log directory for replay".into(),
@@ -395,6 +277,106 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
     };
     let runs = runner.run_all(&resolved, logs.path()).await?;
     drop(sandbox);
+    judge_replay(&mut out, &runs, &inputs.repro);
+    if let Some(tag) = unpinned_image {
+        out.message.push_str(&format!(
+            " (the bundle records no image id: this ran whatever `{tag}` names here now)"
+        ));
+    }
+    Ok(out)
+}
+
+/// The source checkout to replay against: `--cwd`, else the recorded workspace.
+fn source_dir(opts: &ReplayOptions, repro: &Repro) -> Result<PathBuf, Error> {
+    let source: PathBuf = match &opts.cwd {
+        Some(c) => c.clone(),
+        None if !repro.source.workspace.is_empty() => PathBuf::from(&repro.source.workspace),
+        None => {
+            return Err(Error::Usage {
+                message: "the bundle does not record its workspace".into(),
+                hint: "pass the source checkout with --cwd DIR".into(),
+            });
+        }
+    };
+    source.canonicalize().map_err(|e| Error::Usage {
+        message: format!("replay source {} is not usable: {e}", source.display()),
+        hint: "pass the source checkout with --cwd DIR".into(),
+    })
+}
+
+/// How `source` differs from the one the proof was made on (empty when it is the same).
+fn differences(opts: &ReplayOptions, inputs: &Inputs, source: &Path) -> Result<Vec<String>, Error> {
+    let now = bundle::source_info(source);
+    let recorded_commit = inputs.commit.as_deref();
+    let mut differences = Vec::new();
+    if recorded_commit != now.git_commit.as_deref() {
+        differences.push(format!(
+            "commit {} was recorded, the source is at {}",
+            recorded_commit.unwrap_or("(none)"),
+            now.git_commit.as_deref().unwrap_or("(none)")
+        ));
+    }
+    if inputs.dirty_diff_sha256 != now.dirty_diff_sha256 {
+        differences.push("the uncommitted changes differ from the recorded ones".to_owned());
+    }
+    if inputs.untracked_sha256 != now.untracked_sha256 {
+        differences.push("the untracked files differ from the recorded ones".to_owned());
+    }
+    if recorded_commit.is_none() {
+        // Without git, the manifest is the only record of the source: compare it file by file.
+        let recorded: bundle::Manifest = parse_json(
+            opts,
+            "workspace_manifest.json",
+            &read_bundle_file(opts, "workspace_manifest.json")?,
+        )?;
+        let current = bundle::manifest(source).map_err(|e| Error::Io {
+            what: format!("hash replay source {}", source.display()),
+            source: e,
+        })?;
+        let changed: Vec<&str> = current
+            .files
+            .iter()
+            .filter(|f| !recorded.files.contains(f))
+            .chain(recorded.files.iter().filter(|f| !current.files.contains(f)))
+            .map(|f| f.path.as_str())
+            .take(5)
+            .collect();
+        if !changed.is_empty() {
+            differences.push(format!(
+                "files differ from the recorded manifest: {}",
+                changed.join(", ")
+            ));
+        }
+    }
+    Ok(differences)
+}
+
+/// Applies `final.patch` under the bundle's write rules; the rejection when it does not apply.
+fn apply_patch(
+    p: &policy::Policy,
+    root: &Path,
+    patch_text: &str,
+) -> Result<Result<(), patch::Rejection>, Error> {
+    if patch_text.trim().is_empty() {
+        return Ok(Ok(()));
+    }
+    let rules = WriteRules {
+        write_allowlist: p.write_allowlist.clone(),
+        deny_write: p.deny_write.clone(),
+        protected: policy::protected_globs(None, &p.protected),
+        max_files_changed: p.limits.max_files_changed,
+        max_patch_bytes: p.limits.max_patch_bytes,
+        guard_tests: !p.allow_test_edits,
+    }
+    .compile()
+    .map_err(Error::WriteRules)?;
+    Ok(patch::parse(patch_text)
+        .and_then(|parsed| patch::apply(root, &parsed, &rules))
+        .map(drop))
+}
+
+/// The verdict on the replayed runs: the proof's own test counts are the bar.
+fn judge_replay(out: &mut ReplayOutcome, runs: &[crate::outcome::TargetRun], repro: &Repro) {
     out.targets = runs
         .iter()
         .map(|r| ReplayTarget {
@@ -413,29 +395,29 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         }
         _ => None,
     }) {
-        out.status = STATUS_INFRA_STOP;
+        out.status = ReplayStatus::InfraStop;
         out.message = format!(
             "target `{target}` could not run: the container engine failed ({evidence}); the replay says nothing about the proof"
         );
         out.hint = Some(
             "fix the engine (its log, its OCI runtime, the policy's limits; `pp doctor` probes it), then replay again".into(),
         );
-        return Ok(out);
+        return;
     }
-    // The proof's own test counts are the bar: exit 0 with fewer tests, or without the tests
-    // that passed in the proof, does not hold.
-    let recorded_final = repro["result"]["final"]
-        .as_array()
-        .cloned()
+    // Exit 0 with fewer tests, or without the tests that passed in the proof, does not hold.
+    let recorded_final = repro
+        .result
+        .as_ref()
+        .map(|r| r.final_runs.as_slice())
         .unwrap_or_default();
     let mut problems = Vec::new();
     for r in runs.iter().filter(|r| r.passed()) {
-        let recorded: Option<crate::context::TestSummary> = recorded_final
+        let recorded = recorded_final
             .iter()
-            .find(|f| f["target"] == r.target.as_str())
-            .and_then(|f| serde_json::from_value(f["tests"].clone()).ok());
+            .find(|f| f.target == r.target)
+            .and_then(|f| f.tests.as_ref());
         let recorded = crate::context::TestEvidence {
-            summary: recorded.as_ref(),
+            summary: recorded,
             progress: None,
         };
         for p in crate::context::integrity_problems(
@@ -449,7 +431,7 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
     }
     out.success = runs.iter().all(|r| r.passed()) && problems.is_empty();
     if out.success {
-        out.status = "replayed";
+        out.status = ReplayStatus::Replayed;
         out.message = "every recorded target passed with final.patch applied".into();
     } else if problems.is_empty() {
         out.message =
@@ -461,10 +443,115 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
             problems.join("; ")
         );
     }
-    if let Some(tag) = unpinned_image {
-        out.message.push_str(&format!(
-            " (the bundle records no image id: this ran whatever `{tag}` names here now)"
-        ));
+}
+
+/// How the replayed targets run: in a container as recorded (the engine and the very image the
+/// proof ran on, by its id, whatever the policy's tag points at now; pp never pulls), or
+/// confined on the host. `Err` inside: the engine is missing, silent or cannot start a
+/// container, the machine's failure (`infra_stop`). Also the tag, when the bundle records no
+/// image id (older bundles): the replay then runs the tag.
+async fn plan(
+    opts: &ReplayOptions,
+    p: &policy::Policy,
+    repro: &Repro,
+) -> Result<Result<(Plan, Option<String>), sandbox::ContainerError>, Error> {
+    if p.sandbox.backend != BackendKind::Container {
+        let plan = workbench::plan_confined(p, &opts.self_exe, &opts.env)
+            .await
+            .map_err(|e| Error::Usage {
+                message: format!(
+                    "replay runs the recorded targets confined, and cannot here: {}",
+                    e.reason
+                ),
+                hint: e.hint,
+            })?;
+        return Ok(Ok((plan, None)));
     }
-    Ok(out)
+    trust_runtime(opts, p)?;
+    let replay_id = {
+        let mut b = [0u8; 4];
+        let _ = getrandom::fill(&mut b);
+        format!("replay-{}", crate::digest::hex(&b))
+    };
+    let client_env = sandbox::client_env(opts.env.iter().cloned());
+    let tag = &p.sandbox.container_image;
+    let recorded = repro
+        .container
+        .as_ref()
+        .and_then(|c| c.image_id.as_deref())
+        .filter(|id| !id.is_empty());
+    let probed = sandbox::probe_container_engine(
+        &p.sandbox.container_runtime,
+        recorded.unwrap_or(tag),
+        &client_env,
+    )
+    .await;
+    let info = match probed {
+        Ok(info) => info,
+        // A missing image is the user's to load (exit 2).
+        Err(e @ sandbox::ContainerError::ImageMissing { .. }) => {
+            return Err(image_missing(&e, recorded, tag));
+        }
+        Err(e) => return Ok(Err(e)),
+    };
+    if let Err(e) =
+        sandbox::probe_container_start(&p.sandbox, &info.image_id, &client_env, &replay_id).await
+    {
+        return Ok(Err(e));
+    }
+    let unpinned_image = recorded.is_none().then(|| tag.clone());
+    let (sb, network) = (p.sandbox.clone(), p.network);
+    let plan = Plan::Container(Box::new(move |root| {
+        sandbox::ContainerSpec::from_policy(
+            &sb,
+            network,
+            info.image_id,
+            root,
+            replay_id,
+            client_env,
+        )
+    }));
+    Ok(Ok((plan, unpinned_image)))
+}
+
+/// The bundle is hostile input: a runtime it names is a host program, run only when the auditor
+/// trusts it (as a policy file's, see `settings::untrusted_programs`).
+fn trust_runtime(opts: &ReplayOptions, p: &policy::Policy) -> Result<(), Error> {
+    let runtime = &p.sandbox.container_runtime;
+    if crate::settings::KNOWN_RUNTIMES.contains(&runtime.as_str())
+        || opts
+            .env
+            .iter()
+            .any(|(k, v)| k == crate::settings::TRUST_POLICY_ENV && v == "1")
+    {
+        return Ok(());
+    }
+    Err(Error::Usage {
+        message: format!(
+            "the bundle's policy names `{runtime}` as its container runtime, a host program pp would run with your environment"
+        ),
+        hint: format!(
+            "if you trust it, set {}=1; pp knows `docker` and `podman` by name",
+            crate::settings::TRUST_POLICY_ENV
+        ),
+    })
+}
+
+/// The image the proof ran on is not here: name it by its id, never swap in the tag's.
+fn image_missing(e: &sandbox::ContainerError, recorded: Option<&str>, tag: &str) -> Error {
+    let (message, hint) = match (e, recorded) {
+        (sandbox::ContainerError::ImageMissing { runtime, .. }, Some(id)) => (
+            format!(
+                "the image the proof ran on, {id} (`{tag}` then), is not in the local `{runtime}` image store"
+            ),
+            Some(format!(
+                "load that exact image (`{runtime} pull` the tag's repository by digest, or `{runtime} load`); pp never pulls, and whatever `{tag}` is here now is not the recorded environment"
+            )),
+        ),
+        _ => e.message_and_hint(),
+    };
+    Error::Usage {
+        message: format!("cannot replay in a container: {message}"),
+        hint: hint.unwrap_or_else(|| "see `pp doctor`".into()),
+    }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::bundle::attest::{self, AttestError, Mode, SignKeys, Trust, VerifyKeys, VerifyReport};
 use crate::error::Error;
-use crate::settings::Settings;
+use crate::settings::{Env, Settings};
 
 fn read_pem(path: &Path, what: &str) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|e| Error::Usage {
@@ -64,6 +64,7 @@ pub fn verify_keys(
 /// file matching its digest in the attestation).
 pub fn verify_bundle(
     bundle: &Path,
+    env: &Env,
     key_env: &str,
     public_keys: &[PathBuf],
     require: Option<Trust>,
@@ -76,8 +77,7 @@ pub fn verify_bundle(
                 .into(),
         });
     }
-    let env = |k: &str| crate::hardening::var(k);
-    let keys = verify_keys(&env, key_env, public_keys)?;
+    let keys = verify_keys(&|k: &str| env.var(k), key_env, public_keys)?;
     let mut report = attest::verify(bundle, &keys, require);
     if !keys.any() && !allow_unsigned {
         report.fail(format!(
@@ -88,8 +88,8 @@ pub fn verify_bundle(
 }
 
 /// True when the verifier has a key: the HMAC variable is set, or public keys are given.
-pub fn verify_key_configured(key_env: &str, public_keys: &[PathBuf]) -> bool {
-    !public_keys.is_empty() || crate::hardening::var(key_env).is_some_and(|v| !v.is_empty())
+pub fn verify_key_configured(env: &Env, key_env: &str, public_keys: &[PathBuf]) -> bool {
+    !public_keys.is_empty() || env.get(key_env).is_some_and(|v| !v.is_empty())
 }
 
 /// Writes `attestation.json` for a finished session; returns its path. Nothing may be written

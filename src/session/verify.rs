@@ -6,56 +6,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::context::{self, Classification, RunnerProgress, TestEvidence, TestSummary};
-use crate::exec::{Cancel, Capture, CommandSpec, ExecError, Isolation};
+use crate::context::{self, Classification};
+use crate::exec::{Cancel, CommandSpec, ExecError, Isolation};
+pub use crate::outcome::TargetRun;
 use crate::policy::{Limits, Target};
 
 /// The largest JUnit report read.
 const JUNIT_MAX_BYTES: u64 = 64 << 20;
-
-/// One target's run.
-#[derive(Debug, Clone, Serialize)]
-pub struct TargetRun {
-    pub target: String,
-    #[serde(flatten)]
-    pub capture: Capture,
-    pub tests: Option<TestSummary>,
-    /// How far the test runner got (started, finished, the test in progress).
-    pub runner: Option<RunnerProgress>,
-    pub classification: Classification,
-}
-
-impl TargetRun {
-    pub fn passed(&self) -> bool {
-        self.capture.passed()
-    }
-
-    pub fn evidence(&self) -> TestEvidence<'_> {
-        TestEvidence {
-            summary: self.tests.as_ref(),
-            progress: self.runner.as_ref(),
-        }
-    }
-
-    /// For a run stopped at its time limit inside a test: what to tell the proposer.
-    pub fn hang_note(&self) -> Option<String> {
-        if !(self.capture.timed_out || self.capture.exit_code == 124)
-            || self.classification != Classification::Code
-        {
-            return None;
-        }
-        let runner = self.runner.as_ref()?;
-        Some(match &runner.running {
-            Some(test) => format!(
-                "the command was stopped at its time limit while test `{test}` was running: this test hangs (an endless loop, or a wait that never ends)"
-            ),
-            None => format!(
-                "the command was stopped at its time limit after {} had started (`{}`): a test hangs (an endless loop, or a wait that never ends)",
-                runner.runner, runner.started
-            ),
-        })
-    }
-}
 
 /// The verdict over every target for one candidate.
 #[derive(Debug, Clone, Serialize)]

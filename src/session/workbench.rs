@@ -6,8 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
-
+use crate::bundle::schema::{Applied, IsolationNetwork, IsolationRecord, Loopback};
 use crate::exec::Isolation;
 use crate::policy::{BackendKind, Network, Policy};
 use crate::sandbox::{self, ConfinementLayers, ContainerSpec, Sandbox, SandboxError, Unconfinable};
@@ -38,25 +37,7 @@ pub(crate) async fn plan_confined(
     env: &[(String, String)],
 ) -> Result<Plan, Unconfinable> {
     let deny_network = p.network == Network::Deny;
-    let bwrap = sandbox::find_bwrap(env);
-    let scratch = tempfile::Builder::new()
-        .prefix("pp-probe-")
-        .tempdir()
-        .map_err(|e| Unconfinable {
-            reason: format!("cannot create a scratch directory for the probe: {e}"),
-            hint: "check TMPDIR".into(),
-        })?;
-    let probe = sandbox::Confinement {
-        bwrap: bwrap.clone(),
-        self_exe: self_exe.to_owned(),
-        join: None,
-        deny_network,
-        hidden: Vec::new(),
-        writable: vec![scratch.path().to_owned()],
-        read_only: Vec::new(),
-        masked: Vec::new(),
-    };
-    let layers = probe.probe().await?;
+    let (bwrap, layers) = sandbox::probe_host(deny_network, self_exe, env).await?;
     Ok(Plan::Confined {
         bwrap,
         deny_network,
@@ -65,19 +46,32 @@ pub(crate) async fn plan_confined(
 }
 
 /// What `repro.json` and `environment.json` record about isolation under `plan`.
-pub(crate) fn isolation_record(network: Network, plan: &Plan) -> serde_json::Value {
+pub(crate) fn isolation_record(network: Network, plan: &Plan) -> IsolationRecord {
     match plan {
         Plan::Confined {
             deny_network,
             layers,
             ..
-        } => json!({
-            "network": network,
-            "applied": if *deny_network { "network_namespace" } else { "none" },
-            "loopback": if *deny_network { "up" } else { "host" },
-            "confinement": layers,
-        }),
-        Plan::Container(_) => json!({"network": network, "applied": "container"}),
+        } => IsolationRecord {
+            network: network.into(),
+            applied: if *deny_network {
+                Applied::NetworkNamespace
+            } else {
+                Applied::None
+            },
+            loopback: Some(if *deny_network {
+                Loopback::Up
+            } else {
+                Loopback::Host
+            }),
+            confinement: serde_json::to_value(layers).ok(),
+            ..IsolationRecord::default()
+        },
+        Plan::Container(_) => IsolationRecord {
+            network: network.into(),
+            applied: Applied::Container,
+            ..IsolationRecord::default()
+        },
     }
 }
 
@@ -102,4 +96,14 @@ pub(crate) fn open(
         Plan::Container(spec) => Isolation::Container(spec(sandbox.root().to_owned())),
     };
     Ok(Workbench { sandbox, isolation })
+}
+
+/// The bundle's records name the policy's network setting; the bundle does not know the policy.
+impl From<Network> for IsolationNetwork {
+    fn from(n: Network) -> Self {
+        match n {
+            Network::Deny => Self::Deny,
+            Network::Allow => Self::Allow,
+        }
+    }
 }

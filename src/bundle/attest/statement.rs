@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::sign::ATTESTATION_FILE;
 use super::walk::BundleFile;
+use crate::bundle::schema::{Attester, PredicateSource, ProofPredicate};
 
 /// The statement `_type` pp writes and accepts.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -67,25 +68,29 @@ pub(crate) fn predicate_from_repro(repro: Option<&Value>) -> Value {
         None => Value::Null,
     };
     let source = repro.and_then(|r| r.get("source"));
-    json!({
-        "status": field(repro, "status"),
-        "command": field(repro, "command"),
-        "targets": targets,
-        "policy_sha256": field(repro, "policy_sha256"),
-        "source": {
-            "git_commit": field(source, "git_commit"),
-            "git_dirty": field(source, "git_dirty"),
-            "dirty_diff_sha256": field(source, "dirty_diff_sha256"),
-            "untracked_sha256": field(source, "untracked_sha256"),
+    let predicate = ProofPredicate {
+        status: field(repro, "status"),
+        command: field(repro, "command"),
+        targets,
+        policy_sha256: field(repro, "policy_sha256"),
+        source: PredicateSource {
+            git_commit: field(source, "git_commit"),
+            git_dirty: field(source, "git_dirty"),
+            dirty_diff_sha256: field(source, "dirty_diff_sha256"),
+            untracked_sha256: field(source, "untracked_sha256"),
         },
-        "sandbox": field(repro, "sandbox"),
-        "isolation": field(repro, "isolation"),
-        "provider": field(repro, "provider"),
-        "model": field(repro, "model"),
-        "pp_version": field(repro, "pp_version"),
-        "timings": field(repro, "timings"),
-        "attester": {"name": "pp", "version": env!("CARGO_PKG_VERSION")},
-    })
+        sandbox: field(repro, "sandbox"),
+        isolation: field(repro, "isolation"),
+        provider: field(repro, "provider"),
+        model: field(repro, "model"),
+        pp_version: field(repro, "pp_version"),
+        timings: field(repro, "timings"),
+        attester: Attester {
+            name: "pp".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+    };
+    serde_json::to_value(predicate).unwrap_or_default()
 }
 
 /// The statement over `files` (already sorted by path) with `predicate`.

@@ -68,6 +68,12 @@ impl VerifyReport {
         }
     }
 
+    /// The verified predicate as its type (lenient: a field of another shape reads as `null`).
+    pub fn proof(&self) -> Option<crate::bundle::schema::ProofPredicate> {
+        let p = self.predicate()?;
+        Some(serde_json::from_value(p.clone()).unwrap_or_default())
+    }
+
     /// Records a problem found outside [`verify`] (a policy of the caller's): the report is then
     /// not `ok` and vouches for no statement or file.
     pub fn fail(&mut self, problem: String) {

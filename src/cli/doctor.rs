@@ -3,11 +3,15 @@
 
 use serde_json::json;
 
-use crate::cli::DoctorArgs;
+use std::path::PathBuf;
+
+use super::args::DoctorArgs;
+use super::output;
 use crate::console::outln;
 use crate::error::Error;
-use crate::policy::{self, TargetSpec};
-use crate::sandbox;
+use crate::policy::{self, LoadedPolicy, Policy, TargetSpec};
+use crate::sandbox::{self, ConfinementLayers, OverlayProbe, Unconfinable};
+use crate::settings::Env;
 
 fn probe(prog: &str, args: &[&str]) -> Result<String, String> {
     match std::process::Command::new(prog).args(args).output() {
@@ -26,32 +30,79 @@ fn probe(prog: &str, args: &[&str]) -> Result<String, String> {
     }
 }
 
-pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
-    let cwd = std::env::current_dir().map_err(|e| Error::Io {
-        what: "read the working directory".into(),
-        source: e,
-    })?;
-    let loaded = policy::load(&cwd, a.policy.as_deref())?;
-    let p = &loaded.doc.policy;
-    let exe = std::env::current_exe().map_err(|e| Error::Io {
-        what: "locate the pp executable".into(),
-        source: e,
-    })?;
-    // Probed with the network denied, so every layer this machine can give is shown.
-    let env = crate::hardening::vars();
-    let mut strictest = p.clone();
-    strictest.network = policy::Network::Deny;
-    let confined = crate::session::probe_confinement(&strictest, &exe, &env).await;
-    let overlay = {
-        let exe = exe.clone();
-        tokio::task::spawn_blocking(move || crate::sandbox::probe_overlay(&exe))
+/// `pp doctor`: probe, then print the JSON document or the human report.
+pub(super) async fn doctor(a: DoctorArgs, env: &Env) -> Result<u8, Error> {
+    let loaded = policy::load(&output::workspace()?, a.policy.as_deref())?;
+    let exe = output::self_exe()?;
+    let machine = Machine::probe(&loaded.doc.policy, exe, env).await;
+    let command_check = command_check(&loaded.doc.policy, a.command.as_deref());
+    if a.json {
+        let doc = doc_json(&loaded, command_check.as_ref(), &machine);
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
+        return Ok(0);
+    }
+    human_policy(
+        &loaded,
+        command_check.as_ref(),
+        a.command.as_deref(),
+        &machine,
+    )?;
+    human_machine(&loaded.doc.policy, &machine)?;
+    Ok(0)
+}
+
+/// What the probes found on this machine.
+struct Machine {
+    /// The strictest confinement: with a private network namespace.
+    confined: Result<ConfinementLayers, Unconfinable>,
+    bwrap: PathBuf,
+    overlay: Result<OverlayProbe, String>,
+    auto_picks: &'static str,
+    container: Result<String, String>,
+    engine: Result<String, String>,
+    image_id: Result<String, String>,
+    start: Result<(), String>,
+    git: Result<String, String>,
+}
+
+impl Machine {
+    async fn probe(p: &Policy, exe: PathBuf, env: &Env) -> Self {
+        // Probed with the network denied, so every layer this machine can give is shown.
+        let confined = sandbox::probe_host(true, &exe, env.vars())
             .await
-            .unwrap_or_else(|e| Err(format!("the probe panicked: {e}")))
-    };
-    let auto_picks = if overlay.is_ok() { "overlay" } else { "copy" };
+            .map(|(_, layers)| layers);
+        let overlay = tokio::task::spawn_blocking(move || crate::sandbox::probe_overlay(&exe))
+            .await
+            .unwrap_or_else(|e| Err(format!("the probe panicked: {e}")));
+        let auto_picks = if overlay.is_ok() { "overlay" } else { "copy" };
+        let (container, engine, image_id, start) = probe_container(p, env).await;
+        Self {
+            confined,
+            bwrap: sandbox::find_bwrap(env.vars()),
+            overlay,
+            auto_picks,
+            container,
+            engine,
+            image_id,
+            start,
+            git: probe("git", &["--version"]),
+        }
+    }
+}
+
+type ContainerProbes = (
+    Result<String, String>,
+    Result<String, String>,
+    Result<String, String>,
+    Result<(), String>,
+);
+
+/// The container client, engine, image, and a container started from it, each only when the
+/// one before answered.
+async fn probe_container(p: &Policy, env: &Env) -> ContainerProbes {
     let runtime = &p.sandbox.container_runtime;
     let image = &p.sandbox.container_image;
-    let client_env = sandbox::client_env(env.iter().cloned());
+    let client_env = sandbox::client_env(env.vars().iter().cloned());
     let msg = |e: sandbox::ContainerError| e.message_and_hint().0;
     let container = sandbox::container_client_version(runtime, &client_env)
         .await
@@ -78,24 +129,48 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
         }
         Err(_) => Err("no image".into()),
     };
-    let git = probe("git", &["--version"]);
-    let command_check = a.command.as_ref().map(|c| {
-        let mut pol = p.clone();
-        if pol.allowed_commands.is_none() && pol.allowed_argv.is_none() {
-            pol.allowed_commands = Some(vec![c.clone()]);
-        }
-        let spec = TargetSpec {
-            name: "default".into(),
-            cmd: Some(c.clone()),
-            argv: None,
-            junit: None,
-        };
-        match policy::resolve_targets(&pol, &[spec]) {
-            Ok(t) => json!({"command": c, "allowed": true, "runs_as": t[0].invocation}),
-            Err(_) => json!({"command": c, "allowed": false}),
-        }
-    });
-    let doc = json!({
+    (container, engine, image_id, start)
+}
+
+/// `--command C`: whether the policy allows it, and how it would run.
+fn command_check(p: &Policy, command: Option<&str>) -> Option<serde_json::Value> {
+    let c = command?;
+    let mut pol = p.clone();
+    if pol.allowed_commands.is_none() && pol.allowed_argv.is_none() {
+        pol.allowed_commands = Some(vec![c.to_owned()]);
+    }
+    let spec = TargetSpec {
+        name: "default".into(),
+        cmd: Some(c.to_owned()),
+        argv: None,
+        junit: None,
+    };
+    Some(match policy::resolve_targets(&pol, &[spec]) {
+        Ok(t) => json!({"command": c, "allowed": true, "runs_as": t[0].invocation}),
+        Err(_) => json!({"command": c, "allowed": false}),
+    })
+}
+
+/// The `pp.doctor/v1` document.
+fn doc_json(
+    loaded: &LoadedPolicy,
+    command_check: Option<&serde_json::Value>,
+    m: &Machine,
+) -> serde_json::Value {
+    let p = &loaded.doc.policy;
+    let runtime = &p.sandbox.container_runtime;
+    let image = &p.sandbox.container_image;
+    let (confined, overlay, auto_picks, container, engine, image_id, start, git) = (
+        &m.confined,
+        &m.overlay,
+        m.auto_picks,
+        &m.container,
+        &m.engine,
+        &m.image_id,
+        &m.start,
+        &m.git,
+    );
+    json!({
         "schema_version": "pp.doctor/v1",
         "policy": {
             "path": loaded.path.as_ref().map(|p| p.display().to_string()),
@@ -108,41 +183,48 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
         "machine": {
             "os": std::env::consts::OS,
             "arch": std::env::consts::ARCH,
-            "git": match &git { Ok(v) => json!({"available": true, "version": v}), Err(e) => json!({"available": false, "error": e}) },
-            "network_isolation": match &confined {
+            "git": match git { Ok(v) => json!({"available": true, "version": v}), Err(e) => json!({"available": false, "error": e}) },
+            "network_isolation": match confined {
                 Ok(l) if l.network_namespace => json!({"available": true, "how": "network namespace (bubblewrap), loopback up", "probe": "ran `true` confined in a fresh network namespace"}),
                 Ok(_) => json!({"available": false, "error": "no network namespace"}),
                 Err(e) => json!({"available": false, "error": e.reason, "hint": e.hint}),
             },
-            "confinement": match &confined {
-                Ok(l) => json!({"available": true, "bwrap": sandbox::find_bwrap(&env), "layers": l, "probe": "ran `true` under bubblewrap and pp's inner stage, which reported each layer"}),
-                Err(e) => json!({"available": false, "bwrap": sandbox::find_bwrap(&env), "error": e.reason, "hint": e.hint}),
+            "confinement": match confined {
+                Ok(l) => json!({"available": true, "bwrap": m.bwrap, "layers": l, "probe": "ran `true` under bubblewrap and pp's inner stage, which reported each layer"}),
+                Err(e) => json!({"available": false, "bwrap": m.bwrap, "error": e.reason, "hint": e.hint}),
             },
-            "overlay_sandbox": match &overlay {
+            "overlay_sandbox": match overlay {
                 Ok(o) => json!({"available": true, "how": if o.user_namespace { "overlayfs (userxattr) in an unprivileged user + mount namespace" } else { "overlayfs in a private mount namespace (root)" }, "setup_ms": o.setup_ms, "probe": "mounted a scratch tree; a command inside renamed a lower directory, deleted a lower file, created one; the lower layer stayed unchanged"}),
                 Err(e) => json!({"available": false, "error": e}),
             },
             "auto_backend": auto_picks,
             "container_runtime": {
                 "name": runtime,
-                "client": match &container { Ok(v) => json!(v), Err(e) => json!({"error": e}) },
-                "engine": match &engine { Ok(v) => json!({"available": true, "server_version": v, "probe": format!("`{runtime} info` answered")}), Err(e) => json!({"available": false, "error": e}) },
-                "image": match &image_id {
+                "client": match container { Ok(v) => json!(v), Err(e) => json!({"error": e}) },
+                "engine": match engine { Ok(v) => json!({"available": true, "server_version": v, "probe": format!("`{runtime} info` answered")}), Err(e) => json!({"available": false, "error": e}) },
+                "image": match image_id {
                     Ok(id) => json!({"name": image, "present": true, "id": id, "probe": format!("`{runtime} image inspect {image}`")}),
                     Err(e) => json!({"name": image, "present": false, "error": e}),
                 },
-                "start": match &start {
+                "start": match start {
                     Ok(()) => json!({"ran": true, "probe": format!("`{runtime} run --rm --init --network none --pull never` with the policy's user, limits and a mount, running `true` in the image")}),
                     Err(e) => json!({"ran": false, "error": e}),
                 },
                 "usable": container.is_ok() && engine.is_ok() && image_id.is_ok() && start.is_ok(),
             },
         },
-    });
-    if a.json {
-        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
-        return Ok(0);
-    }
+    })
+}
+
+/// The policy half of the human report.
+fn human_policy(
+    loaded: &LoadedPolicy,
+    command_check: Option<&serde_json::Value>,
+    command: Option<&str>,
+    m: &Machine,
+) -> Result<(), Error> {
+    let p = &loaded.doc.policy;
+    let auto_picks = m.auto_picks;
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     outln!(
         "policy: {}",
@@ -186,13 +268,30 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             String::new()
         }
     )?;
-    if let Some(c) = &command_check {
+    if let Some(c) = command_check {
         outln!(
             "command {:?}: allowed: {}",
-            a.command.as_deref().unwrap_or(""),
+            command.unwrap_or(""),
             yes_no(c["allowed"].as_bool().unwrap_or(false))
         )?;
     }
+    Ok(())
+}
+
+/// The machine half of the human report.
+fn human_machine(p: &Policy, m: &Machine) -> Result<(), Error> {
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let runtime = &p.sandbox.container_runtime;
+    let image = &p.sandbox.container_image;
+    let (confined, overlay, container, engine, image_id, start, git) = (
+        &m.confined,
+        &m.overlay,
+        &m.container,
+        &m.engine,
+        &m.image_id,
+        &m.start,
+        &m.git,
+    );
     outln!("machine:")?;
     outln!(
         "  git: {}",
@@ -200,11 +299,11 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
             .map(String::as_str)
             .unwrap_or_else(|e| e.as_str())
     )?;
-    match &confined {
+    match confined {
         Ok(l) => {
             outln!(
                 "  confinement: available (bubblewrap {})",
-                sandbox::find_bwrap(&env).display()
+                m.bwrap.display()
             )?;
             outln!(
                 "    pid namespace: {}; mount namespace: {}; user namespace: {}",
@@ -237,7 +336,7 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
     }
     outln!(
         "  overlay sandbox: {}",
-        match &overlay {
+        match overlay {
             Ok(o) => format!(
                 "available ({}; a probe mount took {:.1} ms)",
                 if o.user_namespace {
@@ -252,7 +351,7 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
     )?;
     outln!(
         "  container runtime `{runtime}`: {}",
-        match (&container, &engine) {
+        match (container, engine) {
             (Ok(v), Ok(s)) => format!("{v}; engine answers (server {s})"),
             (Ok(v), Err(e)) => format!("{v}; engine not answering: {e}"),
             (Err(e), _) => e.clone(),
@@ -260,17 +359,17 @@ pub async fn doctor(a: DoctorArgs) -> Result<u8, Error> {
     )?;
     outln!(
         "  container image `{image}`: {}",
-        match &image_id {
+        match image_id {
             Ok(id) => format!("present ({id})"),
             Err(e) => format!("not usable: {e}"),
         }
     )?;
     outln!(
         "  container start: {}",
-        match &start {
+        match start {
             Ok(()) => "a throwaway container ran `true` (usable)".to_owned(),
             Err(e) => format!("not usable: {e}"),
         }
     )?;
-    Ok(0)
+    Ok(())
 }

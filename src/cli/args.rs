@@ -1,0 +1,221 @@
+//! The clap types of every command: the flags as parsed, and nothing else. Each command's file
+//! turns them into settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::policy::AttestMode;
+use crate::settings::SessionFlags;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pp",
+    version,
+    about = "Proves code fixes: reproduce a failure in a sandbox, apply a proposed patch under a policy, verify it, and write a proof bundle.",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Prove CMD (one proof target named `default`).
+    Run {
+        /// The failing command, e.g. "cargo test" (several words are joined with shell quoting; put them after `--` when they start with `-`).
+        #[arg(required = true, num_args = 1.., value_name = "CMD")]
+        cmd: Vec<String>,
+        #[command(flatten)]
+        session: SessionArgs,
+    },
+    /// Prove every `proof_targets` entry of the policy together.
+    Prove(SessionArgs),
+    /// Re-apply a bundle's final.patch to a fresh sandbox of the source and rerun its targets (no model).
+    Replay(ReplayArgs),
+    /// (Re)write a bundle's attestation.json.
+    Attest(AttestArgs),
+    /// Check a bundle against its attestation and the verifier's own keys.
+    VerifyAttestation(VerifyArgs),
+    /// Show the resolved policy and what this machine can enforce.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    Auto,
+    #[value(name = "hmac-sha256")]
+    HmacSha256,
+    Ed25519,
+    None,
+}
+
+impl From<ModeArg> for AttestMode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Auto => AttestMode::Auto,
+            ModeArg::HmacSha256 => AttestMode::HmacSha256,
+            ModeArg::Ed25519 => AttestMode::Ed25519,
+            ModeArg::None => AttestMode::None,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    /// Policy file (default: pp.yaml, pp.yml or pp.json in the working directory).
+    #[arg(long, value_name = "F")]
+    pub policy: Option<PathBuf>,
+    /// Proposer: auto (suggest, then any configured model), suggest, stub, openai, local, command, command:PATH; comma-separated for a fallback chain.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Sign the bundle (attestation.json).
+    #[arg(long)]
+    pub attest: bool,
+    /// Attestation mode.
+    #[arg(long, value_name = "M")]
+    pub attestation_mode: Option<ModeArg>,
+    /// Environment variable holding the HMAC key.
+    #[arg(long, value_name = "NAME")]
+    pub attestation_key_env: Option<String>,
+    /// Keep the sandbox after the session (its path is printed).
+    #[arg(long)]
+    pub keep_sandbox: bool,
+    /// After a proof, apply final.patch to the working tree (only if it is unchanged since the run began).
+    #[arg(long)]
+    pub apply: bool,
+    /// Free text for the proposer (an error description, an issue body), or @FILE.
+    #[arg(long, value_name = "TEXT|@FILE")]
+    pub context: Option<String>,
+    /// Trust the policy file's host programs (`policy.provider.command`, a `container_runtime` other than docker or podman); also PP_TRUST_POLICY=1.
+    #[arg(long)]
+    pub trust_policy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The proof bundle directory.
+    pub bundle: PathBuf,
+    /// Source checkout to replay against (default: the recorded workspace).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Verify the attestation first; replay only a verified bundle (the default whenever a key is configured or the bundle is attested).
+    #[arg(long)]
+    pub verify_attestation: bool,
+    /// Fail unless the bundle carries a valid signature of this kind.
+    #[arg(long, value_name = "KIND")]
+    pub require: Option<RequireArg>,
+    /// Accept a bundle no configured key vouches for: an attested one on its digests alone, one without attestation.json as it is.
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Replay even when the source differs from the recorded one (reported, never as a plain pass).
+    #[arg(long)]
+    pub allow_different_source: bool,
+    /// Environment variable holding the HMAC key, for --verify-attestation.
+    #[arg(long, value_name = "NAME", default_value = "PP_ATTEST_HMAC_KEY")]
+    pub key_env: String,
+    /// Ed25519 public key (SPKI PEM) to trust, for --verify-attestation; may be repeated.
+    #[arg(long, value_name = "F")]
+    pub public_key: Vec<PathBuf>,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// The proof bundle directory.
+    #[arg(required_unless_present = "generate_key")]
+    pub bundle: Option<PathBuf>,
+    #[arg(long, value_name = "M", default_value = "auto")]
+    pub mode: ModeArg,
+    /// Environment variable holding the HMAC key (at least 32 bytes).
+    #[arg(long, value_name = "NAME", default_value = "PP_ATTEST_HMAC_KEY")]
+    pub key_env: String,
+    /// Ed25519 private key (PKCS#8 PEM).
+    #[arg(long, value_name = "F")]
+    pub key_file: Option<PathBuf>,
+    /// Generate an Ed25519 key pair: the private key at F, the public key (SPKI PEM) at F.pub.
+    #[arg(long, value_name = "F", conflicts_with = "bundle")]
+    pub generate_key: Option<PathBuf>,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RequireArg {
+    Hmac,
+    Ed25519,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The proof bundle directory.
+    pub bundle: PathBuf,
+    /// Fail unless the bundle carries a valid signature of this kind.
+    #[arg(long, value_name = "KIND")]
+    pub require: Option<RequireArg>,
+    /// Environment variable holding the HMAC key.
+    #[arg(long, value_name = "NAME", default_value = "PP_ATTEST_HMAC_KEY")]
+    pub key_env: String,
+    /// Ed25519 public key (SPKI PEM) to trust; may be repeated.
+    #[arg(long, value_name = "F")]
+    pub public_key: Vec<PathBuf>,
+    /// With no key configured, accept the bundle on integrity alone (its files match the attested digests; trust: unsigned).
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Policy file (default: discovered in the working directory).
+    #[arg(long, value_name = "F")]
+    pub policy: Option<PathBuf>,
+    /// Check whether this command would be allowed.
+    #[arg(long, value_name = "C")]
+    pub command: Option<String>,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Command {
+    /// Whether the command promised one JSON document on stdout.
+    pub fn json(&self) -> bool {
+        match self {
+            Self::Run { session, .. } => session.json,
+            Self::Prove(a) => a.json,
+            Self::Replay(a) => a.json,
+            Self::Attest(a) => a.json,
+            Self::VerifyAttestation(a) => a.json,
+            Self::Doctor(a) => a.json,
+        }
+    }
+}
+
+impl SessionArgs {
+    /// The flags as settings read them.
+    pub fn flags(&self) -> SessionFlags {
+        SessionFlags {
+            policy: self.policy.clone(),
+            provider: self.provider.clone(),
+            json: self.json,
+            attest: self.attest,
+            attestation_mode: self.attestation_mode.map(Into::into),
+            attestation_key_env: self.attestation_key_env.clone(),
+            keep_sandbox: self.keep_sandbox,
+            apply: self.apply,
+            context: self.context.clone(),
+            trust_policy: self.trust_policy,
+        }
+    }
+}

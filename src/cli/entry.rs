@@ -1,0 +1,177 @@
+//! The binary's entry: parse, run the command, report an error, pick the exit code. Errors
+//! print as `error: …` (with their causes) and `hint: …` on stderr, and, under `--json`, as one
+//! `pp.error/v1` document on stdout.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde_json::json;
+
+use super::args::{Cli, Command};
+use crate::console::{errln, outln};
+use crate::error::{EXIT_USAGE, Error};
+use crate::exec::Cancel;
+use crate::settings::{Env, Mode};
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if raw
+        .get(1)
+        .is_some_and(|a| a == crate::sandbox::ISOLATE_SUBCOMMAND)
+    {
+        return isolate_main(&raw[2..]);
+    }
+    crate::hardening::init();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            // `--json` promises one JSON document on stdout, even for a bad command line.
+            if raw.iter().any(|a| a == "--json") {
+                // Nothing is left to report a failure to.
+                let _ = outln!("{}", clap_error_json(&e));
+            }
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    init_tracing();
+    let json = cli.command.json();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            errln!("error: failed to start the async runtime: {e}");
+            return ExitCode::from(crate::error::EXIT_INTERNAL);
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            report_error(&e, json);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// `pp __isolate …`: the isolation wrapper and overlay holder (see `sandbox::isolate`).
+fn isolate_main(args: &[std::ffi::OsString]) -> ExitCode {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    ExitCode::from(crate::sandbox::isolate_main(&args))
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("pp=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(crate::console::QuietStderr)
+        .log_internal_errors(false)
+        .with_ansi(
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+/// The `pp.error/v1` document for a command line clap refused: clap's own sentence, which names
+/// the flag or value (`unexpected argument '--x' found`), and its tip as the hint.
+fn clap_error_json(e: &clap::Error) -> serde_json::Value {
+    let rendered = e.render().to_string();
+    // The first paragraph is the error (`… not provided:` lists the arguments below it).
+    let error = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let error = match error.strip_prefix("error: ") {
+        Some(e) => e.to_owned(),
+        None if error.is_empty() => e.kind().to_string(),
+        None => error,
+    };
+    let hint = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tip: "))
+        .map(str::to_owned)
+        .unwrap_or_else(|| "see `pp --help` or `pp <command> --help`".to_owned());
+    json!({"schema_version": "pp.error/v1", "success": false, "error": error, "hint": hint, "exit_code": EXIT_USAGE})
+}
+
+/// `error: …` with its causes, then `hint: …` on stderr; under `--json`, the `pp.error/v1`
+/// document on stdout, the hint in its own field (as for a command line clap refused).
+fn report_error(e: &Error, json: bool) {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(&format!("\n  caused by: {s}"));
+        source = s.source();
+    }
+    errln!("error: {msg}");
+    let hint = e.hint();
+    if let Some(h) = &hint {
+        errln!("hint: {h}");
+    }
+    if json {
+        let mut doc = json!({"schema_version": "pp.error/v1", "success": false, "error": msg});
+        if let Some(h) = hint {
+            doc["hint"] = json!(h);
+        }
+        doc["exit_code"] = json!(e.exit_code());
+        // The exit code still tells; a stdout that cannot take the document has no better way.
+        let _ = outln!("{doc}");
+    }
+}
+
+/// A cancellation that SIGINT or SIGTERM triggers.
+pub(super) fn cancel_on_signals() -> Cancel {
+    let (handle, cancel) = Cancel::new();
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+        tracing::warn!("signal received: stopping the running command and cleaning up");
+        handle.cancel();
+    });
+    cancel
+}
+
+/// Runs `cmd` with the environment read once, here.
+async fn dispatch(cmd: Command) -> Result<u8, Error> {
+    let env = Env::snapshot();
+    match cmd {
+        Command::Run { cmd, session } => {
+            let line = match cmd.as_slice() {
+                [one] => one.clone(),
+                _ => shlex::try_join(cmd.iter().map(String::as_str))
+                    .unwrap_or_else(|_| cmd.join(" ")),
+            };
+            super::run::session(Mode::Run(line), &session, &env).await
+        }
+        Command::Prove(a) => super::run::session(Mode::Prove, &a, &env).await,
+        Command::Replay(a) => super::replay::replay(a, &env).await,
+        Command::Attest(a) => super::attest::attest(a, &env),
+        Command::VerifyAttestation(a) => super::verify::verify_attestation(a, &env),
+        Command::Doctor(a) => super::doctor::doctor(a, &env).await,
+    }
+}

@@ -1,0 +1,19 @@
+//! The command line: clap types (`args`), one file per command (`run` for `run` and `prove`,
+//! `replay`, `attest`, `verify`, `doctor`), and the entry that parses, dispatches, reports errors
+//! and picks the exit code. Commands print stdout (data) and stderr (everything else); each
+//! works from settings resolved once: its flags, the environment read once (`settings::Env`),
+//! and the policy file.
+
+mod args;
+mod attest;
+mod doctor;
+mod entry;
+mod output;
+mod replay;
+mod run;
+mod verify;
+
+pub use args::{
+    AttestArgs, Cli, Command, DoctorArgs, ModeArg, ReplayArgs, RequireArg, SessionArgs, VerifyArgs,
+};
+pub use entry::main;

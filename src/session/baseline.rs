@@ -1,0 +1,80 @@
+//! The baseline stage: run every target on the untouched sandbox, classify the failure, and
+//! rerun the failing targets to check it recurs. Returns the [`Baseline`] the attempts work
+//! against, or how the session ends (`already_passing`, `infra_stop`, `not_reproducible`);
+//! which, `decide` says.
+
+use std::ops::ControlFlow;
+
+use serde_json::json;
+
+use super::decide::{self, End};
+use super::recorder::{Provenance, Recorder};
+use super::verify::Runner;
+use crate::context::Classification;
+use crate::error::Error;
+use crate::outcome::TargetRun;
+use crate::policy::Target;
+use crate::settings::Settings;
+
+/// A failure worth proving a fix for: it is the code's, and it recurs.
+pub(super) struct Baseline {
+    /// The baseline's failed runs: the evidence a proposer gets.
+    pub failed: Vec<TargetRun>,
+}
+
+/// The runs as the events summarise them.
+pub(super) fn summaries(runs: &[TargetRun]) -> serde_json::Value {
+    serde_json::to_value(runs.iter().map(TargetRun::summary).collect::<Vec<_>>())
+        .unwrap_or_default()
+}
+
+/// Runs the baseline (into `rec.baseline`), records the user's tree's provenance once the
+/// background task is done, and checks the failure.
+pub(super) async fn establish(
+    settings: &Settings,
+    rec: &mut Recorder,
+    runner: &Runner,
+    provenance: tokio::task::JoinHandle<Provenance>,
+) -> Result<ControlFlow<End, Baseline>, Error> {
+    let base_dir = rec.path("attempts/0_baseline");
+    rec.baseline = runner.run_all(&rec.targets, &base_dir).await?;
+    rec.provenance(settings, provenance).await?;
+    rec.event("baseline", json!({"runs": summaries(&rec.baseline)}));
+    if let Some(end) = decide::after_baseline(&rec.baseline) {
+        rec.classification = rec
+            .baseline
+            .iter()
+            .filter(|r| !r.passed())
+            .map(|r| &r.classification)
+            .find(|c| matches!(c, Classification::Infra { .. }))
+            .cloned();
+        rec.final_runs = rec.baseline.clone();
+        return Ok(ControlFlow::Break(end));
+    }
+    rec.classification = Some(Classification::Code);
+    let failing: Vec<Target> = rec
+        .targets
+        .iter()
+        .filter(|t| {
+            rec.baseline
+                .iter()
+                .any(|r| r.target == t.name && !r.passed())
+        })
+        .cloned()
+        .collect();
+    // Reproduce: a failure that does not recur is flaky, and no proof can rest on it.
+    for k in 1..=settings.doc().policy.reproduce_runs {
+        let reruns = runner
+            .run_all(&failing, &base_dir.join(format!("rerun_{k}")))
+            .await?;
+        rec.event("reproduce", json!({"run": k, "runs": summaries(&reruns)}));
+        if let Some(end) = decide::after_rerun(k, &reruns) {
+            rec.final_runs = rec.baseline.clone();
+            return Ok(ControlFlow::Break(end));
+        }
+    }
+    let failed = rec.baseline.iter().filter(|r| !r.passed()).cloned();
+    Ok(ControlFlow::Continue(Baseline {
+        failed: failed.collect(),
+    }))
+}

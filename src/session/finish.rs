@@ -1,0 +1,149 @@
+//! The finish: minimize the winner, write the rest of the bundle (`final.patch`,
+//! `environment.json`, `final_summary.md`, the finished `repro.json`), remove or keep the
+//! sandbox, `--apply`, and sign last. Returns the [`Outcome`] the report renders.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::attempt::{Attempter, Winner};
+use super::decide::End;
+use super::recorder::Recorder;
+use super::{Outcome, Status, TargetOutcome, minimize};
+use crate::error::Error;
+use crate::sandbox::Sandbox;
+use crate::settings::Settings;
+
+/// What the loop left: how it ended, and the winner with its attempter when proven.
+pub(super) struct Ended<'s> {
+    pub end: End,
+    pub winner: Option<(Winner, Attempter<'s>)>,
+}
+
+/// Writes the rest of the bundle, cleans up, signs, applies; the outcome for the report.
+pub(super) async fn finish(
+    settings: &Settings,
+    mut rec: Recorder,
+    sandbox: Option<Sandbox>,
+    ended: Ended<'_>,
+) -> Result<Outcome, Error> {
+    if let Some((w, bench)) = &ended.winner {
+        let (patch_text, files) = minimize::minimized(settings, &mut rec, bench, w).await;
+        rec.winner_patch = Some(patch_text);
+        rec.changed_files = files;
+    }
+    let final_patch = rec.final_patch()?;
+    let sandbox_kept = teardown(settings, &mut rec, sandbox);
+    rec.environment(settings)?;
+    let mut outcome = outcome(&rec, ended.end, final_patch, sandbox_kept);
+    if settings.apply && outcome.status == Status::Proven {
+        apply(settings, &rec, &mut outcome);
+    }
+    let summary = crate::report::final_summary(
+        &outcome,
+        &rec.baseline,
+        &rec.final_runs,
+        rec.winner_patch.as_deref(),
+    );
+    rec.final_summary(&summary)?;
+    rec.event(
+        "session_end",
+        json!({"status": outcome.status, "attempts_used": outcome.attempts_used, "applied": outcome.applied}),
+    );
+    rec.repro(settings, Some(&outcome))?;
+    // Signing comes last: nothing may be written to the bundle after it.
+    if settings.attest.enabled {
+        outcome.attestation = Some(super::sign::sign_bundle(settings, rec.dir())?);
+    }
+    Ok(outcome)
+}
+
+/// Keeps the sandbox (`--keep-sandbox`: its path) or removes it.
+fn teardown(
+    settings: &Settings,
+    rec: &mut Recorder,
+    sandbox: Option<Sandbox>,
+) -> Option<std::path::PathBuf> {
+    let clock = Instant::now();
+    match sandbox {
+        Some(s) if settings.keep_sandbox => Some(s.keep()),
+        Some(s) => {
+            if let Err(e) = s.cleanup() {
+                tracing::warn!("{e}");
+            }
+            rec.sandbox_removed(clock.elapsed());
+            None
+        }
+        None => None,
+    }
+}
+
+fn outcome(
+    rec: &Recorder,
+    end: End,
+    final_patch: std::path::PathBuf,
+    sandbox_kept: Option<std::path::PathBuf>,
+) -> Outcome {
+    let exit_of = |runs: &[crate::outcome::TargetRun], name: &str| {
+        runs.iter()
+            .find(|r| r.target == name)
+            .map(|r| r.capture.exit_code)
+    };
+    let targets = rec
+        .targets
+        .iter()
+        .map(|t| TargetOutcome {
+            name: t.name.clone(),
+            command: t.invocation.display(),
+            baseline_exit_code: exit_of(&rec.baseline, &t.name),
+            final_exit_code: exit_of(&rec.final_runs, &t.name),
+        })
+        .collect();
+    Outcome {
+        status: end.status,
+        session_id: rec.session_id.clone(),
+        attempts_used: rec.attempts_used,
+        final_exit_code: final_exit(rec, end.status),
+        proof_bundle: rec.dir().to_owned(),
+        final_patch: Some(final_patch),
+        attestation: None,
+        message: end.message,
+        hint: end.hint,
+        applied: false,
+        apply_refused: None,
+        sandbox_kept,
+        targets,
+        changed_files: rec.changed_files.clone(),
+    }
+}
+
+/// The exit code the summary reports: 0 for a success, else the first failed run's.
+fn final_exit(rec: &Recorder, status: Status) -> i32 {
+    if status.success() {
+        return 0;
+    }
+    rec.final_runs
+        .iter()
+        .chain(rec.baseline.iter())
+        .find(|r| !r.passed())
+        .map(|r| r.capture.exit_code)
+        .unwrap_or(0)
+}
+
+/// `--apply`: the proof stands whatever happens here; a refusal is reported beside it.
+fn apply(settings: &Settings, rec: &Recorder, outcome: &mut Outcome) {
+    let Some(patch_text) = &rec.winner_patch else {
+        return;
+    };
+    match super::apply::apply_to_workspace(settings, rec.writer(), patch_text) {
+        Ok(()) => outcome.applied = true,
+        Err(e) => {
+            tracing::warn!("{e}");
+            let (message, hint) = (e.to_string(), e.hint());
+            outcome.apply_refused = Some(message);
+            if outcome.hint.is_none() {
+                outcome.hint = hint;
+            }
+        }
+    }
+}

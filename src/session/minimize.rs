@@ -1,0 +1,95 @@
+//! Minimization: the winning diff without the hunks the proof does not need. Subsets are
+//! applied to the same sandbox, verified, and undone (delta debugging, `patch::minimize`), at
+//! most [`MINIMIZE_MAX_RUNS`] runs. Anything going wrong falls back to the whole winner.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::json;
+
+use super::attempt::{Attempter, Winner};
+use super::recorder::Recorder;
+use super::verify::judge;
+use crate::bundle::schema::{MinimizationRecord, MinimizeRunRecord};
+use crate::exec::ExecError;
+use crate::patch;
+use crate::settings::Settings;
+
+/// Verification runs minimization may spend; ddmin's own worst case (n² + 3n) bounds it below
+/// this for small patches.
+const MINIMIZE_MAX_RUNS: usize = 16;
+
+/// The winning diff, minimized when the policy asks and there is more than one hunk, and the
+/// files it changes.
+pub(super) async fn minimized(
+    settings: &Settings,
+    rec: &mut Recorder,
+    bench: &Attempter<'_>,
+    w: &Winner,
+) -> (String, Vec<String>) {
+    rec.event("winner", json!({"attempt": w.attempt}));
+    let whole = (w.changes.diff(), w.changes.changed_paths());
+    let units = patch::hunks(&w.patch);
+    if !settings.doc().policy.minimize || units.len() < 2 {
+        return whole;
+    }
+    if let Err(e) = w.changes.undo(&bench.root) {
+        tracing::warn!("minimization skipped: failed to undo the winner: {e}");
+        return whole;
+    }
+    let counter = Arc::new(AtomicUsize::new(0));
+    let (baseline, targets) = (&rec.baseline, &rec.targets);
+    let result = patch::minimize(units.len(), MINIMIZE_MAX_RUNS, |subset: Vec<usize>| {
+        let log_root = rec.path(&format!(
+            "attempts/{}/minimize/run_{}",
+            w.attempt,
+            counter.fetch_add(1, Ordering::SeqCst) + 1
+        ));
+        async move {
+            let sub = patch::sub_patch(&w.patch, &subset);
+            let Ok(changes) = patch::apply(&bench.root, &sub, &bench.rules) else {
+                return Ok::<bool, ExecError>(false);
+            };
+            let runs = bench.runner.run_all(targets, &log_root).await;
+            let undo = changes.undo(&bench.root);
+            let passed = judge(baseline, runs?).passed;
+            Ok(undo.is_ok() && passed)
+        }
+    })
+    .await;
+    let m = match result {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!("minimization stopped: {e}");
+            return whole;
+        }
+    };
+    let mut kept_paths: Vec<String> = m
+        .kept
+        .iter()
+        .filter_map(|i| units.get(*i))
+        .map(|u| u.path.clone())
+        .collect();
+    kept_paths.dedup();
+    let all_kept = m.kept.len() == units.len();
+    let subset = (!all_kept).then(|| patch::render_subset(&w.patch, &m.kept));
+    rec.minimized(MinimizationRecord {
+        hunks_before: units.len(),
+        hunks_after: m.kept.len(),
+        runs: m
+            .runs
+            .into_iter()
+            .map(|r| MinimizeRunRecord {
+                subset: r.subset,
+                passed: r.passed,
+            })
+            .collect(),
+        kept: m.kept,
+        max_runs: MINIMIZE_MAX_RUNS,
+        exhausted: m.exhausted,
+    });
+    match subset {
+        Some(text) => (text, kept_paths),
+        None => whole,
+    }
+}
