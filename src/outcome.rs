@@ -73,6 +73,8 @@ pub struct Outcome {
     pub sandbox_kept: Option<PathBuf>,
     pub targets: Vec<TargetOutcome>,
     pub changed_files: Vec<String>,
+    /// What a reviewer should know of where the patch came from (a patch found by `search`).
+    pub patch_note: Option<String>,
 }
 
 impl From<Status> for RecordedStatus {

@@ -379,8 +379,9 @@ fn resolve_provider(
         .or_else(|| doc.policy.provider.name.clone())
         .unwrap_or_else(|| "auto".to_owned());
     if name.trim() == "auto" {
-        // The compilers' own suggestions first: free, deterministic, and often enough.
-        let mut chain = vec![ProviderSpec::Suggest];
+        // The compilers' own suggestions first: free, deterministic, and often enough; then
+        // the search over small edits, which costs test runs but no tokens.
+        let mut chain = vec![ProviderSpec::Suggest, ProviderSpec::Search];
         if env("PP_OPENAI_API_KEY").is_some() {
             chain.push(ProviderSpec::OpenAi);
         }
@@ -417,14 +418,15 @@ mod tests {
 
     #[test]
     fn auto_starts_with_suggest_and_adds_configured_models() {
-        assert_eq!(chain(None, &[]), vec![ProviderSpec::Suggest]);
+        use ProviderSpec::{Local, OpenAi, Search, Suggest};
+        assert_eq!(chain(None, &[]), vec![Suggest, Search]);
         assert_eq!(
             chain(None, &[("PP_OPENAI_API_KEY", "k")]),
-            vec![ProviderSpec::Suggest, ProviderSpec::OpenAi]
+            vec![Suggest, Search, OpenAi]
         );
         assert_eq!(
             chain(None, &[("PP_LOCAL_BASE_URL", "http://127.0.0.1:1/v1")]),
-            vec![ProviderSpec::Suggest, ProviderSpec::Local]
+            vec![Suggest, Search, Local]
         );
         // An explicit choice replaces the chain, `suggest` and `stub` included.
         assert_eq!(chain(Some("suggest"), &[]), vec![ProviderSpec::Suggest]);

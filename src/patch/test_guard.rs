@@ -18,9 +18,12 @@
 //!   process exits (`sys.exit`, `os._exit`, `std::process::exit`, `process.exit`, `os.Exit`)
 //!   and assignments to test-framework objects (`unittest.…`, `pytest.…`, `TestCase.…`).
 //!
-//! Counting markers before and after, rather than reading hunks, makes moved code neutral and
-//! needs no parser per language; markers in comments and strings count too, which errs on the
-//! side of the judge.
+//!   For Rust and Python, also any edit of a test's own text: a `#[test]` function or a
+//!   `#[cfg(test)]` module, a `def test…` or `class Test…` (deleting an assertion or weakening
+//!   an expected value is as much a test edit as deleting the test), found with tree-sitter.
+//!
+//! Counting markers before and after, and comparing the tests' texts as a multiset, makes moved
+//! code neutral; markers in comments and strings count too, which errs on the side of the judge.
 
 use std::sync::LazyLock;
 
@@ -143,7 +146,105 @@ pub(crate) fn check_change(
             return reject(format!("`{path}`: the candidate {did}"));
         }
     }
+    if let Some(name) = changed_test(lang, before, after) {
+        return reject(format!(
+            "`{path}`: the candidate changes or removes the test `{name}` (its body, attributes or decorators)"
+        ));
+    }
     Ok(())
+}
+
+// ---- tests defined in source files ----
+
+/// The first test whose text (attributes or decorators included) the change edits or removes,
+/// by name: Rust items marked `#[test]`, `#[…::test]` or `#[cfg(test)]` (a test module whole),
+/// Python `def test…` functions and `class Test…` classes. Parsed with tree-sitter; a file that
+/// does not parse falls back to the marker counts alone. Tests added are not edits.
+fn changed_test(lang: Lang, before: &str, after: &str) -> Option<String> {
+    let language: tree_sitter::Language = match lang {
+        Lang::Rust => tree_sitter_rust::LANGUAGE.into(),
+        Lang::Python => tree_sitter_python::LANGUAGE.into(),
+        Lang::Js | Lang::Go => return None,
+    };
+    let regions = |text: &str| {
+        let mut parser = tree_sitter::Parser::new();
+        parser.set_language(&language).ok()?;
+        let tree = parser.parse(text, None)?;
+        let mut out = Vec::new();
+        test_regions(lang, text, tree.root_node(), &mut out);
+        Some(out)
+    };
+    let (old, mut new) = (regions(before)?, regions(after)?);
+    for (name, text) in old {
+        match new.iter().position(|(_, t)| *t == text) {
+            Some(i) => {
+                new.swap_remove(i);
+            }
+            None => return Some(name),
+        }
+    }
+    None
+}
+
+static RUST_TEST_ATTR: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^#\[\s*(?:(?:[\w:]+::)?test\b|cfg\s*\(\s*test\s*\)|rstest\b|test_case\b|quickcheck\b|proptest\b)")
+});
+
+/// Collects (name, text) of the tests under `node`, not descending into one.
+fn test_regions(lang: Lang, text: &str, node: tree_sitter::Node, out: &mut Vec<(String, String)>) {
+    let mut cursor = node.walk();
+    for child in node.children(&mut cursor) {
+        let region = match lang {
+            Lang::Rust => rust_test(text, child),
+            Lang::Python => python_test(text, child),
+            Lang::Js | Lang::Go => None,
+        };
+        match region {
+            Some(r) => out.push(r),
+            None => test_regions(lang, text, child, out),
+        }
+    }
+}
+
+fn rust_test(text: &str, item: tree_sitter::Node) -> Option<(String, String)> {
+    if !matches!(
+        item.kind(),
+        "function_item" | "mod_item" | "impl_item" | "macro_invocation"
+    ) {
+        return None;
+    }
+    let mut start = item.start_byte();
+    let mut marked = false;
+    let mut prev = item.prev_sibling();
+    while let Some(p) = prev.filter(|p| p.kind() == "attribute_item" || p.kind() == "line_comment") {
+        if p.kind() == "attribute_item" {
+            marked |= RUST_TEST_ATTR.is_match(&text[p.byte_range()]);
+            start = p.start_byte();
+        }
+        prev = p.prev_sibling();
+    }
+    if !marked {
+        return None;
+    }
+    let name = item
+        .child_by_field_name("name")
+        .map_or_else(|| "<unnamed>".to_owned(), |n| text[n.byte_range()].to_owned());
+    Some((name, text[start..item.end_byte()].to_owned()))
+}
+
+fn python_test(text: &str, node: tree_sitter::Node) -> Option<(String, String)> {
+    let def = if node.kind() == "decorated_definition" {
+        node.child_by_field_name("definition")?
+    } else {
+        node
+    };
+    let name = text[def.child_by_field_name("name")?.byte_range()].to_owned();
+    let is_test = match def.kind() {
+        "function_definition" => name.starts_with("test"),
+        "class_definition" => name.starts_with("Test"),
+        _ => false,
+    };
+    is_test.then(|| (name, text[node.byte_range()].to_owned()))
 }
 
 // ---- test sections of shared files ----
@@ -524,6 +625,36 @@ mod tests {
             "<build>\n    <properties><skipTests>true</skipTests></properties>",
         );
         assert!(check_change("pom.xml", Some(pom), Some(&skip)).is_err());
+    }
+
+    /// Deleting an assertion, weakening an expected value or rewriting a test's body is a test
+    /// edit, not only removing the test: the tests are the judge.
+    #[test]
+    fn the_body_of_an_inline_test_is_the_judge_s() {
+        let before = "pub fn mid(a: i64, b: i64) -> i64 {\n    (a - b) / 2\n}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn middle() {\n        assert_eq!(mid(2, 8), 5);\n    }\n}\n";
+        for after in [
+            before.replace("        assert_eq!(mid(2, 8), 5);\n", "        \n"),
+            before.replace("5);", "-3);"),
+            before.replace("    use super::*;\n", "    use super::*;\n    fn helper() {}\n"),
+        ] {
+            let r = rule_of(check_change("src/lib.rs", Some(before), Some(&after)));
+            assert!(
+                r.as_deref()
+                    .is_some_and(|r| r.starts_with("test_edit") && r.contains("`tests`")),
+                "{after}: {r:?}"
+            );
+        }
+        // The code under test is free to change; so is where the test module sits.
+        let fixed = before.replace("(a - b) / 2", "(a + b) / 2");
+        assert_eq!(rule_of(check_change("src/lib.rs", Some(before), Some(&fixed))), None);
+        let moved = format!("#[cfg(test)]{}\n\npub fn mid(a: i64, b: i64) -> i64 {{\n    (a + b) / 2\n}}\n", before.split("#[cfg(test)]").nth(1).unwrap());
+        assert_eq!(rule_of(check_change("src/lib.rs", Some(before), Some(&moved))), None);
+        let py = "def area(w, h):\n    return w * h\n\n\ndef test_area():\n    assert area(2, 3) == 6\n";
+        let weakened = py.replace("== 6", "== 5");
+        let r = rule_of(check_change("shapes.py", Some(py), Some(&weakened)));
+        assert!(r.is_some_and(|r| r.contains("the test `test_area`")));
+        let fixed = py.replace("w * h", "w * h + 0");
+        assert_eq!(rule_of(check_change("shapes.py", Some(py), Some(&fixed))), None);
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub fn summary_json(o: &Outcome) -> serde_json::Value {
     if let Some(r) = &o.apply_refused {
         v["apply_refused"] = json!(r);
     }
+    if let Some(n) = &o.patch_note {
+        v["patch_note"] = json!(n);
+    }
     v
 }
 
@@ -54,6 +57,9 @@ pub fn human_summary(o: &Outcome) -> String {
     }
     if !o.changed_files.is_empty() {
         let _ = writeln!(s, "changed: {}", o.changed_files.join(", "));
+    }
+    if let Some(n) = &o.patch_note {
+        let _ = writeln!(s, "note: the patch was {n}");
     }
     let _ = writeln!(s, "attempts: {}", o.attempts_used);
     let _ = writeln!(s, "bundle: {}", o.proof_bundle.display());
@@ -155,6 +161,9 @@ pub fn final_summary(
                 "\n## What changed\n\nFiles: {}\n",
                 o.changed_files.join(", ")
             );
+            if let Some(n) = &o.patch_note {
+                let _ = writeln!(s, "**Note:** the patch was {n}.\n");
+            }
             let _ = writeln!(s, "```diff\n{}```", excerpt(p, 200));
         }
         None => {

@@ -147,7 +147,7 @@ impl AttemptOutcome {
 /// Everything attempts share: the sandbox's runner and files, the write rules, the evidence,
 /// and the proposers.
 pub(super) struct Attempter<'s> {
-    settings: &'s Settings,
+    pub settings: &'s Settings,
     pub runner: Runner,
     pub rules: CompiledRules,
     pub root: PathBuf,
@@ -155,7 +155,11 @@ pub(super) struct Attempter<'s> {
     clients: propose::ModelClients,
     cargo_check: Option<propose::suggest::CargoCheck>,
     failures: Vec<FailureEvidence>,
-    context: FailureContext,
+    pub context: FailureContext,
+    /// Whether `search` has had its one turn this session.
+    searched: std::cell::Cell<bool>,
+    /// The attempt whose candidate `search` found, with the note its summary carries.
+    search_found: std::cell::RefCell<Option<(u32, String)>>,
 }
 
 impl<'s> Attempter<'s> {
@@ -204,6 +208,8 @@ impl<'s> Attempter<'s> {
             cargo_check,
             failures,
             context,
+            searched: std::cell::Cell::new(false),
+            search_found: std::cell::RefCell::default(),
         })
     }
 
@@ -313,7 +319,7 @@ impl<'s> Attempter<'s> {
             cancel: self.runner.cancel.clone(),
             cargo_check: self.cargo_check.clone(),
         };
-        match propose::propose(&self.settings.chain, &self.clients, request, &io).await {
+        match self.ask(n, request, &io, rec).await? {
             Ok(x) => Ok(Ok(x)),
             Err(ProposeError::Interrupted) => Err(Error::Interrupted),
             Err(e @ ProposeError::Config { .. }) => Err(Error::Propose(e)),
@@ -337,6 +343,72 @@ impl<'s> Attempter<'s> {
                 feedback: e.to_string(),
             })),
         }
+    }
+
+    /// Asks the chain. `search` (which tries candidates against the tests, so the session
+    /// runs it) has one turn per session: in the first attempt where the proposers before it
+    /// offer nothing; after that, and when `policy.search.enabled` is off, the chain goes past it.
+    async fn ask(
+        &self,
+        n: u32,
+        request: &ProposalRequest,
+        io: &ProposeIo,
+        rec: &Recorder,
+    ) -> Result<Result<Exchange, ProposeError>, Error> {
+        let chain = &self.settings.chain;
+        let at = chain.iter().position(|s| *s == propose::ProviderSpec::Search);
+        let Some(at) = at.filter(|_| !self.searched.get()) else {
+            return Ok(propose::propose(chain, &self.clients, request, io).await);
+        };
+        let mut fallbacks = Vec::new();
+        if at > 0 {
+            match propose::propose(&chain[..at], &self.clients, request, io).await {
+                Ok(x) if x.proposal.body.is_some() => return Ok(Ok(x)),
+                Ok(x) => fallbacks.push(format!(
+                    "{}: {}",
+                    x.proposer,
+                    x.proposal.empty_reason.unwrap_or_default()
+                )),
+                Err(ProposeError::Interrupted) => return Err(Error::Interrupted),
+                Err(e) => fallbacks.push(e.to_string()),
+            }
+        }
+        self.searched.set(true);
+        let rest = &chain[at + 1..];
+        if self.settings.doc().policy.search.enabled {
+            let (mut x, note) = super::search::run(self, n, rec).await?;
+            if let Some(note) = note {
+                *self.search_found.borrow_mut() = Some((n, note));
+            }
+            if x.proposal.body.is_some() || rest.is_empty() {
+                x.fallbacks = fallbacks;
+                return Ok(Ok(x));
+            }
+            fallbacks.push(format!(
+                "search: {}",
+                x.proposal.empty_reason.unwrap_or_default()
+            ));
+        }
+        if rest.is_empty() {
+            // `search` alone and off.
+            return Ok(propose::propose(&chain[at..], &self.clients, request, io).await);
+        }
+        Ok(propose::propose(rest, &self.clients, request, io)
+            .await
+            .map(|mut x| {
+                fallbacks.append(&mut x.fallbacks);
+                x.fallbacks = fallbacks;
+                x
+            }))
+    }
+
+    /// The note for a winning candidate of attempt `n` when `search` found it.
+    pub fn search_note(&self, n: u32) -> Option<String> {
+        self.search_found
+            .borrow()
+            .as_ref()
+            .filter(|(k, _)| *k == n)
+            .map(|(_, note)| note.clone())
     }
 
     /// Verifies an applied candidate, unless it repeats a change already verified and failed;

@@ -118,13 +118,13 @@ pub(super) fn after_rerun(k: u32, reruns: &[TargetRun]) -> Option<End> {
 
 /// The end when attempts ran out after `attempts_used`. `model`: the chain has a model;
 /// `suggest`: it has the compilers' suggestions.
-pub(super) fn not_proven(attempts_used: u32, model: bool, suggest: bool) -> End {
-    let hint = match (model, suggest) {
+pub(super) fn not_proven(attempts_used: u32, model: bool, builtin: bool) -> End {
+    let hint = match (model, builtin) {
         (true, _) => {
             "see final_summary.md and attempts/<n>/ in the bundle for why each candidate failed; `--context` can give the proposer more to go on"
         }
         (false, true) => {
-            "the compilers' own suggestions did not fix it and no model is configured: set PP_OPENAI_API_KEY (OpenAI) or PP_LOCAL_BASE_URL (a local OpenAI-compatible server), or `policy.provider.command` / `--provider command:PATH`; the default provider `auto` then tries the model after the suggestions"
+            "pp's built-in proposers did not fix it (`suggest`: the compilers' own suggestions; `search`: small edits at the likeliest lines, see attempts/<n>/search.json) and no model is configured: set PP_OPENAI_API_KEY (OpenAI) or PP_LOCAL_BASE_URL (a local OpenAI-compatible server), or `policy.provider.command` / `--provider command:PATH`; the default provider `auto` then tries the model after them"
         }
         (false, false) => {
             "no model is configured, so no fix was proposed: set PP_PROVIDER=openai with PP_OPENAI_API_KEY, or PP_PROVIDER=local with PP_LOCAL_BASE_URL, or `--provider command:PATH`"

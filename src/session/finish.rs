@@ -36,6 +36,9 @@ pub(super) async fn finish(
     let sandbox_kept = teardown(settings, &mut rec, sandbox);
     rec.environment(settings)?;
     let mut outcome = outcome(&rec, ended.end, final_patch, sandbox_kept);
+    if let Some((w, bench)) = &ended.winner {
+        outcome.patch_note = bench.search_note(w.attempt);
+    }
     if settings.apply && outcome.status == Status::Proven {
         apply(settings, &rec, &mut outcome);
     }
@@ -114,6 +117,7 @@ fn outcome(
         sandbox_kept,
         targets,
         changed_files: rec.changed_files.clone(),
+        patch_note: None,
     }
 }
 

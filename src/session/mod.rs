@@ -14,6 +14,7 @@ mod minimize;
 mod recorder;
 mod replay;
 mod run;
+mod search;
 mod setup;
 mod sign;
 mod verify;

@@ -124,7 +124,7 @@ async fn attempts<'s>(
                 decide::not_proven(
                     rec.attempts_used,
                     model,
-                    chain.contains(&ProviderSpec::Suggest),
+                    chain.contains(&ProviderSpec::Suggest) || chain.contains(&ProviderSpec::Search),
                 )
             }
         };

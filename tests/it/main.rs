@@ -21,6 +21,7 @@ mod model_client;
 mod output;
 mod overlay;
 mod patch_fixtures;
+mod search;
 mod session;
 mod snapshots;
 mod suggest;
