@@ -38,14 +38,17 @@ pub struct Repro {
     pub policy_sha256: Option<String>,
     pub provider: String,
     pub provider_chain: Vec<String>,
+    #[serde(deserialize_with = "lenient")]
     pub endpoints: Endpoints,
     /// The proposer that answered last.
     pub proposer: Option<String>,
     pub model: Option<String>,
     pub pp_version: String,
+    #[serde(deserialize_with = "lenient")]
     pub timings: Timings,
     /// The sandbox's own description (`sandbox::SandboxInfo`).
     pub sandbox: Option<serde_json::Value>,
+    #[serde(deserialize_with = "lenient")]
     pub isolation: IsolationRecord,
     pub source: SourceInfo,
     pub git_commit: Option<String>,
@@ -53,13 +56,30 @@ pub struct Repro {
     pub git_remote_url: Option<String>,
     pub git_dirty: bool,
     pub workspace_manifest_sha256: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub runtime: Runtime,
     pub container: Option<ContainerRecord>,
+    #[serde(deserialize_with = "lenient")]
     pub classification: Option<Classification>,
+    #[serde(deserialize_with = "lenient")]
     pub baseline: Vec<RunSummary>,
+    #[serde(deserialize_with = "lenient")]
     pub attempts: Vec<AttemptRecord>,
+    #[serde(deserialize_with = "lenient")]
     pub minimization: Option<MinimizationRecord>,
     pub result: Option<ReproResult>,
+}
+
+/// Reads a part of `repro.json` nothing downstream depends on, whatever its shape: a bundle
+/// from another pp version may hold values this one does not know, and replay still reads the
+/// parts it needs.
+fn lenient<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).unwrap_or_default())
 }
 
 /// A session's status as `repro.json` records it: a final status of DESIGN §1, or `running`
@@ -348,6 +368,7 @@ pub struct ProofPredicate {
     pub command: serde_json::Value,
     pub targets: serde_json::Value,
     pub policy_sha256: serde_json::Value,
+    #[serde(deserialize_with = "lenient")]
     pub source: PredicateSource,
     pub sandbox: serde_json::Value,
     pub isolation: serde_json::Value,
@@ -355,6 +376,7 @@ pub struct ProofPredicate {
     pub model: serde_json::Value,
     pub pp_version: serde_json::Value,
     pub timings: serde_json::Value,
+    #[serde(deserialize_with = "lenient")]
     pub attester: Attester,
 }
 
