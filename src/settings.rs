@@ -381,7 +381,10 @@ fn resolve_provider(
     if name.trim() == "auto" {
         // The compilers' own suggestions first: free, deterministic, and often enough; then
         // the search over small edits, which costs test runs but no tokens.
-        let mut chain = vec![ProviderSpec::Suggest, ProviderSpec::Search];
+        let mut chain = vec![ProviderSpec::Suggest];
+        if doc.policy.search.enabled {
+            chain.push(ProviderSpec::Search);
+        }
         if env("PP_OPENAI_API_KEY").is_some() {
             chain.push(ProviderSpec::OpenAi);
         }
@@ -428,6 +431,12 @@ mod tests {
             chain(None, &[("PP_LOCAL_BASE_URL", "http://127.0.0.1:1/v1")]),
             vec![Suggest, Search, Local]
         );
+        // `policy.search.enabled: false` leaves search out of `auto`.
+        let mut off = PolicyDoc::default();
+        off.policy.search.enabled = false;
+        let none = |_: &str| None;
+        let (_, c) = resolve_provider(&SessionFlags::default(), &off, &none).unwrap();
+        assert_eq!(c, vec![Suggest]);
         // An explicit choice replaces the chain, `suggest` and `stub` included.
         assert_eq!(chain(Some("suggest"), &[]), vec![ProviderSpec::Suggest]);
         assert_eq!(

@@ -104,7 +104,7 @@ fn narrow_argv(
         if has_any(argv, &["-k"]) {
             return Err("the command already selects tests with -k".into());
         }
-        let names = unique(failing.iter().map(|n| n.clone()))?;
+        let names = unique(failing.iter().cloned())?;
         for n in &names {
             out.extend(["-k".to_owned(), n.clone()]);
         }
@@ -122,7 +122,7 @@ fn narrow_argv(
             if after.is_none() {
                 out.push("--".into());
             }
-            let names = unique(failing.iter().map(|n| n.clone()))?;
+            let names = unique(failing.iter().cloned())?;
             out.extend(names.iter().cloned());
             return Ok((if nextest { "nextest" } else { "libtest" }, out, names));
         }

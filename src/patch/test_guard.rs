@@ -187,7 +187,9 @@ fn changed_test(lang: Lang, before: &str, after: &str) -> Option<String> {
 }
 
 static RUST_TEST_ATTR: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^#\[\s*(?:(?:[\w:]+::)?test\b|cfg\s*\(\s*test\s*\)|rstest\b|test_case\b|quickcheck\b|proptest\b)")
+    re(
+        r"^#\[\s*(?:(?:[\w:]+::)?test\b|cfg\s*\(\s*test\s*\)|rstest\b|test_case\b|quickcheck\b|proptest\b)",
+    )
 });
 
 /// Collects (name, text) of the tests under `node`, not descending into one.
@@ -216,7 +218,8 @@ fn rust_test(text: &str, item: tree_sitter::Node) -> Option<(String, String)> {
     let mut start = item.start_byte();
     let mut marked = false;
     let mut prev = item.prev_sibling();
-    while let Some(p) = prev.filter(|p| p.kind() == "attribute_item" || p.kind() == "line_comment") {
+    while let Some(p) = prev.filter(|p| p.kind() == "attribute_item" || p.kind() == "line_comment")
+    {
         if p.kind() == "attribute_item" {
             marked |= RUST_TEST_ATTR.is_match(&text[p.byte_range()]);
             start = p.start_byte();
@@ -226,9 +229,10 @@ fn rust_test(text: &str, item: tree_sitter::Node) -> Option<(String, String)> {
     if !marked {
         return None;
     }
-    let name = item
-        .child_by_field_name("name")
-        .map_or_else(|| "<unnamed>".to_owned(), |n| text[n.byte_range()].to_owned());
+    let name = item.child_by_field_name("name").map_or_else(
+        || "<unnamed>".to_owned(),
+        |n| text[n.byte_range()].to_owned(),
+    );
     Some((name, text[start..item.end_byte()].to_owned()))
 }
 
@@ -635,7 +639,10 @@ mod tests {
         for after in [
             before.replace("        assert_eq!(mid(2, 8), 5);\n", "        \n"),
             before.replace("5);", "-3);"),
-            before.replace("    use super::*;\n", "    use super::*;\n    fn helper() {}\n"),
+            before.replace(
+                "    use super::*;\n",
+                "    use super::*;\n    fn helper() {}\n",
+            ),
         ] {
             let r = rule_of(check_change("src/lib.rs", Some(before), Some(&after)));
             assert!(
@@ -646,15 +653,28 @@ mod tests {
         }
         // The code under test is free to change; so is where the test module sits.
         let fixed = before.replace("(a - b) / 2", "(a + b) / 2");
-        assert_eq!(rule_of(check_change("src/lib.rs", Some(before), Some(&fixed))), None);
-        let moved = format!("#[cfg(test)]{}\n\npub fn mid(a: i64, b: i64) -> i64 {{\n    (a + b) / 2\n}}\n", before.split("#[cfg(test)]").nth(1).unwrap());
-        assert_eq!(rule_of(check_change("src/lib.rs", Some(before), Some(&moved))), None);
-        let py = "def area(w, h):\n    return w * h\n\n\ndef test_area():\n    assert area(2, 3) == 6\n";
+        assert_eq!(
+            rule_of(check_change("src/lib.rs", Some(before), Some(&fixed))),
+            None
+        );
+        let moved = format!(
+            "#[cfg(test)]{}\n\npub fn mid(a: i64, b: i64) -> i64 {{\n    (a + b) / 2\n}}\n",
+            before.split("#[cfg(test)]").nth(1).unwrap()
+        );
+        assert_eq!(
+            rule_of(check_change("src/lib.rs", Some(before), Some(&moved))),
+            None
+        );
+        let py =
+            "def area(w, h):\n    return w * h\n\n\ndef test_area():\n    assert area(2, 3) == 6\n";
         let weakened = py.replace("== 6", "== 5");
         let r = rule_of(check_change("shapes.py", Some(py), Some(&weakened)));
         assert!(r.is_some_and(|r| r.contains("the test `test_area`")));
         let fixed = py.replace("w * h", "w * h + 0");
-        assert_eq!(rule_of(check_change("shapes.py", Some(py), Some(&fixed))), None);
+        assert_eq!(
+            rule_of(check_change("shapes.py", Some(py), Some(&fixed))),
+            None
+        );
     }
 
     #[test]

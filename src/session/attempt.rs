@@ -356,7 +356,9 @@ impl<'s> Attempter<'s> {
         rec: &Recorder,
     ) -> Result<Result<Exchange, ProposeError>, Error> {
         let chain = &self.settings.chain;
-        let at = chain.iter().position(|s| *s == propose::ProviderSpec::Search);
+        let at = chain
+            .iter()
+            .position(|s| *s == propose::ProviderSpec::Search);
         let Some(at) = at.filter(|_| !self.searched.get()) else {
             return Ok(propose::propose(chain, &self.clients, request, io).await);
         };

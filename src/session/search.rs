@@ -63,7 +63,10 @@ pub(super) async fn run(
         logs: logs.path(),
         count: 0,
     };
-    rec.event("search", json!({"attempt": n, "lines": ranking.len(), "spectrum": spectrum.is_some()}));
+    rec.event(
+        "search",
+        json!({"attempt": n, "lines": ranking.len(), "spectrum": spectrum.is_some()}),
+    );
     let report = search::search(&att.root, &tree, ranking, &editable, &budget, &mut trials).await;
     if att.runner.cancel.is_cancelled() {
         return Err(Error::Interrupted);
@@ -91,7 +94,7 @@ pub(super) async fn run(
     };
     let mut proposal = parse_reply(&raw);
     if proposal.body.is_none() {
-        proposal = crate::propose::Proposal::empty(&format!(
+        proposal = crate::propose::Proposal::empty(format!(
             "search tried {tried} candidate(s) and none passed ({})",
             stop_text(&report.stop)
         ));
@@ -135,7 +138,11 @@ fn failing_first(targets: &[Target], baseline: &[TargetRun]) -> (Vec<Target>, se
         if run.passed() {
             continue;
         }
-        let failing = run.tests.as_ref().map(|s| s.failing.clone()).unwrap_or_default();
+        let failing = run
+            .tests
+            .as_ref()
+            .map(|s| s.failing.clone())
+            .unwrap_or_default();
         match context::narrow(&t.invocation, &failing) {
             Ok(sel) => {
                 notes.insert(
@@ -148,7 +155,10 @@ fn failing_first(targets: &[Target], baseline: &[TargetRun]) -> (Vec<Target>, se
                 });
             }
             Err(why) => {
-                notes.insert(t.name.clone(), json!({"command": t.invocation.display(), "why_whole": why}));
+                notes.insert(
+                    t.name.clone(),
+                    json!({"command": t.invocation.display(), "why_whole": why}),
+                );
                 out.push(t.clone());
             }
         }

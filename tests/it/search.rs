@@ -17,14 +17,16 @@ fn clamp_env(extra_policy: &str) -> TestEnv {
             "tests/test_shapes.py",
             "import unittest\nfrom shapes import area, clamp, double\n\n\nclass Shapes(unittest.TestCase):\n    def test_area(self):\n        self.assertEqual(area(2, 3), 6)\n\n    def test_double(self):\n        self.assertEqual(double(4), 8)\n\n    def test_clamp(self):\n        self.assertEqual(clamp(5, 0, 3), 3)\n        self.assertEqual(clamp(-1, 0, 3), 0)\n        self.assertEqual(clamp(2, 0, 3), 2)\n",
         ),
-        ("pp.yaml", &format!("policy:\n  confirm_runs: 1\n{extra_policy}")),
+        (
+            "pp.yaml",
+            &format!("policy:\n  confirm_runs: 1\n{extra_policy}"),
+        ),
     ])
 }
 
 fn search_record(v: &serde_json::Value, attempt: u32) -> serde_json::Value {
     let b = std::path::PathBuf::from(v["proof_bundle"].as_str().unwrap());
-    let text =
-        std::fs::read_to_string(b.join(format!("attempts/{attempt}/search.json"))).unwrap();
+    let text = std::fs::read_to_string(b.join(format!("attempts/{attempt}/search.json"))).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -40,7 +42,10 @@ fn auto_with_no_model_proves_a_logic_bug_in_a_unittest_suite() {
         "{patch}"
     );
     // The user's tree is untouched without --apply.
-    assert!(env.read("shapes.py").contains("        return lo\n    return x"));
+    assert!(
+        env.read("shapes.py")
+            .contains("        return lo\n    return x")
+    );
     let s = search_record(&v, 1);
     let report = &s["report"];
     assert_eq!(report["stop"]["reason"], "found");
@@ -57,16 +62,29 @@ fn auto_with_no_model_proves_a_logic_bug_in_a_unittest_suite() {
     // The failing test alone ran first: unittest's -k with the test's id.
     let first = &s["failing_first"]["default"];
     assert_eq!(first["runner"], "unittest", "{s}");
-    assert!(first["command"].as_str().unwrap().contains("-k test_shapes.Shapes.test_clamp"));
+    assert!(
+        first["command"]
+            .as_str()
+            .unwrap()
+            .contains("-k test_shapes.Shapes.test_clamp")
+    );
     // The summary says where the patch came from and how many candidates were tried.
     let summary = std::fs::read_to_string(
         std::path::Path::new(v["proof_bundle"].as_str().unwrap()).join("final_summary.md"),
     )
     .unwrap();
     assert!(summary.contains("search"), "{summary}");
-    assert!(summary.contains(&format!("after {} candidate", trials.len())), "{summary}");
+    assert!(
+        summary.contains(&format!("after {} candidate", trials.len())),
+        "{summary}"
+    );
     // Replay applies the recorded patch with no proposer at all.
-    let out = env.pp(&["replay", v["proof_bundle"].as_str().unwrap(), "--allow-unsigned", "--json"]);
+    let out = env.pp(&[
+        "replay",
+        v["proof_bundle"].as_str().unwrap(),
+        "--allow-unsigned",
+        "--json",
+    ]);
     assert_eq!(json_out(&out)["status"], "replayed", "{}", stderr(&out));
 }
 
@@ -76,7 +94,10 @@ fn an_edit_that_breaks_another_test_is_not_the_winner() {
     // which passed in the baseline; only the full run sees it, and the search goes on to the
     // edit that passes everything.
     let env = TestEnv::new(&[
-        ("grade.py", "def passed(score, bar):\n    return score == bar\n"),
+        (
+            "grade.py",
+            "def passed(score, bar):\n    return score == bar\n",
+        ),
         (
             "tests/test_grade.py",
             "import unittest\nfrom grade import passed\n\n\nclass G(unittest.TestCase):\n    def test_at_bar(self):\n        self.assertTrue(passed(50, 50))\n\n    def test_high(self):\n        self.assertTrue(passed(51, 50))\n\n    def test_low(self):\n        self.assertFalse(passed(49, 50))\n",
@@ -131,7 +152,13 @@ fn search_proves_a_logic_bug_in_a_cargo_test_suite() {
         ),
         (".gitignore", "target/\n"),
     ]);
-    let out = env.pp(&["run", "cargo test --offline", "--provider", "search", "--json"]);
+    let out = env.pp(&[
+        "run",
+        "cargo test --offline",
+        "--provider",
+        "search",
+        "--json",
+    ]);
     let v = json_out(&out);
     assert_eq!(v["status"], "proven", "{}", stderr(&out));
     let patch = std::fs::read_to_string(v["final_patch"].as_str().unwrap()).unwrap();

@@ -189,7 +189,10 @@ fn python_misspelled_name_is_proven_without_a_model() {
 
 #[test]
 fn logic_bug_is_not_proven_and_says_how_to_configure_a_model() {
+    // With `search` off, `auto` without a model is `suggest` alone (search proves this bug:
+    // see search.rs).
     let env = TestEnv::new(&[
+        ("pp.yaml", "policy:\n  search: {enabled: false}\n"),
         ("calc.py", "def add(a, b):\n    return a - b\n"),
         (
             "tests/test_calc.py",
@@ -233,7 +236,7 @@ fn auto_moves_on_to_the_model_in_the_same_attempt() {
     let prog = provider.strip_prefix("command:").unwrap();
     env.write(
         "pp.yaml",
-        &format!("policy:\n  provider:\n    command: [\"{prog}\"]\n"),
+        &format!("policy:\n  search: {{enabled: false}}\n  provider:\n    command: [\"{prog}\"]\n"),
     );
     env.commit("policy");
     // The user trusts this policy file's program.
@@ -260,7 +263,7 @@ fn a_failed_suggestion_is_not_repeated() {
     );
     env.write(
         "pp.yaml",
-        "policy:\n  allowed_commands: [\"cargo test --offline\"]\n  limits: {max_attempts: 2}\n",
+        "policy:\n  allowed_commands: [\"cargo test --offline\"]\n  limits: {max_attempts: 2}\n  search: {enabled: false}\n",
     );
     env.commit("policy");
     let (code, v) = run_default(&env, "cargo test --offline");
@@ -345,7 +348,7 @@ fn with_a_model_after_it_suggest_does_not_spend_the_attempts() {
     env.write(
         "pp.yaml",
         &format!(
-            "policy:\n  allowed_commands: [\"cargo test --offline\"]\n  provider:\n    command: [\"{prog}\"]\n"
+            "policy:\n  allowed_commands: [\"cargo test --offline\"]\n  search: {{enabled: false}}\n  provider:\n    command: [\"{prog}\"]\n"
         ),
     );
     env.commit("policy");

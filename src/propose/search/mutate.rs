@@ -225,12 +225,12 @@ impl Collector<'_> {
     fn visit(&mut self, n: Node) {
         let kind = n.kind();
         let g = self.g;
-        if g.binary.contains(&kind) || g.compound.contains(&kind) {
-            if let Some(op) = n.child_by_field_name("operator") {
-                self.operator_token(op);
-                if g.binary.contains(&kind) {
-                    self.swap_operands(n, op);
-                }
+        if (g.binary.contains(&kind) || g.compound.contains(&kind))
+            && let Some(op) = n.child_by_field_name("operator")
+        {
+            self.operator_token(op);
+            if g.binary.contains(&kind) {
+                self.swap_operands(n, op);
             }
         }
         if g.comparison_chain == Some(kind) {
