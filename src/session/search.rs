@@ -53,8 +53,9 @@ pub(super) async fn run(
             what: "create a directory for search's trial logs".into(),
             source: e,
         })?;
+    let runner = trial_runner(&att.runner, &rec.baseline);
     let mut trials = SessionTrials {
-        runner: &att.runner,
+        runner: &runner,
         root: &att.root,
         rules: &att.rules,
         first,
@@ -111,6 +112,21 @@ pub(super) async fn run(
         details: Some(details),
     };
     Ok((exchange, note))
+}
+
+/// The runner for trials: a mutant that loops forever (`n -= 1` made `n += 1`) is common, so a
+/// trial's command may take five times the baseline's slowest run plus 10 s, never more than
+/// `policy.limits.per_command_timeout_sec`. A trial stopped at that limit just fails.
+fn trial_runner(runner: &Runner, baseline: &[TargetRun]) -> Runner {
+    let slowest = baseline
+        .iter()
+        .map(|r| r.capture.duration_ms)
+        .max()
+        .unwrap_or(0);
+    let mut r = runner.clone();
+    let limit = slowest.saturating_mul(5).div_ceil(1000).saturating_add(10);
+    r.limits.per_command_timeout_sec = r.limits.per_command_timeout_sec.min(limit);
+    r
 }
 
 fn stop_text(stop: &search::Stop) -> String {

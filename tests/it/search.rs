@@ -167,3 +167,36 @@ fn search_proves_a_logic_bug_in_a_cargo_test_suite() {
     assert_eq!(s["failing_first"]["default"]["runner"], "libtest", "{s}");
     assert_eq!(s["report"]["winner"]["path"], "src/lib.rs");
 }
+
+#[test]
+fn an_edit_that_loops_forever_costs_one_timeout_and_the_search_goes_on() {
+    // The bug steps by 2, so `n != 0` (an edit of the loop's condition) never ends, nor does
+    // `n += 2`; each such trial is stopped at the command timeout, and the search finds `n -= 1`.
+    let env = TestEnv::new(&[
+        (
+            "count.py",
+            "def countdown(n):\n    out = []\n    while n > 0:\n        out.append(n)\n        n -= 2\n    return out\n",
+        ),
+        (
+            "tests/test_count.py",
+            "import unittest\nfrom count import countdown\n\n\nclass C(unittest.TestCase):\n    def test_three(self):\n        self.assertEqual(countdown(3), [3, 2, 1])\n",
+        ),
+        (
+            "pp.yaml",
+            "policy:\n  limits: {per_command_timeout_sec: 3}\n",
+        ),
+    ]);
+    let out = env.pp(&["run", UNITTEST, "--provider", "search", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let patch = std::fs::read_to_string(v["final_patch"].as_str().unwrap()).unwrap();
+    assert!(patch.contains("+        n -= 1\n"), "{patch}");
+    let s = search_record(&v, 1);
+    let trials = s["report"]["trials"].as_array().unwrap();
+    let looped = trials
+        .iter()
+        .filter(|t| t["ms"].as_u64().unwrap() >= 3000)
+        .count();
+    assert!(looped >= 1, "no trial reached the timeout: {trials:#?}");
+    assert!(trials.iter().all(|t| t["ms"].as_u64().unwrap() < 20_000));
+}
