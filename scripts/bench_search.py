@@ -229,7 +229,7 @@ def run_one(pp, lang, entry, keep):
     else:
         path, cmd = rust_program(d, name, good, bug, visible, None)
     with open(os.path.join(d, "pp.yaml"), "w") as f:
-        f.write("policy:\n  max_attempts: 1\n  search:\n    max_trials: 200\n    max_seconds: 900\n")
+        f.write("policy:\n  limits: {max_attempts: 1}\n  search:\n    max_trials: 200\n    max_seconds: 900\n")
     git_init(d)
     t0 = time.monotonic()
     r = subprocess.run([pp, "run", cmd, "--provider", "search", "--json"], cwd=d,
@@ -241,13 +241,15 @@ def run_one(pp, lang, entry, keep):
         print(r.stderr[-2000:], file=sys.stderr)
         raise
     status = summary.get("status")
+    if status is None:
+        raise RuntimeError(f"{name}: pp failed: {summary.get('error')}")
     trials = None
     bundle = summary.get("proof_bundle")
     if bundle:
         for root, _, files in os.walk(os.path.join(bundle, "attempts")):
             if "search.json" in files:
                 with open(os.path.join(root, "search.json")) as f:
-                    trials = len(json.load(f)["trials"])
+                    trials = len(json.load(f)["report"]["trials"])
     correct = None
     if status == "proven":
         patch = summary.get("final_patch") or os.path.join(bundle, "final.patch")
