@@ -115,7 +115,7 @@ PY = [
     ("weighted", "op",
      "def weighted(xs):\n    t = 0\n    for i, x in enumerate(xs):\n        t += i * x\n    return t\n",
      ("        t += i * x", "        t += i * i"),
-     "self.assertEqual(weighted([5, 1, 2]), 5)",
+     "self.assertEqual(weighted([5, 1, 3]), 7)",
      "assert weighted([0, 3, 0, 1]) == 6"),
     ("absent", "op", "def absent(x, xs):\n    return x not in xs\n", ("    return x not in xs", "    return x in xs"),
      "self.assertTrue(absent(4, [1, 2]))\nself.assertFalse(absent(1, [1, 2]))",
@@ -128,6 +128,42 @@ PY = [
      ("    while n > 0:", "    while n > 1:"),
      "self.assertEqual(countdown(3), [3, 2, 1])",
      "assert countdown(1) == [1] and countdown(0) == []"),
+    # Modules with several functions, where localization has to find the one at fault.
+    ("inventory", "op",
+     "STOCK = {}\n\n\ndef add_item(name, qty):\n    STOCK[name] = STOCK.get(name, 0) + qty\n\n\n"
+     "def remove_item(name, qty):\n    have = STOCK.get(name, 0)\n    if qty > have:\n        raise ValueError(name)\n    STOCK[name] = have - qty\n\n\n"
+     "def total(prices):\n    return sum(prices.get(k, 0) * v for k, v in STOCK.items())\n\n\n"
+     "def low_stock(threshold):\n    return sorted(k for k, v in STOCK.items() if v <= threshold)\n",
+     ("    return sorted(k for k, v in STOCK.items() if v <= threshold)", "    return sorted(k for k, v in STOCK.items() if v < threshold)"),
+     "STOCK.clear()\nadd_item('a', 5)\nadd_item('b', 2)\nremove_item('a', 1)\nself.assertEqual(total({'a': 2, 'b': 10}), 28)\nself.assertEqual(low_stock(2), ['b'])\nself.assertEqual(low_stock(4), ['a', 'b'])",
+     "STOCK.clear()\nadd_item('x', 3)\nassert low_stock(3) == ['x'] and low_stock(2) == []"),
+    ("textutil", "op",
+     "def words(s):\n    return s.split()\n\n\ndef shout(s):\n    return s.upper() + '!'\n\n\n"
+     "def count_char(s, c):\n    n = 0\n    for ch in s:\n        if ch == c:\n            n += 1\n    return n\n\n\n"
+     "def initials(s):\n    return ''.join(w[0] for w in words(s))\n",
+     ("            n += 1", "            n += 2"),
+     "self.assertEqual(words('a b'), ['a', 'b'])\nself.assertEqual(shout('hi'), 'HI!')\nself.assertEqual(count_char('banana', 'a'), 3)\nself.assertEqual(initials('big red dog'), 'brd')",
+     "assert count_char('', 'a') == 0 and count_char('aa', 'a') == 2"),
+    ("account", "op",
+     "class Account:\n    def __init__(self, balance=0):\n        self.balance = balance\n\n"
+     "    def deposit(self, amount):\n        if amount <= 0:\n            raise ValueError('amount')\n        self.balance += amount\n\n"
+     "    def withdraw(self, amount):\n        if amount > self.balance:\n            raise ValueError('funds')\n        self.balance -= amount\n        return self.balance\n",
+     ("        if amount > self.balance:", "        if amount >= self.balance:"),
+     "a = Account(10)\na.deposit(5)\nself.assertEqual(a.balance, 15)\nself.assertEqual(a.withdraw(15), 0)\nwith self.assertRaises(ValueError):\n    a.withdraw(1)",
+     "b = Account(3)\nassert b.withdraw(3) == 0"),
+    ("matrix", "op",
+     "def identity(n):\n    return [[1 if i == j else 0 for j in range(n)] for i in range(n)]\n\n\n"
+     "def transpose(m):\n    return [list(r) for r in zip(*m)]\n\n\n"
+     "def trace(m):\n    t = 0\n    for i in range(len(m)):\n        t += m[i][i]\n    return t\n",
+     ("    for i in range(len(m)):", "    for i in range(len(m) - 1):"),
+     "self.assertEqual(identity(2), [[1, 0], [0, 1]])\nself.assertEqual(transpose([[1, 2], [3, 4]]), [[1, 3], [2, 4]])\nself.assertEqual(trace([[1, 2], [3, 4]]), 5)",
+     "assert trace([[7]]) == 7 and trace(identity(3)) == 3"),
+    ("days", "op",
+     "def is_leap(y):\n    return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)\n\n\n"
+     "def days_in_month(m, y):\n    if m == 2:\n        return 29 if is_leap(y) else 28\n    if m in (4, 6, 9, 11):\n        return 30\n    return 31\n",
+     ("        return 29 if is_leap(y) else 28", "        return 29 if not is_leap(y) else 28"),
+     "self.assertTrue(is_leap(2024))\nself.assertEqual(days_in_month(2, 2024), 29)\nself.assertEqual(days_in_month(4, 2023), 30)\nself.assertEqual(days_in_month(1, 2023), 31)",
+     "assert days_in_month(2, 2023) == 28"),
     ("greet", "out", "def greet(name):\n    return 'Hello, ' + name\n", ("    return 'Hello, ' + name", "    return 'Helo, ' + name"),
      "self.assertEqual(greet('Ada'), 'Hello, Ada')",
      "assert greet('') == 'Hello, '"),
@@ -169,6 +205,19 @@ RS = [
      "assert_eq!(clamp(5, 0, 3), 3);\n    assert_eq!(clamp(-1, 0, 3), 0);", "assert_eq!(clamp(100, 1, 9), 9);"),
     ("rs_gap", "op", "pub fn gap(hi: i64, lo: i64) -> i64 {\n    hi - lo\n}\n", ("    hi - lo", "    lo - hi"),
      "assert_eq!(gap(10, 4), 6);", "assert_eq!(gap(3, 5), -2);"),
+    ("rs_stack", "op",
+     "pub struct Stack { items: Vec<i64> }\n\nimpl Stack {\n    pub fn new() -> Self { Stack { items: Vec::new() } }\n\n"
+     "    pub fn push(&mut self, x: i64) { self.items.push(x); }\n\n"
+     "    pub fn len(&self) -> usize { self.items.len() }\n\n"
+     "    pub fn peek(&self) -> Option<i64> {\n        if self.items.is_empty() {\n            return None;\n        }\n        Some(self.items[self.items.len() - 1])\n    }\n}\n",
+     ("        Some(self.items[self.items.len() - 1])", "        Some(self.items[self.items.len() - 2])"),
+     "let mut s = Stack::new();\n    s.push(1);\n    s.push(2);\n    s.push(3);\n    assert_eq!(s.len(), 3);\n    assert_eq!(s.peek(), Some(3));",
+     "let mut s = Stack::new();\n    assert_eq!(s.peek(), None);\n    s.push(9);\n    assert_eq!(s.peek(), Some(9));"),
+    ("rs_grades", "op",
+     "pub fn letter(score: u32) -> char {\n    if score >= 90 {\n        'A'\n    } else if score >= 80 {\n        'B'\n    } else if score >= 70 {\n        'C'\n    } else {\n        'F'\n    }\n}\n\npub fn passed(score: u32) -> bool {\n    letter(score) != 'F'\n}\n",
+     ("    } else if score >= 80 {", "    } else if score > 80 {"),
+     "assert_eq!(letter(95), 'A');\n    assert_eq!(letter(80), 'B');\n    assert_eq!(letter(75), 'C');\n    assert!(!passed(10));",
+     "assert_eq!(letter(85), 'B');\n    assert_eq!(letter(79), 'C');"),
     ("rs_greet", "out", "pub fn greet(name: &str) -> String {\n    format!(\"Hello, {name}\")\n}\n",
      ("    format!(\"Hello, {name}\")", "    format!(\"Helo, {name}\")"),
      "assert_eq!(greet(\"Ada\"), \"Hello, Ada\");", "assert_eq!(greet(\"\"), \"Hello, \");"),
