@@ -344,7 +344,7 @@ def main():
             print(f"{label:30} {lang or 'both':7} n={len(rs):3} proven={len(proven):3} "
                   f"({100 * len(proven) / len(rs):5.1f} %) correct={len(correct):3} "
                   f"median trials={statistics.median(trials) if trials else '-'} "
-                  f"median s={statistics.median(secs) if secs else '-'}")
+                  f"median s={round(statistics.median(secs), 1) if secs else '-'}")
 
 
 if __name__ == "__main__":
