@@ -51,6 +51,20 @@ pub(crate) struct Grammar {
     pub range: Option<&'static str>,
     /// Parent kinds (and the field) whose identifier child is a name, not a variable use.
     pub name_positions: &'static [(&'static str, &'static str)],
+    /// Statements before which a `return` or a nearby statement may be inserted.
+    pub statements: &'static [&'static str],
+    /// A `return` statement of a value (`None`: a bare return).
+    pub return_stmt: fn(Option<&str>) -> String,
+    /// The conjunction and disjunction, and the negation prefix.
+    pub and_or_not: (&'static str, &'static str, &'static str),
+}
+
+fn return_python(v: Option<&str>) -> String {
+    v.map_or_else(|| "return".to_owned(), |v| format!("return {v}"))
+}
+
+fn return_rust(v: Option<&str>) -> String {
+    v.map_or_else(|| "return;".to_owned(), |v| format!("return {v};"))
 }
 
 /// Where an index expression keeps its index.
@@ -109,6 +123,14 @@ static PYTHON: Grammar = Grammar {
         ("import_from_statement", "name"),
         ("aliased_import", "alias"),
     ],
+    statements: &[
+        "expression_statement",
+        "if_statement",
+        "for_statement",
+        "while_statement",
+    ],
+    return_stmt: return_python,
+    and_or_not: ("and", "or", "not "),
 };
 
 static RUST: Grammar = Grammar {
@@ -145,6 +167,9 @@ static RUST: Grammar = Grammar {
         ("scoped_identifier", "path"),
         ("field_initializer", "field"),
     ],
+    statements: &["expression_statement", "let_declaration"],
+    return_stmt: return_rust,
+    and_or_not: ("&&", "||", "!"),
 };
 
 impl Lang {

@@ -36,6 +36,12 @@ pub enum Operator {
     ReplaceVariable,
     /// A statement deleted.
     DeleteStatement,
+    /// A condition extended with a variable of the function: `c and v`, `c or not v`, ….
+    SynthesizeCondition,
+    /// `return` (bare, or of a variable of the function) inserted before a statement.
+    InsertReturn,
+    /// A statement of the same block (within three lines) copied before this one.
+    CopyStatement,
 }
 
 impl Operator {
@@ -52,6 +58,9 @@ impl Operator {
             Operator::SwapOperands => "swap_operands",
             Operator::ReplaceVariable => "replace_variable",
             Operator::DeleteStatement => "delete_statement",
+            Operator::SynthesizeCondition => "synthesize_condition",
+            Operator::InsertReturn => "insert_return",
+            Operator::CopyStatement => "copy_statement",
         }
     }
 }
@@ -266,6 +275,7 @@ impl Collector<'_> {
         {
             let t = (g.negate)(self.text(cond));
             self.push(Operator::NegateCondition, cond, t);
+            self.synthesize(n, cond);
         }
         if kind == g.integer && self.starts_here(n) {
             self.integer(n);
@@ -313,6 +323,87 @@ impl Collector<'_> {
         }
         if g.deletable.contains(&kind) && self.on_line(n) {
             self.push(Operator::DeleteStatement, n, g.deleted.to_owned());
+        }
+        if g.statements.contains(&kind) && self.starts_here(n) {
+            self.insert_before(n);
+        }
+    }
+
+    /// The function around `n`, when there is one.
+    fn scope<'t>(&self, n: Node<'t>) -> Option<Node<'t>> {
+        let mut s = n.parent();
+        while let Some(p) = s {
+            if self.g.function.contains(&p.kind()) {
+                return Some(p);
+            }
+            s = p.parent();
+        }
+        None
+    }
+
+    /// Names bound in the function around `n`, at most `max`.
+    fn scope_names(&self, n: Node, max: usize) -> Vec<String> {
+        let Some(scope) = self.scope(n) else {
+            return Vec::new();
+        };
+        let mut names = BTreeSet::new();
+        self.bindings(scope, &mut names);
+        names
+            .into_iter()
+            .filter(|v| !matches!(v.as_str(), "self" | "cls"))
+            .take(max)
+            .collect()
+    }
+
+    /// `c` → `(c) and v`, `(c) or v`, `(c) and not v`, `(c) or not v` for variables `v` of
+    /// the function.
+    fn synthesize(&mut self, stmt: Node, cond: Node) {
+        let (and, or, not) = self.g.and_or_not;
+        let c = self.text(cond).to_owned();
+        for v in self.scope_names(stmt, 3) {
+            for (op, neg) in [(and, ""), (or, ""), (and, not), (or, not)] {
+                self.push(
+                    Operator::SynthesizeCondition,
+                    cond,
+                    format!("({c}) {op} {neg}{v}"),
+                );
+            }
+        }
+    }
+
+    /// Before a statement inside a function: a `return` (bare, or of a variable), or a copy of
+    /// a statement of the same block at most three lines away.
+    fn insert_before(&mut self, n: Node) {
+        if self.scope(n).is_none() {
+            return;
+        }
+        let at = n.start_byte();
+        let line_start = self.file.text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let indent = &self.file.text[line_start..at];
+        if !indent.chars().all(char::is_whitespace) {
+            return; // not the first thing on its line
+        }
+        let indent = indent.to_owned();
+        let ret = self.g.return_stmt;
+        let mut values: Vec<Option<String>> = vec![None];
+        values.extend(self.scope_names(n, 3).into_iter().map(Some));
+        for v in values {
+            let stmt = ret(v.as_deref());
+            self.push_range(Operator::InsertReturn, at, at, format!("{stmt}\n{indent}"));
+        }
+        let Some(parent) = n.parent() else {
+            return;
+        };
+        let mut cursor = parent.walk();
+        let siblings: Vec<Node> = parent
+            .named_children(&mut cursor)
+            .filter(|s| s.id() != n.id() && self.g.statements.contains(&s.kind()))
+            .filter(|s| s.start_position().row == s.end_position().row)
+            .filter(|s| s.start_position().row.abs_diff(self.row) <= 3)
+            .collect();
+        for s in siblings {
+            let t = self.text(s).to_owned();
+            self.push_range(Operator::CopyStatement, at, at, format!("{t}\n{indent}"));
         }
     }
 

@@ -209,3 +209,58 @@ fn enclosing_lines_name_the_function() {
     assert_eq!(f.enclosing_lines(4), 3..=5);
     assert_eq!(f.enclosing_lines(7), 7..=7);
 }
+
+/// The edits that add code: a `return` before a statement, a nearby statement copied, a
+/// condition combined with a variable of the function. They come after every token edit.
+#[test]
+fn insertions_and_condition_synthesis() {
+    let src = "def find(xs, target):\n    i = 0\n    for x in xs:\n        if x == target:\n            done = True\n        i += 1\n    return -1\n";
+    let f = py(src);
+    let e3 = edits(&f, 3);
+    assert!(has(&e3, Operator::InsertReturn, "    return i"), "{e3:?}");
+    assert!(has(&e3, Operator::InsertReturn, "    return"));
+    let whole: Vec<String> = f.mutants_at(3).iter().map(|m| m.apply(src)).collect();
+    assert!(
+        whole
+            .iter()
+            .any(|t| t.contains("    i = 0\n    i = 0\n    for x in xs:")),
+        "a copy of the statement above"
+    );
+    let e4 = edits(&f, 4);
+    assert!(
+        has(
+            &e4,
+            Operator::SynthesizeCondition,
+            "        if (x == target) and not done:"
+        ),
+        "{e4:?}"
+    );
+    assert!(has(
+        &e4,
+        Operator::SynthesizeCondition,
+        "        if (x == target) or i:"
+    ));
+    // Token edits first, insertions last.
+    let ops: Vec<Operator> = f.mutants_at(4).iter().map(|m| m.operator).collect();
+    assert_eq!(ops.first(), Some(&Operator::Relational));
+    let rs_src = "fn f(v: &[i64]) -> i64 {\n    let mut s = 0;\n    for x in v {\n        s += x;\n    }\n    s\n}\n";
+    let r = rs(rs_src);
+    let e2: Vec<String> = r
+        .mutants_at(2)
+        .iter()
+        .filter(|m| m.operator == Operator::InsertReturn)
+        .map(|m| m.apply(rs_src))
+        .collect();
+    assert!(
+        e2.iter()
+            .any(|t| t.contains("    return s;\n    let mut s = 0;")),
+        "{e2:?}"
+    );
+    // Outside a function nothing is inserted.
+    let top = py("x = 1\ny = 2\n");
+    assert!(
+        top.mutants_at(2)
+            .iter()
+            .all(|m| m.operator != Operator::InsertReturn && m.operator != Operator::CopyStatement)
+    );
+}
