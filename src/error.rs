@@ -90,12 +90,14 @@ impl Error {
             Self::Attest(e) => e.hint().map(str::to_owned),
             Self::Sandbox(e) => e.hint().map(str::to_owned),
             Self::Output(e) => Some(e.hint()),
+            // A policy file's globs are checked as it loads, but replay compiles a bundle's
+            // policy.json as written.
+            Self::WriteRules(e) => e.hint().map(str::to_owned),
             Self::Propose(_)
             | Self::Bundle(_)
             | Self::Exec(_)
             | Self::Io { .. }
             | Self::Interrupted
-            | Self::WriteRules(_)
             | Self::Task { .. }
             | Self::EncodeOutput(_)
             | Self::FinalPatch(_)
