@@ -80,22 +80,23 @@ pub enum Error {
 }
 
 impl Error {
-    /// What the user can do about it, when pp knows. The proposers' own errors carry theirs in
-    /// their message.
+    /// What the user can do about it, when pp knows.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Self::Settings(e) => e.hint().map(str::to_owned),
+            Self::Settings(e) => e.hint(),
             Self::Policy(e) => e.hint().map(str::to_owned),
+            Self::Propose(e) => e.hint().map(str::to_owned),
             Self::Usage { hint, .. } => Some(hint.clone()),
             Self::Attest(e) => e.hint().map(str::to_owned),
             Self::Sandbox(e) => e.hint().map(str::to_owned),
             Self::Output(e) => Some(e.hint()),
-            Self::Propose(_)
-            | Self::Bundle(_)
+            // A policy file's globs are checked as it loads, but replay compiles a bundle's
+            // policy.json as written.
+            Self::WriteRules(e) => e.hint().map(str::to_owned),
+            Self::Bundle(_)
             | Self::Exec(_)
             | Self::Io { .. }
             | Self::Interrupted
-            | Self::WriteRules(_)
             | Self::Task { .. }
             | Self::EncodeOutput(_)
             | Self::FinalPatch(_)

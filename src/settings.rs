@@ -145,12 +145,13 @@ pub enum SettingsError {
 }
 
 impl SettingsError {
-    /// What the user can do about it. The proposers' own errors carry theirs in their message.
-    pub fn hint(&self) -> Option<&str> {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
         match self {
-            Self::Policy(e) => e.hint(),
-            Self::Invalid { hint, .. } => Some(hint),
-            Self::Provider(_) | Self::Model(_) => None,
+            Self::Policy(e) => e.hint().map(str::to_owned),
+            Self::Provider(e) => e.hint().map(str::to_owned),
+            Self::Model(e) => e.hint(),
+            Self::Invalid { hint, .. } => Some(hint.clone()),
         }
     }
 }

@@ -208,9 +208,7 @@ impl Rejection {
 #[derive(Debug, thiserror::Error)]
 pub enum PatchError {
     /// A glob in the write rules does not compile.
-    #[error(
-        "invalid glob `{glob}` in {key}: {source}\nhint: fix the pattern in the policy file (e.g. `src/**`, `**/.env`)"
-    )]
+    #[error("invalid glob `{glob}` in {key}: {source}")]
     Glob {
         /// The policy key holding the glob.
         key: &'static str,
@@ -220,4 +218,15 @@ pub enum PatchError {
         #[source]
         source: globset::Error,
     },
+}
+
+impl PatchError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Self::Glob { .. } => {
+                Some("fix the pattern in the policy file (e.g. `src/**`, `**/.env`)")
+            }
+        }
+    }
 }

@@ -512,5 +512,9 @@ mod tests {
         .compile()
         .unwrap_err();
         assert!(err.to_string().contains("policy.deny_write"), "{err}");
+        assert!(
+            err.hint().is_some_and(|h| h.contains("policy file")),
+            "{err}"
+        );
     }
 }

@@ -62,10 +62,10 @@ impl ProviderSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum ProposeError {
     /// A configuration error the user must fix (exit 2).
-    #[error("{message}\nhint: {hint}")]
+    #[error("{message}")]
     Config { message: String, hint: String },
     /// The proposer cannot be used at all (auth refused, endpoint missing): infra_stop.
-    #[error("proposer `{proposer}` is unusable: {message}\nhint: {hint}")]
+    #[error("proposer `{proposer}` is unusable: {message}")]
     Unusable {
         proposer: String,
         message: String,
@@ -76,6 +76,25 @@ pub enum ProposeError {
     Failed { message: String },
     #[error("interrupted while waiting for the proposer")]
     Interrupted,
+}
+
+impl ProposeError {
+    /// What the user can do about it: set for the errors that are theirs to fix.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Self::Config { hint, .. } | Self::Unusable { hint, .. } => Some(hint),
+            Self::Failed { .. } | Self::Interrupted => None,
+        }
+    }
+
+    /// The message and its hint on one line, for records that keep a single text (the chain's
+    /// fallbacks, the log, the attempt record of an unusable proposer).
+    pub fn text_with_hint(&self) -> String {
+        match self.hint() {
+            Some(h) => format!("{self} (hint: {h})"),
+            None => self.to_string(),
+        }
+    }
 }
 
 /// Parses `--provider` / `PP_PROVIDER` / `policy.provider.name`: one name or a comma-separated
@@ -296,7 +315,9 @@ impl ModelClients {
                         ProposeError::Unusable {
                             proposer: name.into(),
                             message: e.to_string(),
-                            hint: "check the PP_OPENAI_* / PP_LOCAL_* settings".into(),
+                            hint: e.hint().unwrap_or_else(|| {
+                                "check the PP_OPENAI_* / PP_LOCAL_* settings".into()
+                            }),
                         }
                     })
                 }
@@ -366,8 +387,9 @@ pub async fn propose(
             Err(ProposeError::Interrupted) => return Err(ProposeError::Interrupted),
             Err(e) => {
                 let e = redact_error(e, &io.redactor);
-                tracing::warn!("proposer {} failed: {e}", spec.name());
-                fallbacks.push(format!("{}: {e}", spec.name()));
+                let text = e.text_with_hint();
+                tracing::warn!("proposer {} failed: {text}", spec.name());
+                fallbacks.push(format!("{}: {text}", spec.name()));
                 last = Some(e);
             }
         }
@@ -503,20 +525,14 @@ async fn ask_model(
         };
         let completion = completion.map_err(|e| {
             if e.is_infra() {
-                let message = e.to_string();
-                // The transport's own message usually carries a precise hint already.
-                let (message, hint) = match message.split_once("\nhint: ") {
-                    Some((m, h)) => (m.to_owned(), h.to_owned()),
-                    None => (
-                        message,
-                        "check the endpoint, model name and key (PP_OPENAI_* / PP_LOCAL_*)"
-                            .to_owned(),
-                    ),
-                };
                 ProposeError::Unusable {
                     proposer: name.into(),
-                    message,
-                    hint,
+                    message: e.to_string(),
+                    // The transport's own hint is the more precise one when it has one.
+                    hint: e.hint().unwrap_or_else(|| {
+                        "check the endpoint, model name and key (PP_OPENAI_* / PP_LOCAL_*)"
+                            .to_owned()
+                    }),
                 }
             } else {
                 ProposeError::Failed {
@@ -577,11 +593,9 @@ mod tests {
             parse_chain("command:/bin/p", None).unwrap(),
             vec![ProviderSpec::Command(vec!["/bin/p".into()])]
         );
-        let e = parse_chain("gpt", None).unwrap_err().to_string();
-        assert!(
-            e.contains("unknown provider `gpt`") && e.contains("hint"),
-            "{e}"
-        );
+        let e = parse_chain("gpt", None).unwrap_err();
+        assert!(e.to_string().contains("unknown provider `gpt`"), "{e}");
+        assert!(e.hint().is_some_and(|h| h.contains("choose from")), "{e}");
         assert!(parse_chain("command", None).is_err());
         assert_eq!(
             parse_chain("suggest,openai", None).unwrap(),

@@ -38,12 +38,12 @@ pub(super) struct Winner {
 /// How one attempt ended. Every variant but `Passed` and `ProposerUnusable` is fed back to
 /// the next attempt.
 pub(super) enum AttemptOutcome {
-    /// The model endpoint cannot be used at all (`error` is recorded; `message` and `hint` end
-    /// the session).
+    /// The model endpoint cannot be used at all (`error`, the message with its hint, is
+    /// recorded; `message` and `hint` end the session).
     ProposerUnusable {
         error: String,
         message: String,
-        hint: String,
+        hint: Option<String>,
     },
     ProposerFailed {
         feedback: String,
@@ -323,22 +323,11 @@ impl<'s> Attempter<'s> {
             Ok(x) => Ok(Ok(x)),
             Err(ProposeError::Interrupted) => Err(Error::Interrupted),
             Err(e @ ProposeError::Config { .. }) => Err(Error::Propose(e)),
-            Err(e @ ProposeError::Unusable { .. }) => {
-                let error = e.to_string();
-                let ProposeError::Unusable {
-                    proposer,
-                    message,
-                    hint,
-                } = e
-                else {
-                    return Err(Error::Propose(e));
-                };
-                Ok(Err(AttemptOutcome::ProposerUnusable {
-                    error,
-                    message: format!("proposer `{proposer}` is unusable: {message}"),
-                    hint,
-                }))
-            }
+            Err(e @ ProposeError::Unusable { .. }) => Ok(Err(AttemptOutcome::ProposerUnusable {
+                error: e.text_with_hint(),
+                message: e.to_string(),
+                hint: e.hint().map(str::to_owned),
+            })),
             Err(e @ ProposeError::Failed { .. }) => Ok(Err(AttemptOutcome::ProposerFailed {
                 feedback: e.to_string(),
             })),
@@ -372,7 +361,7 @@ impl<'s> Attempter<'s> {
                     x.proposal.empty_reason.unwrap_or_default()
                 )),
                 Err(ProposeError::Interrupted) => return Err(Error::Interrupted),
-                Err(e) => fallbacks.push(e.to_string()),
+                Err(e) => fallbacks.push(e.text_with_hint()),
             }
         }
         self.searched.set(true);
@@ -728,9 +717,9 @@ mod tests {
     #[test]
     fn an_unusable_proposer_is_recorded_with_its_error_and_not_fed_back() {
         let o = AttemptOutcome::ProposerUnusable {
-            error: "proposer `openai` is unusable: 401\nhint: check the key".into(),
+            error: "proposer `openai` is unusable: 401 (hint: check the key)".into(),
             message: "proposer `openai` is unusable: 401".into(),
-            hint: "check the key".into(),
+            hint: Some("check the key".into()),
         };
         assert_eq!(o.kind(), AttemptKind::ProposerUnusable);
         assert!(o.feedback().contains("401"));

@@ -111,7 +111,7 @@ async fn attempts<'s>(
                 Some(AttemptOutcome::ProposerUnusable { message, hint, .. }) => End {
                     status: Status::InfraStop,
                     message,
-                    hint: Some(hint),
+                    hint,
                 },
                 _ => return Err(Error::Bug("an unusable proposer that answered")),
             },

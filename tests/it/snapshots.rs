@@ -1,5 +1,5 @@
 //! What users see, snapshot-tested with paths, times, ids and hashes redacted: `--help`, a
-//! policy error, the JSON summary and `final_summary.md`.
+//! policy error, a provider error, the JSON summary and `final_summary.md`.
 
 use crate::support::*;
 
@@ -60,6 +60,23 @@ fn policy_error_message() {
     settings(&env).bind(|| {
         insta::assert_snapshot!(format!("[exit status: {}]\n{}", code(&out), stderr(&out)))
     });
+}
+
+/// A proposer's configuration error reads as the others do: the error, then its hint on its own
+/// line; under `--json`, the hint in its own field.
+#[test]
+fn provider_error_message() {
+    let env = TestEnv::new(&[]);
+    let out = env.pp(&["run", "true", "--provider", "openai"]);
+    assert_eq!(code(&out), 2);
+    settings(&env).bind(|| {
+        insta::assert_snapshot!(format!("[exit status: {}]\n{}", code(&out), stderr(&out)))
+    });
+    let out = env.pp(&["run", "true", "--provider", "gpt", "--json"]);
+    assert_eq!(code(&out), 2);
+    let v = json_out(&out);
+    assert_eq!(v["error"], "unknown provider `gpt`", "{v}");
+    assert!(v["hint"].as_str().unwrap().contains("choose from"), "{v}");
 }
 
 #[test]

@@ -220,25 +220,34 @@ impl HttpConfig {
 /// A bad provider setting; every variant names the variable and says what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error(
-        "{var}={value:?} is not a usable url: {reason}\nhint: give an http(s) base url such as http://127.0.0.1:8000/v1 (without /chat/completions)"
-    )]
+    #[error("{var}={value:?} is not a usable url: {reason}")]
     InvalidUrl {
         var: &'static str,
         value: String,
         reason: String,
     },
-    #[error("{var}={value:?} is not {expected}\nhint: {hint}")]
+    #[error("{var}={value:?} is not {expected}")]
     InvalidNumber {
         var: &'static str,
         value: String,
         expected: &'static str,
         hint: &'static str,
     },
-    #[error(
-        "{var} is not set\nhint: export {var}=<your key>, or pick another provider with PP_PROVIDER"
-    )]
+    #[error("{var} is not set")]
     MissingApiKey { var: &'static str },
+}
+
+impl ConfigError {
+    /// What to do about it; every variant has an answer.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::InvalidUrl { .. } => "give an http(s) base url such as http://127.0.0.1:8000/v1 (without /chat/completions)".to_owned(),
+            Self::InvalidNumber { hint, .. } => (*hint).to_owned(),
+            Self::MissingApiKey { var } => {
+                format!("export {var}=<your key>, or pick another provider with PP_PROVIDER")
+            }
+        })
+    }
 }
 
 fn normalize_base_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
@@ -355,7 +364,11 @@ mod tests {
                 var: "PP_OPENAI_API_KEY"
             }
         );
-        assert!(err.to_string().contains("hint:"));
+        assert!(!err.to_string().contains("hint"), "{err}");
+        assert!(
+            err.hint()
+                .is_some_and(|h| h.contains("export PP_OPENAI_API_KEY"))
+        );
     }
 
     #[test]
@@ -388,12 +401,11 @@ mod tests {
     fn bad_timeout_names_variable_and_value() {
         for bad in ["soon", "0", "-3", "NaN", "1e9"] {
             let env = lookup(&[("PP_LOCAL_TIMEOUT_SEC", bad)]);
-            let msg = HttpConfig::from_lookup(Flavor::Local, &env)
-                .unwrap_err()
-                .to_string();
+            let err = HttpConfig::from_lookup(Flavor::Local, &env).unwrap_err();
+            let msg = err.to_string();
             assert!(msg.contains("PP_LOCAL_TIMEOUT_SEC"), "{msg}");
             assert!(msg.contains(bad), "{msg}");
-            assert!(msg.contains("hint:"), "{msg}");
+            assert!(err.hint().is_some(), "{msg}");
         }
     }
 

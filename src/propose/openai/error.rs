@@ -19,9 +19,7 @@ pub enum HttpError {
     Client(#[source] reqwest::Error),
 
     /// 401 or 403: the key is missing, wrong, or lacks access to the model.
-    #[error(
-        "model server at {url} refused the credentials (http {status}): {message}\nhint: {hint}"
-    )]
+    #[error("model server at {url} refused the credentials (http {status}): {message}")]
     Auth {
         url: String,
         status: u16,
@@ -31,7 +29,7 @@ pub enum HttpError {
     },
 
     /// 404: wrong base URL or unknown model.
-    #[error("model endpoint {url} answered http 404: {message}\nhint: {hint}")]
+    #[error("model endpoint {url} answered http 404: {message}")]
     NotFound {
         url: String,
         message: String,
@@ -49,9 +47,7 @@ pub enum HttpError {
     },
 
     /// 429 with `insufficient_quota`: waiting will not help.
-    #[error(
-        "model server at {url} reports the account's quota is used up (http 429): {message}\nhint: check the plan and billing of the account behind the key"
-    )]
+    #[error("model server at {url} reports the account's quota is used up (http 429): {message}")]
     QuotaExceeded {
         url: String,
         message: String,
@@ -60,7 +56,7 @@ pub enum HttpError {
 
     /// No connection could be made (or it kept breaking) within the retry budget.
     #[error(
-        "could not reach the model server at {url}: {cause} ({})\nhint: {hint}",
+        "could not reach the model server at {url}: {cause} ({})",
         retries_phrase(.retries)
     )]
     Unreachable {
@@ -72,7 +68,7 @@ pub enum HttpError {
 
     /// The last exchange got no complete reply within the request timeout.
     #[error(
-        "model server at {url} did not answer within {after:?} ({})\nhint: {hint}",
+        "model server at {url} did not answer within {after:?} ({})",
         retries_phrase(.retries)
     )]
     Timeout {
@@ -120,6 +116,24 @@ impl HttpError {
             | HttpError::BudgetExhausted { retries, .. }
             | HttpError::InvalidResponse { retries, .. } => retries,
             HttpError::Config(_) | HttpError::Client(_) => &[],
+        }
+    }
+
+    /// What the user can do about it, when the client knows better than "check the settings".
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            HttpError::Config(e) => e.hint(),
+            HttpError::Auth { hint, .. }
+            | HttpError::NotFound { hint, .. }
+            | HttpError::Unreachable { hint, .. }
+            | HttpError::Timeout { hint, .. } => Some(hint.clone()),
+            HttpError::QuotaExceeded { .. } => {
+                Some("check the plan and billing of the account behind the key".to_owned())
+            }
+            HttpError::Client(_)
+            | HttpError::BadRequest { .. }
+            | HttpError::BudgetExhausted { .. }
+            | HttpError::InvalidResponse { .. } => None,
         }
     }
 
@@ -171,6 +185,8 @@ mod tests {
         assert!(auth.is_infra());
         assert_eq!(auth.kind(), "auth");
         let msg = auth.to_string();
-        assert!(msg.contains("http 401") && msg.contains("bad key") && msg.contains("hint:"));
+        assert!(msg.contains("http 401") && msg.contains("bad key"), "{msg}");
+        assert!(!msg.contains("hint"), "{msg}");
+        assert_eq!(auth.hint().as_deref(), Some("check PP_OPENAI_API_KEY"));
     }
 }
