@@ -4,6 +4,8 @@
 //! replay's documents of real sessions validate; the same documents with a field renamed or
 //! retyped do not.
 //!
+//! Sessions in a container (a fake engine) are validated in `container_broken`.
+//!
 //! The published schemas leave objects open (fields are only ever added within a version);
 //! here every object schema is closed first, so a field pp writes that its schema does not
 //! describe fails too.
@@ -73,7 +75,7 @@ fn errors(file: &str, doc: &Value) -> Vec<String> {
         .collect()
 }
 
-fn assert_valid(file: &str, doc: &Value, what: &str) {
+pub(crate) fn assert_valid(file: &str, doc: &Value, what: &str) {
     let errors = errors(file, doc);
     assert!(
         errors.is_empty(),
@@ -87,7 +89,7 @@ fn assert_invalid(file: &str, doc: &Value, what: &str) {
     assert!(!errors(file, doc).is_empty(), "{what} still matches {file}");
 }
 
-fn read_json(path: &Path) -> Value {
+pub(crate) fn read_json(path: &Path) -> Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap()
 }
