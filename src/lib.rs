@@ -21,6 +21,7 @@ pub mod propose;
 pub mod redact;
 pub mod report;
 pub mod sandbox;
+pub mod schemas;
 pub mod session;
 pub mod settings;
 pub mod walk;

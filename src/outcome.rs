@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::bundle::schema::{RecordedStatus, RunSummary};
@@ -12,7 +13,7 @@ use crate::context::{Classification, RunnerProgress, TestEvidence, TestSummary};
 use crate::exec::Capture;
 
 /// How a session ended. Names are API (`status` in the JSON summary).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Proven,
@@ -47,7 +48,7 @@ impl Status {
 }
 
 /// Per-target exit codes before and after.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TargetOutcome {
     pub name: String,
     pub command: String,

@@ -5,9 +5,12 @@
 //!
 //! Field names, their order and their values are API (DESIGN §8): fields are only ever added
 //! within a schema version. Parts another subsystem owns and serialises itself (the sandbox's
-//! description, the confinement layers, the endpoints' summaries) are carried as JSON values.
+//! description, the confinement layers, the endpoints' summaries) are carried as JSON values;
+//! their JSON Schemas (`docs/schemas/`, see `crate::schemas`) still name the owner's type where
+//! it has one (`#[schemars(with = ...)]`).
 //! Reading is lenient: a missing field takes its default, so older bundles still read.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::SourceInfo;
@@ -22,16 +25,17 @@ pub const REPLAY_SCHEMA: &str = "pp.replay/v1";
 
 /// `repro.json`: what ran, where, under which policy, and how it ended. Written when the session
 /// starts (`status: running`, `complete: false`) and again when it ends.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Repro {
+    #[schemars(extend("const" = REPRO_SCHEMA))]
     pub schema_version: String,
     /// False while the session runs and for an interrupted one.
     pub complete: bool,
     pub session_id: String,
     pub status: RecordedStatus,
     pub success: bool,
-    /// `pp run`'s command line; `None` for `pp prove`.
+    /// `pp run`'s command line; `null` for `pp prove`.
     pub command: Option<String>,
     pub targets: Vec<ReproTarget>,
     pub policy_path: Option<String>,
@@ -47,6 +51,7 @@ pub struct Repro {
     #[serde(deserialize_with = "lenient")]
     pub timings: Timings,
     /// The sandbox's own description (`sandbox::SandboxInfo`).
+    #[schemars(with = "Option<crate::sandbox::SandboxInfo>")]
     pub sandbox: Option<serde_json::Value>,
     #[serde(deserialize_with = "lenient")]
     pub isolation: IsolationRecord,
@@ -82,9 +87,9 @@ where
     Ok(serde_json::from_value(value).unwrap_or_default())
 }
 
-/// A session's status as `repro.json` records it: a final status of DESIGN §1, or `running`
-/// while the session has not ended (what a crash leaves behind).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A session's status as `repro.json` records it: a final status (README, "Statuses and exit
+/// codes"), or `running` while the session has not ended (what a crash leaves behind).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordedStatus {
     #[default]
@@ -114,7 +119,7 @@ impl RecordedStatus {
 }
 
 /// A proof target as recorded: at least one of `cmd` and `argv`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ReproTarget {
     pub name: String,
@@ -125,14 +130,16 @@ pub struct ReproTarget {
 }
 
 /// The model endpoints' settings (their `summary()`), without keys.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Endpoints {
+    /// The `openai` endpoint's settings (base URL, model, limits; never the key).
     pub openai: Option<serde_json::Value>,
+    /// The `local` endpoint's settings (base URL, model, limits; never the key).
     pub local: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Timings {
     /// RFC 3339.
@@ -146,7 +153,7 @@ pub struct Timings {
 }
 
 /// The platform and, in a container, the engine and image.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Runtime {
     pub os: String,
@@ -158,7 +165,7 @@ pub struct Runtime {
 }
 
 /// The container engine and image commands ran on (`sandbox::EngineInfo`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ContainerRecord {
     pub runtime: String,
@@ -170,7 +177,7 @@ pub struct ContainerRecord {
 }
 
 /// One target's run, as `repro.json` and the events summarise it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct RunSummary {
     pub target: String,
@@ -180,8 +187,8 @@ pub struct RunSummary {
     pub tests: Option<TestSummary>,
 }
 
-/// How the session ended; `None` in `repro.json` while it runs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// How the session ended; `null` in `repro.json` while it runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ReproResult {
     pub status: RecordedStatus,
@@ -201,7 +208,7 @@ pub struct ReproResult {
 
 /// `attempts/<n>/outcome.json`, also an `attempt` event and an entry of `repro.json`'s
 /// `attempts`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct AttemptRecord {
     pub attempt: u32,
@@ -216,7 +223,7 @@ pub struct AttemptRecord {
 }
 
 /// How one attempt ended, as recorded. Names are API.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AttemptKind {
     /// The model endpoint cannot be used at all; the session stops (`infra_stop`).
@@ -237,7 +244,7 @@ pub enum AttemptKind {
 }
 
 /// What minimization did (`repro.json`'s `minimization`, the `minimized` event).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct MinimizationRecord {
     pub hunks_before: usize,
@@ -250,7 +257,7 @@ pub struct MinimizationRecord {
     pub exhausted: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct MinimizeRunRecord {
     pub subset: Vec<usize>,
@@ -259,7 +266,7 @@ pub struct MinimizeRunRecord {
 
 /// The isolation actually applied to the session's commands (`repro.json` and
 /// `environment.json`). Which fields are present depends on `applied`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct IsolationRecord {
     pub network: IsolationNetwork,
@@ -272,6 +279,7 @@ pub struct IsolationRecord {
     pub loopback: Option<Loopback>,
     /// Confined on the host: the layers the probe saw (`sandbox::ConfinementLayers`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::sandbox::ConfinementLayers>")]
     pub confinement: Option<serde_json::Value>,
     /// The overlay backend: where the overlay was mounted.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -305,7 +313,7 @@ impl IsolationRecord {
 }
 
 /// The policy's `network`, or `unknown` before the policy was applied.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IsolationNetwork {
     Deny,
@@ -315,7 +323,7 @@ pub enum IsolationNetwork {
 }
 
 /// What confined the commands.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Applied {
     /// Confined on the host without a private network namespace (`network: allow`).
@@ -329,7 +337,7 @@ pub enum Applied {
     Unavailable,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Loopback {
     Up,
@@ -337,15 +345,18 @@ pub enum Loopback {
 }
 
 /// `environment.json`: the machine and what the commands' environment held (names only).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Environment {
+    #[schemars(extend("const" = ENVIRONMENT_SCHEMA))]
     pub schema_version: String,
     pub pp_version: String,
     pub os: String,
     pub arch: String,
     pub kernel: Option<String>,
     pub git_version: Option<String>,
+    /// The sandbox's own description (`sandbox::SandboxInfo`).
+    #[schemars(with = "Option<crate::sandbox::SandboxInfo>")]
     pub sandbox: Option<serde_json::Value>,
     pub isolation: IsolationRecord,
     pub container: Option<ContainerRecord>,
@@ -361,7 +372,7 @@ pub struct Environment {
 /// verifier and replay need, copied leniently (a field `repro.json` lacks, or holds in another
 /// shape, is `null`; the signature vouches for what was copied, not for its shape). `targets`
 /// is normalised to `[{name, cmd, argv}]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ProofPredicate {
     pub status: serde_json::Value,
@@ -388,7 +399,7 @@ impl ProofPredicate {
 }
 
 /// The source a proof was made on, as the predicate records it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct PredicateSource {
     pub git_commit: serde_json::Value,
@@ -397,7 +408,7 @@ pub struct PredicateSource {
     pub untracked_sha256: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Attester {
     pub name: String,
@@ -405,7 +416,7 @@ pub struct Attester {
 }
 
 /// How a replay ended (`status` of the `pp.replay/v1` document). Names are API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplayStatus {
     /// Every recorded target passed with `final.patch` applied, with the proof's test counts

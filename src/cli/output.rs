@@ -7,7 +7,7 @@ use crate::console::outln;
 use crate::error::Error;
 
 /// Prints `v` as the one JSON document on stdout.
-pub(super) fn print_json(v: &serde_json::Value) -> Result<(), Error> {
+pub(super) fn print_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(v).map_err(Error::EncodeOutput)?;
     Ok(outln!("{text}")?)
 }

@@ -1,10 +1,7 @@
 //! `pp replay`: the verification that comes first, then the replay, then its report.
 
-use serde_json::json;
-
 use super::args::ReplayArgs;
 use super::output;
-use crate::bundle::schema::{REPLAY_SCHEMA, ReplayStatus};
 use crate::console::{errln, outln};
 use crate::error::{EXIT_MISMATCH, Error};
 use crate::settings::Env;
@@ -85,9 +82,7 @@ pub(super) async fn replay(a: ReplayArgs, env: &Env) -> Result<u8, Error> {
 /// Reports a replay refused before anything ran; the exit code.
 fn refuse_replay(problems: &[String], json: bool) -> u8 {
     if json {
-        let _ = output::print_json(
-            &json!({"schema_version": REPLAY_SCHEMA, "success": false, "status": ReplayStatus::AttestationFailed, "problems": problems}),
-        );
+        let _ = output::print_json(&crate::session::ReplayRefused::new(problems.to_vec()));
     } else {
         let _ = outln!("replay refused: the bundle is not verified:");
         for p in problems {

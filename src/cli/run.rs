@@ -18,7 +18,7 @@ pub(super) async fn session(mode: Mode, args: &SessionArgs, env: &Env) -> Result
     let cancel = super::entry::cancel_on_signals();
     let outcome = crate::session::run_session(&settings, cancel).await?;
     if args.json {
-        output::print_json(&crate::report::summary_json(&outcome))?;
+        output::print_json(&crate::report::summary(&outcome))?;
     } else {
         crate::console::out(&crate::report::human_summary(&outcome))?;
     }

@@ -20,11 +20,12 @@
 use super::pattern::{compile, strip_ansi};
 use super::progress::RunnerProgress;
 use regex::Regex;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
 /// The verdict on a failed command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Classification {
     /// A failure the code can be changed to fix.

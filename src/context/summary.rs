@@ -4,6 +4,7 @@
 
 use super::pattern::strip_ansi;
 use super::summaries::{gotest, jest, libtest, plain, pytest, unittest, vitest};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What a test run reported about itself.
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// `ran` counts tests that executed to a verdict (`passed + failed`); skipped, ignored and
 /// deselected tests are in `skipped` only, so that `ran` compares across runs of the same
 /// suite whatever the runner's own convention.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(default)]
 pub struct TestSummary {
     /// `libtest`, `nextest`, `pytest`, `unittest`, `gotest`, `jest`, `vitest`, `junit` or

@@ -3,43 +3,75 @@
 
 use std::fmt::Write;
 
-use serde_json::json;
+use std::path::PathBuf;
 
-use crate::outcome::{Outcome, Status, TargetRun};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::outcome::{Outcome, Status, TargetOutcome, TargetRun};
 
 /// Version of the JSON summary of `run` / `prove`.
 pub const SUMMARY_SCHEMA: &str = "pp.summary/v1";
 
-/// The JSON summary of a session (DESIGN §1); additive fields only within v1.
-pub fn summary_json(o: &Outcome) -> serde_json::Value {
-    let mut v = json!({
-        "schema_version": SUMMARY_SCHEMA,
-        "status": o.status,
-        "success": o.status.success(),
-        "attempts_used": o.attempts_used,
-        "final_exit_code": o.final_exit_code,
-        "final_patch": o.final_patch,
-        "proof_bundle": o.proof_bundle,
-        "session_id": o.session_id,
-        "message": o.message,
-        "hint": o.hint,
-        "applied": o.applied,
-        "changed_files": o.changed_files,
-        "targets": o.targets,
-    });
-    if let Some(a) = &o.attestation {
-        v["attestation"] = json!(a);
+/// The `pp.summary/v1` document `pp run --json` and `pp prove --json` print. Field order is
+/// API; fields are only ever added within v1, and the optional ones at the end appear only when
+/// they have a value.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Summary {
+    #[schemars(extend("const" = SUMMARY_SCHEMA))]
+    pub schema_version: &'static str,
+    pub status: Status,
+    /// True exactly when `status` is `proven` or `already_passing`.
+    pub success: bool,
+    pub attempts_used: u32,
+    pub final_exit_code: i32,
+    /// `final.patch` in the bundle; `null` when the session ended before writing one.
+    pub final_patch: Option<PathBuf>,
+    pub proof_bundle: PathBuf,
+    pub session_id: String,
+    pub message: String,
+    /// What to do about it, when the user can do something.
+    pub hint: Option<String>,
+    /// Whether `--apply` wrote `final.patch` to the working tree.
+    pub applied: bool,
+    pub changed_files: Vec<String>,
+    /// Every proof target with its exit codes before and after.
+    pub targets: Vec<TargetOutcome>,
+    /// `attestation.json`, when the bundle was signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<PathBuf>,
+    /// The sandbox kept by `--keep-sandbox`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<PathBuf>,
+    /// Why `--apply` did not write the patch (the proof itself stands).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply_refused: Option<String>,
+    /// Where the patch came from, when a reviewer should know (a patch found by `search`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_note: Option<String>,
+}
+
+/// The JSON summary of a session.
+pub fn summary(o: &Outcome) -> Summary {
+    Summary {
+        schema_version: SUMMARY_SCHEMA,
+        status: o.status,
+        success: o.status.success(),
+        attempts_used: o.attempts_used,
+        final_exit_code: o.final_exit_code,
+        final_patch: o.final_patch.clone(),
+        proof_bundle: o.proof_bundle.clone(),
+        session_id: o.session_id.clone(),
+        message: o.message.clone(),
+        hint: o.hint.clone(),
+        applied: o.applied,
+        changed_files: o.changed_files.clone(),
+        targets: o.targets.clone(),
+        attestation: o.attestation.clone(),
+        sandbox: o.sandbox_kept.clone(),
+        apply_refused: o.apply_refused.clone(),
+        patch_note: o.patch_note.clone(),
     }
-    if let Some(k) = &o.sandbox_kept {
-        v["sandbox"] = json!(k);
-    }
-    if let Some(r) = &o.apply_refused {
-        v["apply_refused"] = json!(r);
-    }
-    if let Some(n) = &o.patch_note {
-        v["patch_note"] = json!(n);
-    }
-    v
 }
 
 /// A few lines for a person.

@@ -19,6 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::isolate::{Holder, ISOLATE_SUBCOMMAND};
@@ -51,7 +52,7 @@ pub struct Confinement {
 }
 
 /// The layers a confined command actually got, as the inner stage saw them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Layers {
     pub engine: String,
     pub pid_namespace: bool,

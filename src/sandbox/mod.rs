@@ -45,6 +45,7 @@ mod netns;
 
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::policy::BackendKind;
@@ -126,7 +127,7 @@ pub struct Sandbox {
 }
 
 /// What the bundle records about the sandbox.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SandboxInfo {
     pub backend: &'static str,
     pub requested: &'static str,
@@ -141,7 +142,7 @@ pub struct SandboxInfo {
 }
 
 /// How an overlay sandbox was mounted.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct OverlayInfo {
     /// The workspace, which is also where the overlay is mounted inside the namespace.
     pub lower: PathBuf,

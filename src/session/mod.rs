@@ -21,7 +21,7 @@ mod verify;
 mod workbench;
 
 pub use crate::outcome::{Outcome, Status, TargetOutcome, TargetRun};
-pub use replay::{ReplayOptions, ReplayOutcome, replay};
+pub use replay::{ReplayOptions, ReplayOutcome, ReplayRefused, ReplayTarget, replay};
 pub use run::run_session;
 pub use sign::{sign_keys, verify_bundle, verify_key_configured, verify_keys};
 pub use verify::Verification;

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::verify::Runner;
@@ -32,7 +33,8 @@ pub struct ReplayOptions {
     pub verified: Option<VerifyReport>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One recorded target as the replay ran it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ReplayTarget {
     pub name: String,
     pub command: String,
@@ -40,11 +42,13 @@ pub struct ReplayTarget {
     pub passed: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The `pp.replay/v1` document of a replay that got as far as reading the bundle.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ReplayOutcome {
+    #[schemars(extend("const" = REPLAY_SCHEMA))]
     pub schema_version: &'static str,
     pub success: bool,
-    /// Every value and its exit code: [`ReplayStatus`].
+    /// How the replay ended; each value has its exit code.
     pub status: ReplayStatus,
     pub bundle: PathBuf,
     pub source: PathBuf,
@@ -73,6 +77,31 @@ impl ReplayOutcome {
         self.message = format!("cannot replay in a container: {message}");
         self.hint = hint;
         self
+    }
+}
+
+/// The `pp.replay/v1` document of a replay refused before it read the bundle: the verification
+/// that comes first failed, or nothing vouches for the bundle.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ReplayRefused {
+    #[schemars(extend("const" = REPLAY_SCHEMA))]
+    pub schema_version: &'static str,
+    #[schemars(extend("const" = false))]
+    pub success: bool,
+    #[schemars(extend("const" = "attestation_failed"))]
+    pub status: ReplayStatus,
+    /// What the verification found.
+    pub problems: Vec<String>,
+}
+
+impl ReplayRefused {
+    pub fn new(problems: Vec<String>) -> Self {
+        Self {
+            schema_version: REPLAY_SCHEMA,
+            success: false,
+            status: ReplayStatus::AttestationFailed,
+            problems,
+        }
     }
 }
 

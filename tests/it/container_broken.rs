@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::schemas;
 use crate::support::*;
 
 /// The engine's error, as podman printed it on the Debian 12 host of the issue.
@@ -213,6 +214,20 @@ fn replay_on_an_engine_that_cannot_start_containers_is_infra_stop() {
     let v = json_out(&out);
     assert_eq!(v["status"], "proven", "{}", stderr(&out));
     let b = v["proof_bundle"].as_str().unwrap().to_owned();
+    // A container session's records (engine, image, container network) match their schemas.
+    let repro = schemas::read_json(&Path::new(&b).join("repro.json"));
+    assert_eq!(repro["isolation"]["applied"], "container", "{repro}");
+    schemas::assert_valid(
+        "repro.schema.json",
+        &repro,
+        "a container session's repro.json",
+    );
+    let environment = schemas::read_json(&Path::new(&b).join("environment.json"));
+    schemas::assert_valid(
+        "environment.schema.json",
+        &environment,
+        "a container session's environment.json",
+    );
     let out = env.pp(&["replay", &b, "--allow-unsigned", "--json"]);
     assert_eq!(json_out(&out)["status"], "replayed", "{}", stderr(&out));
 
@@ -226,6 +241,7 @@ fn replay_on_an_engine_that_cannot_start_containers_is_infra_stop() {
     assert_eq!(r["success"], false);
     assert!(r["message"].as_str().unwrap().contains(OCI_ERROR), "{r}");
     assert!(r["hint"].as_str().is_some(), "{r}");
+    schemas::assert_valid("replay.schema.json", &r, "an infra_stop replay's document");
     assert_eq!(engine.runs().len(), before + 1, "only the probe ran");
 
     // The engine breaks after the probe: the target's failure is the engine's, not the proof's.
