@@ -7,18 +7,7 @@ use crate::support::*;
 const KEY: &str = "an-hmac-key-of-more-than-32-bytes-0123456789";
 
 fn proven_bundle(env: &TestEnv) -> std::path::PathBuf {
-    let fix = "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n";
-    let provider = env.proposer(&[&json_diff(fix)]);
-    let out = env.pp(&[
-        "run",
-        "grep -qx good v.txt",
-        "--provider",
-        &provider,
-        "--attest",
-        "--json",
-    ]);
-    let v = json_out(&out);
-    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let v = prove_v_txt(env, &["--attest"]);
     assert!(
         v["attestation"]
             .as_str()

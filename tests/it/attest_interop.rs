@@ -215,17 +215,7 @@ fn securesystemslib_verifies_an_ed25519_bundle_and_rejects_tampering() {
         ),
     );
     env.commit("policy");
-    let fix = "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n";
-    let provider = env.proposer(&[&json_diff(fix)]);
-    let out = env.pp(&[
-        "run",
-        "grep -qx good v.txt",
-        "--provider",
-        &provider,
-        "--json",
-    ]);
-    let v = json_out(&out);
-    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let v = prove_v_txt(&env, &[]);
     let b = PathBuf::from(v["proof_bundle"].as_str().unwrap());
 
     let (rc, r) = sslib_verify(&py, &b, &public);

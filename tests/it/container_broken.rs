@@ -140,19 +140,8 @@ fn a_session_on_an_engine_that_cannot_start_containers_is_infra_stop_before_any_
     let scratch = tempfile::tempdir().unwrap();
     let engine = FakeEngine::new(scratch.path());
     engine.fail_from(1);
-    let mut env = TestEnv::new(&[("v.txt", "bad\n"), ("pp.yaml", &policy(&engine))]);
-    // The fake engine is a program the policy names: the user trusts it.
-    env.extra_env.push(("PP_TRUST_POLICY".into(), "1".into()));
-    let provider = env.proposer(&[&json_diff(
-        "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n",
-    )]);
-    let out = env.pp(&[
-        "run",
-        "grep -qx good v.txt",
-        "--provider",
-        &provider,
-        "--json",
-    ]);
+    let env = trusted_env(&engine);
+    let out = run_v_txt(&env, &[]);
     let v = json_out(&out);
     assert_eq!(code(&out), 12, "{}", stderr(&out));
     assert_eq!(v["status"], "infra_stop");
@@ -171,19 +160,8 @@ fn an_engine_failing_once_the_session_runs_is_infrastructure_not_a_code_failure(
     let engine = FakeEngine::new(scratch.path());
     // The probe starts; every target run after it gets the engine's error and exit 126.
     engine.fail_from(2);
-    let mut env = TestEnv::new(&[("v.txt", "bad\n"), ("pp.yaml", &policy(&engine))]);
-    // The fake engine is a program the policy names: the user trusts it.
-    env.extra_env.push(("PP_TRUST_POLICY".into(), "1".into()));
-    let provider = env.proposer(&[&json_diff(
-        "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n",
-    )]);
-    let out = env.pp(&[
-        "run",
-        "grep -qx good v.txt",
-        "--provider",
-        &provider,
-        "--json",
-    ]);
+    let env = trusted_env(&engine);
+    let out = run_v_txt(&env, &[]);
     let v = json_out(&out);
     assert_eq!(code(&out), 12, "{}", stderr(&out));
     assert_eq!(v["status"], "infra_stop");
@@ -194,25 +172,19 @@ fn an_engine_failing_once_the_session_runs_is_infrastructure_not_a_code_failure(
     assert_eq!(env.proposer_calls(), 0, "the proposer was asked");
 }
 
+/// A workspace whose policy names the fake engine, which the user trusts.
+fn trusted_env(engine: &FakeEngine) -> TestEnv {
+    let mut env = TestEnv::new(&[("v.txt", "bad\n"), ("pp.yaml", &policy(engine))]);
+    env.extra_env.push(("PP_TRUST_POLICY".into(), "1".into()));
+    env
+}
+
 #[test]
 fn replay_on_an_engine_that_cannot_start_containers_is_infra_stop() {
     let scratch = tempfile::tempdir().unwrap();
     let engine = FakeEngine::new(scratch.path());
-    let mut env = TestEnv::new(&[("v.txt", "bad\n"), ("pp.yaml", &policy(&engine))]);
-    // The fake engine is a program the policy names: the user trusts it.
-    env.extra_env.push(("PP_TRUST_POLICY".into(), "1".into()));
-    let provider = env.proposer(&[&json_diff(
-        "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n",
-    )]);
-    let out = env.pp(&[
-        "run",
-        "grep -qx good v.txt",
-        "--provider",
-        &provider,
-        "--json",
-    ]);
-    let v = json_out(&out);
-    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let env = trusted_env(&engine);
+    let v = prove_v_txt(&env, &[]);
     let b = v["proof_bundle"].as_str().unwrap().to_owned();
     // A container session's records (engine, image, container network) match their schemas.
     let repro = schemas::read_json(&Path::new(&b).join("repro.json"));

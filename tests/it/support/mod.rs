@@ -264,6 +264,27 @@ pub fn stderr(out: &Output) -> String {
 }
 
 /// A unified diff replacing `old` with `new` on line `line` of `path` (single-line files ok).
+/// The fix of the `v.txt` fixture (`bad` → `good`), which `grep -qx good v.txt` checks.
+pub const V_FIX: &str = "--- a/v.txt\n+++ b/v.txt\n@@ -1 +1 @@\n-bad\n+good\n";
+
+/// `pp run "grep -qx good v.txt" [extra…] --json` with a scripted proposer that answers
+/// [`V_FIX`]; asserts the session was proven and returns its summary.
+pub fn prove_v_txt(env: &TestEnv, extra: &[&str]) -> serde_json::Value {
+    let out = run_v_txt(env, extra);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    v
+}
+
+/// [`prove_v_txt`]'s session, whatever it ends with.
+pub fn run_v_txt(env: &TestEnv, extra: &[&str]) -> Output {
+    let provider = env.proposer(&[&json_diff(V_FIX)]);
+    let mut args = vec!["run", "grep -qx good v.txt", "--provider", &provider];
+    args.extend_from_slice(extra);
+    args.push("--json");
+    env.pp(&args)
+}
+
 pub fn json_diff(diff: &str) -> String {
     serde_json::json!({"diff": diff, "rationale": "test"}).to_string()
 }
