@@ -91,6 +91,17 @@ impl Recorder {
             });
         }
         let bundle = BundleWriter::create(artifacts.join(&session_id).join("proof_bundle"))?;
+        // Bundles and the digest cache are pp's, not the project's: `git add -A` leaves them.
+        // Written once; a `.gitignore` the user changed is theirs.
+        let ignore = artifacts.join(".gitignore");
+        if std::fs::symlink_metadata(&ignore).is_err()
+            && let Err(e) = crate::bundle::write_atomic(
+                &ignore,
+                b"# written by pp: its bundles stay out of git\n*\n",
+            )
+        {
+            tracing::warn!("cannot write {}: {e}", ignore.display());
+        }
         let rec = Self {
             session_id,
             bundle,

@@ -1094,3 +1094,37 @@ fn a_missing_program_in_an_argv_target_is_infra_stop() {
     assert_eq!(v["status"], "infra_stop", "{}", stderr(&out));
     assert_eq!(v["final_exit_code"], 127);
 }
+
+/// Bundles stay out of the project's git (`.pp-artifacts/.gitignore`), and every file of a
+/// bundle is readable alike (no 0600 JSON beside 0644 logs).
+#[test]
+fn bundles_stay_out_of_git_and_share_one_file_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new(&[("v.txt", "bad\n")]);
+    let v = prove_v_txt(&env, &["--attest"]);
+    let status = env.git(&["status", "--porcelain", "--untracked-files=all"]);
+    assert_eq!(status, "", "pp left files git would add");
+    let mut modes = std::collections::BTreeMap::new();
+    let mut stack = vec![std::path::PathBuf::from(
+        v["proof_bundle"].as_str().unwrap(),
+    )];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                modes
+                    .entry(m.permissions().mode() & 0o777)
+                    .or_insert_with(Vec::new)
+                    .push(e.path());
+            }
+        }
+    }
+    assert_eq!(modes.len(), 1, "{modes:#?}");
+    // A .gitignore the user wrote is theirs.
+    let ignore = env.root().join(".pp-artifacts/.gitignore");
+    std::fs::write(&ignore, "mine\n").unwrap();
+    prove_v_txt(&env, &[]);
+    assert_eq!(std::fs::read_to_string(&ignore).unwrap(), "mine\n");
+}
