@@ -212,7 +212,10 @@ async fn trace(att: &Attempter<'_>, rec: &Recorder) -> Result<Option<Spectrum>, 
     std::fs::create_dir_all(&dir).map_err(io)?;
     std::fs::write(dir.join("sitecustomize.py"), PYTHON_TRACER).map_err(io)?;
     let inner = att.runner.cwd.join(TRACE_DIR);
-    let mut runner = att.runner.clone();
+    // Tracing slows Python several times over; the trials' limit (five times the baseline's
+    // slowest run plus 10 s) bounds it too. A traced run stopped there leaves no trace, and the
+    // ranking falls back to the frames and the called functions.
+    let mut runner = trial_runner(&att.runner, &rec.baseline);
     let path = match runner.env.iter().find(|(k, _)| k == "PYTHONPATH") {
         Some((_, v)) if !v.is_empty() => format!("{}:{v}", inner.display()),
         _ => inner.display().to_string(),
