@@ -205,6 +205,9 @@ async fn trace(att: &Attempter<'_>, rec: &Recorder) -> Result<Option<Spectrum>, 
         return Ok(None);
     }
     let dir = att.root.join(TRACE_DIR);
+    if std::fs::symlink_metadata(&dir).is_ok() {
+        return Ok(None); // the project's own: not pp's to overwrite or remove
+    }
     let io = |e| Error::Io {
         what: format!("prepare the tracer in {}", dir.display()),
         source: e,
