@@ -68,7 +68,7 @@ pub struct SessionArgs {
     /// Policy file (default: pp.yaml, pp.yml or pp.json in the working directory).
     #[arg(long, value_name = "F")]
     pub policy: Option<PathBuf>,
-    /// Proposer: auto (suggest, then any configured model), suggest, stub, openai, local, command, command:PATH; comma-separated for a fallback chain.
+    /// Proposer: auto (suggest, search, then any configured model), suggest, search, stub, openai, local, command, command:PATH; comma-separated for a fallback chain.
     #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,
     /// Print exactly one JSON document on stdout.
