@@ -433,3 +433,40 @@ fn pp_never_follows_the_sandbox_s_symlinks_out_of_it() {
     .unwrap();
     assert_ne!(result["tests"]["total"], 99, "the host's report was read");
 }
+
+#[test]
+fn the_tracer_s_folder_cannot_be_turned_into_a_way_out() {
+    // During search's traced run the suite swaps pp's `.pp-search` folder for a link to a folder
+    // outside the sandbox that holds a trace of the attacker's choosing and a file to destroy:
+    // pp reads the trace only beneath the sandbox, and removes the link, never what it names.
+    let outside = tempfile::tempdir().unwrap();
+    let o = outside.path().display();
+    std::fs::write(outside.path().join("victim.txt"), "keep me\n").unwrap();
+    let planted = r#"{"test_add": [["calc.py", 1]]}"#;
+    std::fs::write(outside.path().join("trace.json"), planted).unwrap();
+    let test = format!(
+        "import os\nimport shutil\nimport unittest\nfrom calc import add\n\nif os.environ.get('PP_SEARCH_TRACE_OUT'):\n    shutil.rmtree('.pp-search', ignore_errors=True)\n    os.symlink('{o}', '.pp-search')\n\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n"
+    );
+    let env = calc_env(&[]);
+    env.write("tests/test_calc.py", &test);
+    env.commit("attack");
+    let out = env.pp(&["run", TEST_CMD, "--provider", "search", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let search: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(bundle(&v).join("attempts/1/search.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        search["spectrum"], false,
+        "pp read a trace through the link"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("victim.txt")).unwrap(),
+        "keep me\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("trace.json")).unwrap(),
+        planted
+    );
+}

@@ -166,12 +166,7 @@ pub fn localize(
         for (name, range) in definitions(file) {
             if called.contains(&name) {
                 for (i, line) in range.enumerate() {
-                    ranked.push(RankedLine {
-                        path: path.clone(),
-                        line,
-                        score: 1.0 - 0.001 * i as f64,
-                        reason: Reason::CalledFunction,
-                    });
+                    push(path, line, 1.0 - 0.001 * i as f64, Reason::CalledFunction);
                 }
             }
         }
@@ -183,15 +178,9 @@ pub fn localize(
         let Some(file) = files.get(path) else {
             continue;
         };
-        let range = file.enclosing_lines(*line);
-        for l in range {
+        for l in file.enclosing_lines(*line) {
             let distance = f64::from(l.abs_diff(*line));
-            ranked.push(RankedLine {
-                path: path.clone(),
-                line: l,
-                score: 0.8 - 0.001 * distance,
-                reason: Reason::NearFrame,
-            });
+            push(path, l, 0.8 - 0.001 * distance, Reason::NearFrame);
         }
     }
     for path in &ctx.related {
@@ -200,12 +189,7 @@ pub fn localize(
         };
         for (_, range) in definitions(file) {
             for (i, line) in range.enumerate() {
-                ranked.push(RankedLine {
-                    path: path.clone(),
-                    line,
-                    score: 0.3 - 0.0001 * i as f64,
-                    reason: Reason::RelatedFile,
-                });
+                push(path, line, 0.3 - 0.0001 * i as f64, Reason::RelatedFile);
             }
         }
     }
