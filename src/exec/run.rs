@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use super::output::{StreamResult, drain};
 use crate::policy::Invocation;
-use crate::sandbox::ContainerSpec;
+use crate::sandbox::{ContainerSpec, Holder, NamespaceEntry};
 
 /// Exit code recorded for a command pp killed at its timeout (as coreutils' `timeout`).
 pub const TIMEOUT_EXIT: i32 = 124;
@@ -29,9 +29,14 @@ const DRAIN_GRACE: Duration = Duration::from_secs(5);
 pub enum Isolation {
     /// Runs on the host as is.
     None,
-    /// Runs through `program args… -- argv`: a wrapper that enters the isolation (a network
-    /// namespace, a container) and then executes the command.
-    Wrapper { program: PathBuf, args: Vec<String> },
+    /// Runs through `program args… -- argv`: a wrapper that confines the command and then
+    /// executes it. With `join`, the process first enters that overlay holder's namespaces,
+    /// between fork and exec.
+    Wrapper {
+        program: PathBuf,
+        args: Vec<String>,
+        join: Option<Holder>,
+    },
     /// Runs in a fresh container per command (`RUNTIME run --rm --name NAME … IMAGE argv`).
     Container(ContainerSpec),
 }
@@ -64,7 +69,7 @@ impl CommandSpec {
         };
         match &self.isolation {
             Isolation::None => inner,
-            Isolation::Wrapper { program, args } => {
+            Isolation::Wrapper { program, args, .. } => {
                 let mut v = vec![program.to_string_lossy().into_owned()];
                 v.extend(args.iter().cloned());
                 v.push("--".to_owned());
@@ -229,6 +234,14 @@ pub async fn run(spec: &CommandSpec, cancel: &Cancel) -> Result<Capture, ExecErr
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     new_session(&mut cmd);
+    if let Isolation::Wrapper { join: Some(h), .. } = &spec.isolation {
+        NamespaceEntry::open(*h, &spec.cwd)
+            .map_err(|source| ExecError::Spawn {
+                command: command.clone(),
+                source,
+            })?
+            .install(&mut cmd);
+    }
     let started = Instant::now();
     let mut child = match cmd.spawn() {
         Ok(c) => c,

@@ -11,8 +11,8 @@
 //!   command ends (or is killed) the namespace's init exits and the kernel kills everything the
 //!   command started, `setsid` and double forks included;
 //! - its own mount namespace: everything read-only except the sandbox tree and private, empty
-//!   `/tmp`, `/var/tmp`, `/run` (so `/var/run`), `/dev/shm`; `.git` read-only; the user's real
-//!   tree (the whole repository) hidden under an empty tmpfs;
+//!   `/tmp`, `/var/tmp`, `/run` (so `/var/run`), `/dev/shm` (in a fresh `/dev`); `.git`
+//!   read-only; the user's real tree (the whole repository) hidden under an empty tmpfs;
 //! - a fresh network namespace with loopback up under `network: deny`;
 //! - no new privileges, no capabilities, a new session (no terminal to inject into), a seccomp
 //!   filter against namespace, mount, ptrace, keyring, bpf and module calls, Landlock on top.
@@ -26,18 +26,22 @@ use super::isolate::{Holder, ISOLATE_SUBCOMMAND};
 
 /// Where pp's own executable is bound inside the confinement, for the inner stage.
 pub const INNER_EXE: &str = "/run/pp-confine/pp";
+/// Test hook: when set (to anything but `0`), the probe reports the kernel refusing a network
+/// namespace, so `network: deny` must stop before anything runs.
+pub const SIMULATE_NETNS_REFUSAL_ENV: &str = "PP_SIMULATE_NETNS_REFUSED";
 /// Environment variable naming the bubblewrap executable (default: `bwrap` on `PATH`).
 pub const BWRAP_ENV: &str = "PP_BWRAP";
 
-/// Directories every confined command gets empty and private, in this order.
-const PRIVATE_DIRS: &[&str] = &["/tmp", "/var/tmp", "/run", "/dev/shm"];
+/// Directories every confined command gets empty and private, in this order. `/dev/shm` is
+/// private too: it is a plain directory of the fresh `/dev` bubblewrap builds.
+const PRIVATE_DIRS: &[&str] = &["/tmp", "/var/tmp", "/run"];
 
 /// How one sandbox's commands are confined.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Confinement {
     pub bwrap: PathBuf,
     pub self_exe: PathBuf,
-    /// The overlay holder whose mount namespace commands join first.
+    /// The overlay holder whose namespaces commands enter first (see `entry`).
     pub join: Option<Holder>,
     pub deny_network: bool,
     /// The user's real tree (a repository's top): hidden under an empty tmpfs. Empty for an
@@ -75,24 +79,18 @@ pub struct Unconfinable {
 }
 
 impl Confinement {
-    /// The program and its arguments, up to the `--` before the command's own argv.
+    /// The program and its arguments, up to the `--` before the command's own argv. With an
+    /// overlay, the command's process first enters its holder's namespaces: see `entry`.
     pub fn wrapper(&self) -> (PathBuf, Vec<String>) {
-        let mut args = Vec::new();
-        let program = match self.join {
-            Some(h) => {
-                args.extend([
-                    ISOLATE_SUBCOMMAND.to_owned(),
-                    "--join".to_owned(),
-                    format!("{}:{}", h.pid, h.mnt_ino),
-                    "--".to_owned(),
-                    self.bwrap.to_string_lossy().into_owned(),
-                ]);
-                self.self_exe.clone()
-            }
-            None => self.bwrap.clone(),
-        };
-        args.extend(self.bwrap_args());
-        (program, args)
+        (self.bwrap.clone(), self.bwrap_args())
+    }
+
+    /// The namespaces a command's process enters before it executes bubblewrap (an overlay's),
+    /// opened now; `None` when there are none to enter.
+    pub fn entry(&self, cwd: &Path) -> std::io::Result<Option<super::NamespaceEntry>> {
+        self.join
+            .map(|h| super::NamespaceEntry::open(h, cwd))
+            .transpose()
     }
 
     /// bwrap's arguments, then the inner stage's, ending before `--` and the command.
@@ -171,13 +169,13 @@ impl Confinement {
     /// reporting its layers, so a machine that cannot confine stops before anything else runs.
     pub async fn probe(&self) -> Result<Layers, Unconfinable> {
         if self.deny_network
-            && std::env::var_os(super::SIMULATE_NETNS_REFUSAL_ENV)
+            && std::env::var_os(SIMULATE_NETNS_REFUSAL_ENV)
                 .is_some_and(|v| !v.is_empty() && v != "0")
         {
             return Err(Unconfinable {
                 reason: format!(
                     "the policy denies network access, but this machine cannot isolate commands from the network: the kernel refused a network namespace (simulated: {} is set)",
-                    super::SIMULATE_NETNS_REFUSAL_ENV
+                    SIMULATE_NETNS_REFUSAL_ENV
                 ),
                 hint: "set `policy.network: allow` to run without network isolation, or `policy.sandbox.backend: container`; `pp doctor` shows what this machine offers".to_owned(),
             });
@@ -185,6 +183,13 @@ impl Confinement {
         let (program, mut args) = self.wrapper();
         args.extend(["--probe".to_owned(), "--".to_owned(), "true".to_owned()]);
         let mut cmd = tokio::process::Command::new(&program);
+        let entry = self.entry(Path::new("/")).map_err(|e| Unconfinable {
+            reason: format!("cannot enter the sandbox's namespaces: {e}"),
+            hint: "the overlay's holder exited; `pp doctor` shows what this machine offers".into(),
+        })?;
+        if let Some(entry) = entry {
+            entry.install(&mut cmd);
+        }
         cmd.args(&args)
             .current_dir("/")
             .stdin(std::process::Stdio::null())
@@ -348,16 +353,14 @@ mod tests {
     }
 
     #[test]
-    fn network_allowed_keeps_the_namespace_and_overlay_joins_first() {
+    fn network_allowed_keeps_the_namespace_and_bwrap_runs_directly() {
         let mut c = spec();
         c.deny_network = false;
         c.join = Some(Holder { pid: 7, mnt_ino: 9 });
         let (program, args) = c.wrapper();
-        assert_eq!(program, PathBuf::from("/opt/pp"));
-        assert_eq!(
-            &args[..5],
-            &[ISOLATE_SUBCOMMAND, "--join", "7:9", "--", "/usr/bin/bwrap"]
-        );
+        // The overlay is entered by the command's own process (see `entry`), not by pp.
+        assert_eq!(program, PathBuf::from("/usr/bin/bwrap"));
+        assert_eq!(args, c.bwrap_args());
         assert!(!args.contains(&"--unshare-net".to_owned()));
     }
 

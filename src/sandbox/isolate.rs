@@ -4,9 +4,6 @@
 //! arguments and dispatches; entering namespaces is platform code (`netns_*`, `overlay_*`).
 //!
 //! Forms:
-//! - `pp __isolate [--join PID:INO] [--net] -- CMD…`: join the mount (and user) namespace held
-//!   by process PID, whose mount-namespace inode must be INO (a recycled pid is refused), then
-//!   optionally enter a fresh network namespace, then execute CMD in the caller's directory.
 //! - `pp __isolate --hold-overlay LOWER UPPER WORK`: become the overlay holder: enter a private
 //!   mount namespace, mount the overlay at LOWER, print `ready`, and wait until stdin closes.
 //! - `pp __isolate --confine [--rw DIR]… [--probe] -- CMD…`: the inner stage of confinement,
@@ -30,11 +27,6 @@ pub struct Holder {
 /// What the wrapper was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IsolateArgs {
-    Exec {
-        join: Option<Holder>,
-        net: bool,
-        argv: Vec<String>,
-    },
     HoldOverlay {
         lower: String,
         upper: String,
@@ -61,24 +53,6 @@ pub fn guard_args(dir: &str, worktree: Option<(&str, &str)>) -> Vec<String> {
     ];
     if let Some((ws, top)) = worktree {
         v.extend(["--worktree".to_owned(), ws.to_owned(), top.to_owned()]);
-    }
-    v
-}
-
-/// Arguments placed between `pp` and `--` to run a command without network.
-pub fn network_wrapper_args() -> Vec<String> {
-    wrapper_args(None, true)
-}
-
-/// Arguments placed between `pp` and `--`: join `join`'s namespaces, then drop the network.
-pub fn wrapper_args(join: Option<Holder>, net: bool) -> Vec<String> {
-    let mut v = vec![ISOLATE_SUBCOMMAND.to_owned()];
-    if let Some(h) = join {
-        v.push("--join".to_owned());
-        v.push(format!("{}:{}", h.pid, h.mnt_ino));
-    }
-    if net {
-        v.push("--net".to_owned());
     }
     v
 }
@@ -110,44 +84,27 @@ pub fn parse(args: &[String]) -> Result<IsolateArgs, String> {
         _ => {}
     }
     let sep = args.iter().position(|a| a == "--").ok_or(
-        "expected `[--join PID:INO] [--net] -- CMD…`, `--hold-overlay LOWER UPPER WORK` or `--guard DIR [--worktree WORKSPACE TOP]`",
+        "expected `--confine [--rw DIR]… [--probe] -- CMD…`, `--hold-overlay LOWER UPPER WORK` or `--guard DIR [--worktree WORKSPACE TOP]`",
     )?;
     let (opts, argv) = (&args[..sep], &args[sep + 1..]);
     if argv.is_empty() {
         return Err("no command given after `--`".into());
     }
-    if opts.first().is_some_and(|o| o == "--confine") {
-        let (mut rw, mut probe) = (Vec::new(), false);
-        let mut it = opts[1..].iter();
-        while let Some(o) = it.next() {
-            match o.as_str() {
-                "--rw" => rw.push(it.next().ok_or("`--rw` needs a directory")?.clone()),
-                "--probe" => probe = true,
-                other => return Err(format!("unknown option `{other}`")),
-            }
-        }
-        return Ok(IsolateArgs::Confine {
-            rw,
-            probe,
-            argv: argv.to_vec(),
-        });
+    if opts.first().is_none_or(|o| o != "--confine") {
+        return Err("expected `--confine` before `--`".into());
     }
-    let mut join = None;
-    let mut net = false;
-    let mut it = opts.iter();
+    let (mut rw, mut probe) = (Vec::new(), false);
+    let mut it = opts[1..].iter();
     while let Some(o) = it.next() {
         match o.as_str() {
-            "--net" => net = true,
-            "--join" => {
-                let v = it.next().ok_or("`--join` needs PID:INO")?;
-                join = Some(parse_holder(v).ok_or_else(|| format!("bad `--join {v}`"))?);
-            }
+            "--rw" => rw.push(it.next().ok_or("`--rw` needs a directory")?.clone()),
+            "--probe" => probe = true,
             other => return Err(format!("unknown option `{other}`")),
         }
     }
-    Ok(IsolateArgs::Exec {
-        join,
-        net,
+    Ok(IsolateArgs::Confine {
+        rw,
+        probe,
         argv: argv.to_vec(),
     })
 }
@@ -183,14 +140,6 @@ pub fn main(args: &[String]) -> u8 {
             }
             exec_or_report(&argv)
         }
-        Ok(IsolateArgs::Exec { join, net, argv }) => {
-            if let Err(err) = enter(join, net) {
-                crate::console::errln!("pp: isolation failed: {err}");
-                // 126: the command could not be run (as a shell reports it).
-                return 126;
-            }
-            exec_or_report(&argv)
-        }
     }
 }
 
@@ -215,30 +164,12 @@ fn exec_or_report(argv: &[String]) -> u8 {
     }
 }
 
-fn enter(join: Option<Holder>, net: bool) -> std::io::Result<()> {
-    if let Some(h) = join {
-        super::overlay::join(h)?;
-    }
-    if net {
-        super::netns::enter_network_namespace()?;
-    }
-    Ok(())
-}
-
 fn exec(argv: &[String]) -> std::io::Error {
     use std::os::unix::process::CommandExt;
     let Some((prog, args)) = argv.split_first() else {
         return std::io::Error::other("no command given after `--`");
     };
     std::process::Command::new(prog).args(args).exec()
-}
-
-fn parse_holder(v: &str) -> Option<Holder> {
-    let (pid, ino) = v.split_once(':')?;
-    Some(Holder {
-        pid: pid.parse().ok()?,
-        mnt_ino: ino.parse().ok()?,
-    })
 }
 
 #[cfg(test)]
@@ -250,24 +181,29 @@ mod tests {
     }
 
     #[test]
-    fn rendered_arguments_parse_back() {
-        let h = Holder {
-            pid: 42,
-            mnt_ino: 4026532000,
-        };
-        for (join, net) in [(None, true), (Some(h), false), (Some(h), true)] {
-            let mut args = wrapper_args(join, net);
-            assert_eq!(args.remove(0), ISOLATE_SUBCOMMAND);
-            args.extend(s(&["--", "sh", "-c", "true"]));
-            assert_eq!(
-                parse(&args).unwrap(),
-                IsolateArgs::Exec {
-                    join,
-                    net,
-                    argv: s(&["sh", "-c", "true"])
-                }
-            );
-        }
+    fn confine_form_parses_and_nothing_else_runs_a_command() {
+        assert_eq!(
+            parse(&s(&[
+                "--confine",
+                "--rw",
+                "/w",
+                "--probe",
+                "--",
+                "sh",
+                "-c",
+                "true"
+            ]))
+            .unwrap(),
+            IsolateArgs::Confine {
+                rw: s(&["/w"]),
+                probe: true,
+                argv: s(&["sh", "-c", "true"])
+            }
+        );
+        // The namespace-joining form is gone: an overlay is entered between fork and exec.
+        assert!(parse(&s(&["--join", "1:2", "--", "true"])).is_err());
+        assert!(parse(&s(&["--", "true"])).is_err());
+        assert!(parse(&s(&["--confine", "--rw"])).is_err());
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! Sandboxes: a private, writable view of the workspace where commands run and candidates are
 //! applied, so the user's tree is never written. One sandbox lives for a whole session.
-//! Network isolation of the commands that run in it, and the `pp __isolate` wrapper that
-//! applies it, live here too.
+//! The confinement of the commands that run in it, and the `pp __isolate` helpers it uses,
+//! live here too.
 //!
 //! `root()` is where pp itself reads and writes the sandbox's files; `command_cwd()` is where
 //! commands run (the same directory for `copy`/`git_worktree`; the workspace's own path for
-//! `overlay`, whose commands run inside the overlay's mount namespace via `wrapper_args`).
+//! `overlay`, whose commands run inside the overlay's mount namespace: see `NamespaceEntry`).
 
 mod confine;
 mod container;
@@ -36,13 +36,6 @@ mod confine_os;
 #[path = "confine_stub.rs"]
 mod confine_os;
 
-#[cfg(target_os = "linux")]
-#[path = "netns_linux.rs"]
-mod netns;
-#[cfg(not(target_os = "linux"))]
-#[path = "netns_stub.rs"]
-mod netns;
-
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
@@ -50,6 +43,7 @@ use serde::Serialize;
 
 use crate::policy::BackendKind;
 
+pub use confine::SIMULATE_NETNS_REFUSAL_ENV;
 pub use confine::{
     BWRAP_ENV, Confinement, Layers as ConfinementLayers, Unconfinable, find_bwrap, probe_host,
 };
@@ -60,8 +54,8 @@ pub use container::{
     probe as probe_container_engine, probe_start as probe_container_start,
     remove_stale as remove_stale_containers,
 };
-pub use isolate::{Holder, ISOLATE_SUBCOMMAND, main as isolate_main, network_wrapper_args};
-pub use netns::SIMULATE_NETNS_REFUSAL_ENV;
+pub use isolate::{Holder, ISOLATE_SUBCOMMAND, main as isolate_main};
+pub use overlay::Entry as NamespaceEntry;
 pub use overlay::{Probe as OverlayProbe, SIMULATE_REFUSAL_ENV, probe as probe_overlay};
 pub use watch::{GroupWatch, Reports, read_reports, signal_command};
 
@@ -346,13 +340,6 @@ impl Sandbox {
     /// workspace's own path, which only shows the overlay inside its mount namespace.
     pub fn command_cwd(&self) -> &Path {
         &self.command_cwd
-    }
-
-    /// The wrapper arguments (between `pp` and `--`) a command needs to run in this sandbox,
-    /// without network when `deny_network`; `None` when it can run as is.
-    pub fn wrapper_args(&self, deny_network: bool) -> Option<Vec<String>> {
-        let join = self.overlay.as_ref().map(overlay::Overlay::holder);
-        (join.is_some() || deny_network).then(|| isolate::wrapper_args(join, deny_network))
     }
 
     /// How commands run in this sandbox are confined (see `confine.rs`): the sandbox tree

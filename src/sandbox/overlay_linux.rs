@@ -7,8 +7,8 @@
 //! pp's session is multi-threaded and cannot enter a mount namespace itself, so a small holder
 //! process (`pp __isolate --hold-overlay …`) creates the namespace, mounts the overlay and waits
 //! on its stdin. pp reads and writes the sandbox through `/proc/<holder>/root/<workspace>`
-//! (the same mount, seen from outside); commands join the holder's namespaces with
-//! `pp __isolate --join PID:INO -- CMD` and run at the workspace's real path. When pp drops the
+//! (the same mount, seen from outside); each command's process joins the holder's namespaces
+//! between fork and exec (`Entry`) and runs at the workspace's real path. When pp drops the
 //! sandbox (or dies: its end of the pipe closes) the holder exits, the namespace and its mount
 //! go with it, and the temp dir is removed.
 //!
@@ -16,7 +16,10 @@
 //! path from `getcwd`; only pp's own path-joining file operations, and `git apply` (which never
 //! leaves its cwd, see `patch/git.rs`), use the view.
 
+use std::ffi::CString;
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -28,7 +31,7 @@ use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, setns, unshare};
 use nix::unistd::{getgid, getuid};
 
-use super::isolate::{Holder, ISOLATE_SUBCOMMAND, wrapper_args};
+use super::isolate::{Holder, ISOLATE_SUBCOMMAND};
 
 /// Test hook: when set (to anything but `0`), the holder behaves as on a kernel that refuses
 /// namespaces to pp, so `auto` must fall back to `copy` (documented in the README).
@@ -103,10 +106,12 @@ impl Overlay {
                 me.view.display()
             )
         })?;
-        // Commands must be able to join: check once, with the real wrapper.
-        let joined = Command::new(self_exe)
-            .args(wrapper_args(Some(me.holder), false))
-            .args(["--", "true"])
+        // Commands must be able to join: check once, the way they join.
+        let mut joined = Command::new("true");
+        Entry::open(me.holder, lower)
+            .map_err(|e| format!("cannot open the overlay's namespaces: {e}"))?
+            .install_std(&mut joined);
+        let joined = joined
             .env_clear()
             .envs(std::env::var_os("PATH").map(|p| ("PATH", p)))
             .current_dir(lower)
@@ -114,7 +119,7 @@ impl Overlay {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .output()
-            .map_err(|e| format!("could not run the isolation wrapper: {e}"))?;
+            .map_err(|e| format!("could not run a command in the overlay: {e}"))?;
         if !joined.status.success() {
             return Err(format!(
                 "a command could not join the overlay's namespace: {}",
@@ -292,28 +297,76 @@ fn mount_private(lower: &str, upper: &str, work: &str) -> std::io::Result<bool> 
     Ok(userns)
 }
 
-/// Joins a holder's user (when it has its own) and mount namespaces, and returns to the
-/// caller's directory, which now shows the overlay.
-pub fn join(h: Holder) -> std::io::Result<()> {
-    let cwd = std::env::current_dir()?;
-    let mnt = std::fs::File::open(format!("/proc/{}/ns/mnt", h.pid))?;
-    if mnt.metadata()?.ino() != h.mnt_ino {
-        return Err(std::io::Error::other(
-            "the sandbox's mount namespace is gone (its holder exited)",
-        ));
-    }
-    let theirs = std::fs::metadata(format!("/proc/{}/ns/user", h.pid))?.ino();
-    let ours = std::fs::metadata("/proc/self/ns/user")?.ino();
-    if theirs != ours {
+/// A holder's namespaces, opened and checked by pp before a command is spawned, and entered
+/// by the command's own process between fork and exec: that process is single-threaded, as
+/// `setns` of a user namespace requires, so no re-execution of pp is needed to get there.
+#[derive(Debug)]
+pub struct Entry {
+    /// The holder's user namespace, when it is not pp's own.
+    user: Option<OwnedFd>,
+    mnt: OwnedFd,
+    /// The directory to return to: entering a mount namespace moves the caller to its root.
+    cwd: CString,
+}
+
+impl Entry {
+    /// Opens `h`'s namespaces; refuses a holder whose mount namespace is not the recorded one
+    /// (its pid was recycled). `cwd` is where the command runs, a path that shows the overlay
+    /// inside the namespace.
+    pub fn open(h: Holder, cwd: &Path) -> std::io::Result<Self> {
+        let mnt = std::fs::File::open(format!("/proc/{}/ns/mnt", h.pid))?;
+        if mnt.metadata()?.ino() != h.mnt_ino {
+            return Err(std::io::Error::other(
+                "the sandbox's mount namespace is gone (its holder exited)",
+            ));
+        }
         let user = std::fs::File::open(format!("/proc/{}/ns/user", h.pid))?;
-        setns(&user, CloneFlags::CLONE_NEWUSER).map_err(|e| {
-            std::io::Error::other(format!("cannot join the sandbox's user namespace: {e}"))
-        })?;
+        let ours = std::fs::metadata("/proc/self/ns/user")?.ino();
+        let user = (user.metadata()?.ino() != ours).then(|| OwnedFd::from(user));
+        let cwd = CString::new(cwd.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::other("the command's directory contains a NUL byte"))?;
+        Ok(Self {
+            user,
+            mnt: mnt.into(),
+            cwd,
+        })
     }
-    setns(&mnt, CloneFlags::CLONE_NEWNS).map_err(|e| {
-        std::io::Error::other(format!("cannot join the sandbox's mount namespace: {e}"))
-    })?;
-    std::env::set_current_dir(&cwd)
+
+    /// Enters the namespaces and returns to the command's directory. Only setns(2) and
+    /// chdir(2) on what `open` prepared: safe between fork and exec.
+    pub fn enter(&self) -> std::io::Result<()> {
+        if let Some(user) = &self.user {
+            setns(user, CloneFlags::CLONE_NEWUSER)?;
+        }
+        setns(&self.mnt, CloneFlags::CLONE_NEWNS)?;
+        nix::unistd::chdir(self.cwd.as_c_str())?;
+        Ok(())
+    }
+
+    /// Makes `cmd` enter the namespaces before it executes its program.
+    #[expect(
+        unsafe_code,
+        reason = "pre_exec is unsafe; `enter` makes only async-signal-safe calls"
+    )]
+    pub fn install(self, cmd: &mut tokio::process::Command) {
+        // SAFETY: `enter` calls setns(2) and chdir(2) on descriptors and a string allocated
+        // before the fork; it allocates nothing and takes no lock.
+        unsafe {
+            cmd.pre_exec(move || self.enter());
+        }
+    }
+
+    /// `install` for a std command.
+    #[expect(
+        unsafe_code,
+        reason = "pre_exec is unsafe; `enter` makes only async-signal-safe calls"
+    )]
+    pub fn install_std(self, cmd: &mut Command) {
+        // SAFETY: as in `install`.
+        unsafe {
+            cmd.pre_exec(move || self.enter());
+        }
+    }
 }
 
 /// What `pp doctor` shows about the overlay backend.
@@ -342,15 +395,18 @@ pub fn probe(self_exe: &Path) -> Result<Probe, String> {
     let t = Instant::now();
     let mut ov = Overlay::mount(self_exe, &lower, &upper, &work)?;
     let setup_ms = t.elapsed().as_secs_f64() * 1000.0;
-    let ran = Command::new(self_exe)
-        .args(wrapper_args(Some(ov.holder()), false))
-        .args(["--", "sh", "-c", "mv d e && rm gone && echo new > n"])
+    let mut ran = Command::new("sh");
+    Entry::open(ov.holder(), &lower)
+        .map_err(|e| format!("cannot open the overlay's namespaces: {e}"))?
+        .install_std(&mut ran);
+    let ran = ran
+        .args(["-c", "mv d e && rm gone && echo new > n"])
         .env_clear()
         .envs(std::env::var_os("PATH").map(|p| ("PATH", p)))
         .current_dir(&lower)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("could not run the wrapper: {e}"))?;
+        .map_err(|e| format!("could not run a command in the overlay: {e}"))?;
     let view = ov.view().to_owned();
     let seen = (
         std::fs::read_to_string(view.join("e/f")).ok(),

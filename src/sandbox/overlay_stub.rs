@@ -48,8 +48,20 @@ pub fn hold(_lower: &str, _upper: &str, _work: &str) -> u8 {
     126
 }
 
-pub fn join(_h: Holder) -> std::io::Result<()> {
-    Err(std::io::Error::other(UNSUPPORTED))
+/// Never constructed here.
+#[derive(Debug)]
+pub struct Entry {
+    never: std::convert::Infallible,
+}
+
+impl Entry {
+    pub fn open(_h: Holder, _cwd: &Path) -> std::io::Result<Self> {
+        Err(std::io::Error::other(UNSUPPORTED))
+    }
+
+    pub fn install(self, _cmd: &mut tokio::process::Command) {
+        match self.never {}
+    }
 }
 
 #[derive(Debug, Clone)]

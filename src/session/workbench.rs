@@ -90,8 +90,13 @@ pub(crate) fn open(
             deny_network,
             ..
         } => {
-            let (program, args) = sandbox.confinement(deny_network, &bwrap).wrapper();
-            Isolation::Wrapper { program, args }
+            let confinement = sandbox.confinement(deny_network, &bwrap);
+            let (program, args) = confinement.wrapper();
+            Isolation::Wrapper {
+                program,
+                args,
+                join: confinement.join,
+            }
         }
         Plan::Container(spec) => Isolation::Container(spec(sandbox.root().to_owned())),
     };
