@@ -398,12 +398,14 @@ mod example_tests {
                 p.minimize,
                 p.reproduce_runs,
                 p.confirm_runs,
+                p.failing_first,
                 p.context_budget_bytes
             ),
             (
                 d.minimize,
                 d.reproduce_runs,
                 d.confirm_runs,
+                d.failing_first,
                 d.context_budget_bytes
             )
         );

@@ -59,6 +59,9 @@ pub struct Policy {
     pub reproduce_runs: u32,
     /// Reruns of a passing candidate before it counts as proven.
     pub confirm_runs: u32,
+    /// Whether reproduction reruns, candidates and minimization run the failing tests alone
+    /// first (each runner's own selection), the full targets only when those pass.
+    pub failing_first: bool,
     pub env: EnvPolicy,
     pub provider: ProviderConfig,
     /// Upper bound, in bytes, of the code snippets sent to a proposer.
@@ -120,6 +123,7 @@ impl Default for Policy {
             attestation: AttestationConfig::default(),
             reproduce_runs: 1,
             confirm_runs: 0,
+            failing_first: true,
             env: EnvPolicy::default(),
             provider: ProviderConfig::default(),
             context_budget_bytes: 24_000,

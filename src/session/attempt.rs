@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::baseline::Baseline;
 use super::recorder::Recorder;
-use super::verify::{Runner, Verification, judge};
+use super::verify::{FailingFirst, Runner, Verification, judge};
 use crate::bundle::schema::AttemptKind;
 use crate::context::{self, FailureContext, PathMap};
 use crate::error::Error;
@@ -156,6 +156,8 @@ pub(super) struct Attempter<'s> {
     cargo_check: Option<propose::suggest::CargoCheck>,
     failures: Vec<FailureEvidence>,
     pub context: FailureContext,
+    /// The failing targets narrowed to their failing tests, run first.
+    pub first: FailingFirst,
     /// Whether `search` has had its one turn this session.
     searched: std::cell::Cell<bool>,
     /// The attempt whose candidate `search` found, with the note its summary carries.
@@ -208,6 +210,7 @@ impl<'s> Attempter<'s> {
             cargo_check,
             failures,
             context,
+            first: baseline.first.clone(),
             searched: std::cell::Cell::new(false),
             search_found: std::cell::RefCell::default(),
         })
@@ -446,14 +449,20 @@ impl<'s> Attempter<'s> {
         })
     }
 
-    /// Runs every target with the candidate applied, then the confirmation runs if it passed.
+    /// Runs the failing tests alone, then (when they pass) every target with the candidate
+    /// applied, then the confirmation runs if it passed.
     async fn verify(&self, n: u32, rec: &Recorder) -> Result<Verification, Error> {
         let targets = &rec.targets;
-        let runs = self
+        let mut verification = self
             .runner
-            .run_all(targets, &rec.path(&format!("attempts/{n}/verify")))
+            .verify_staged(
+                &rec.baseline,
+                targets,
+                &self.first,
+                &rec.path(&format!("attempts/{n}/failing_first")),
+                &rec.path(&format!("attempts/{n}/verify")),
+            )
             .await?;
-        let mut verification = judge(&rec.baseline, runs);
         if !verification.passed {
             return Ok(verification);
         }

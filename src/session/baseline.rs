@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::decide::{self, End};
 use super::recorder::{Provenance, Recorder};
-use super::verify::Runner;
+use super::verify::{FailingFirst, Runner};
 use crate::context::Classification;
 use crate::error::Error;
 use crate::outcome::TargetRun;
@@ -20,6 +20,8 @@ use crate::settings::Settings;
 pub(super) struct Baseline {
     /// The baseline's failed runs: the evidence a proposer gets.
     pub failed: Vec<TargetRun>,
+    /// The failing targets narrowed to their failing tests, for staged runs.
+    pub first: FailingFirst,
 }
 
 /// The runs as the events summarise them.
@@ -62,19 +64,33 @@ pub(super) async fn establish(
         })
         .cloned()
         .collect();
-    // Reproduce: a failure that does not recur is flaky, and no proof can rest on it.
-    for k in 1..=settings.doc().policy.reproduce_runs {
+    let policy = &settings.doc().policy;
+    let mut first = FailingFirst::new(&rec.targets, &rec.baseline, policy.failing_first);
+    // Reproduce: a failure that does not recur is flaky, and no proof can rest on it. The
+    // failing tests alone are enough to see it recur.
+    for k in 1..=policy.reproduce_runs {
         let reruns = runner
-            .run_all(&failing, &base_dir.join(format!("rerun_{k}")))
+            .rerun_failing(&mut first, &failing, &base_dir.join(format!("rerun_{k}")))
             .await?;
         rec.event("reproduce", json!({"run": k, "runs": summaries(&reruns)}));
         if let Some(end) = decide::after_rerun(k, &reruns) {
+            record(rec, &first)?;
             rec.final_runs = rec.baseline.clone();
             return Ok(ControlFlow::Break(end));
         }
     }
+    record(rec, &first)?;
     let failed = rec.baseline.iter().filter(|r| !r.passed()).cloned();
     Ok(ControlFlow::Continue(Baseline {
         failed: failed.collect(),
+        first,
     }))
+}
+
+/// Records how the failing targets are narrowed: `attempts/0_baseline/failing_first.json`.
+fn record(rec: &Recorder, first: &FailingFirst) -> Result<(), Error> {
+    rec.event("failing_first", first.notes());
+    rec.writer()
+        .write_json("attempts/0_baseline/failing_first.json", &first.notes())?;
+    Ok(())
 }

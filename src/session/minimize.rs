@@ -9,7 +9,6 @@ use serde_json::json;
 
 use super::attempt::{Attempter, Winner};
 use super::recorder::Recorder;
-use super::verify::judge;
 use crate::bundle::schema::{MinimizationRecord, MinimizeRunRecord};
 use crate::exec::ExecError;
 use crate::patch;
@@ -40,20 +39,25 @@ pub(super) async fn minimized(
     let counter = Arc::new(AtomicUsize::new(0));
     let (baseline, targets) = (&rec.baseline, &rec.targets);
     let result = patch::minimize(units.len(), MINIMIZE_MAX_RUNS, |subset: Vec<usize>| {
-        let log_root = rec.path(&format!(
-            "attempts/{}/minimize/run_{}",
-            w.attempt,
-            counter.fetch_add(1, Ordering::SeqCst) + 1
-        ));
+        let k = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let dir = rec.path(&format!("attempts/{}/minimize", w.attempt));
         async move {
             let sub = patch::sub_patch(&w.patch, &subset);
             let Ok(changes) = patch::apply(&bench.root, &sub, &bench.rules) else {
                 return Ok::<bool, ExecError>(false);
             };
-            let runs = bench.runner.run_all(targets, &log_root).await;
+            let verification = bench
+                .runner
+                .verify_staged(
+                    baseline,
+                    targets,
+                    &bench.first,
+                    &dir.join(format!("failing_first_{k}")),
+                    &dir.join(format!("run_{k}")),
+                )
+                .await;
             let undo = changes.undo(&bench.root);
-            let passed = judge(baseline, runs?).passed;
-            Ok(undo.is_ok() && passed)
+            Ok(undo.is_ok() && verification?.passed)
         }
     })
     .await;

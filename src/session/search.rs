@@ -12,7 +12,7 @@ use serde_json::json;
 use super::attempt::Attempter;
 use super::recorder::Recorder;
 use super::verify::{Runner, judge};
-use crate::context::{self, DiskTree};
+use crate::context::DiskTree;
 use crate::error::Error;
 use crate::outcome::TargetRun;
 use crate::patch;
@@ -37,7 +37,7 @@ pub(super) async fn run(
         max_trials: policy.search.max_trials,
         max_seconds: policy.search.max_seconds,
     };
-    let (first, narrowing) = failing_first(&rec.targets, &rec.baseline);
+    let (first, narrowing) = (att.first.targets.clone(), att.first.notes());
     let spectrum = if policy.sandbox.backend == BackendKind::Container {
         None
     } else {
@@ -140,46 +140,6 @@ fn stop_text(stop: &search::Stop) -> String {
         }
         search::Stop::Aborted(why) => format!("stopped: {why}"),
     }
-}
-
-/// The targets that failed in the baseline, each narrowed to its failing tests where its
-/// runner allows; and, per target, how (or why not).
-fn failing_first(targets: &[Target], baseline: &[TargetRun]) -> (Vec<Target>, serde_json::Value) {
-    let mut out = Vec::new();
-    let mut notes = serde_json::Map::new();
-    for t in targets {
-        let Some(run) = baseline.iter().find(|r| r.target == t.name) else {
-            continue;
-        };
-        if run.passed() {
-            continue;
-        }
-        let failing = run
-            .tests
-            .as_ref()
-            .map(|s| s.failing.clone())
-            .unwrap_or_default();
-        match context::narrow(&t.invocation, &failing) {
-            Ok(sel) => {
-                notes.insert(
-                    t.name.clone(),
-                    json!({"command": sel.invocation.display(), "runner": sel.runner, "tests": sel.names}),
-                );
-                out.push(Target {
-                    invocation: sel.invocation,
-                    ..t.clone()
-                });
-            }
-            Err(why) => {
-                notes.insert(
-                    t.name.clone(),
-                    json!({"command": t.invocation.display(), "why_whole": why}),
-                );
-                out.push(t.clone());
-            }
-        }
-    }
-    (out, serde_json::Value::Object(notes))
 }
 
 /// One traced run of the failing targets when they look like Python: which lines each test

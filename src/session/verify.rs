@@ -1,10 +1,12 @@
 //! Running the proof targets in the sandbox and judging the result: exit codes, test counts
 //! compared with the baseline, and the integrity rule of DESIGN §5.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::context::{self, Classification};
 use crate::exec::{Cancel, CommandSpec, ExecError, Isolation};
@@ -20,6 +22,111 @@ pub struct Verification {
     pub passed: bool,
     pub runs: Vec<TargetRun>,
     pub problems: Vec<String>,
+    /// Set when the failing tests, run alone first, still failed: `runs` are those narrowed
+    /// runs and the full targets were not run (see [`FailingFirst`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub failing_tests_only: bool,
+}
+
+/// The baseline's failing targets, each narrowed to its failing tests where its runner allows
+/// (`context::narrow`: pytest and unittest `-k`, libtest and nextest filters, `go test -run`,
+/// jest and vitest `-t`). DESIGN §5: verification runs the failing tests first and the full
+/// targets only when they pass; the full run is the proof. Reproduction reruns and
+/// minimization use it too; `policy.failing_first: false` turns all of that off.
+#[derive(Debug, Clone, Default)]
+pub struct FailingFirst {
+    /// Every target that failed in the baseline, narrowed where its runner allows.
+    pub targets: Vec<Target>,
+    /// The names of the targets in `targets` that are narrowed.
+    narrowed: BTreeSet<String>,
+    /// Per target: the narrowed command, its runner and tests, or why it runs whole.
+    notes: serde_json::Map<String, Value>,
+    /// `policy.failing_first`.
+    enabled: bool,
+}
+
+impl FailingFirst {
+    /// Narrows the targets that failed in `baseline`. The selection is derived from the allowed
+    /// command only (its arguments gain a selector, nothing else) and recorded.
+    pub fn new(targets: &[Target], baseline: &[TargetRun], enabled: bool) -> Self {
+        let mut me = Self {
+            enabled,
+            ..Self::default()
+        };
+        for t in targets {
+            let Some(run) = baseline.iter().find(|r| r.target == t.name) else {
+                continue;
+            };
+            if run.passed() {
+                continue;
+            }
+            let failing = run
+                .tests
+                .as_ref()
+                .map(|s| s.failing.clone())
+                .unwrap_or_default();
+            match context::narrow(&t.invocation, &failing) {
+                Ok(sel) => {
+                    me.notes.insert(
+                        t.name.clone(),
+                        json!({"command": sel.invocation.display(), "runner": sel.runner, "tests": sel.names}),
+                    );
+                    me.narrowed.insert(t.name.clone());
+                    me.targets.push(Target {
+                        invocation: sel.invocation,
+                        ..t.clone()
+                    });
+                }
+                Err(why) => {
+                    me.notes.insert(
+                        t.name.clone(),
+                        json!({"command": t.invocation.display(), "why_whole": why}),
+                    );
+                    me.targets.push(t.clone());
+                }
+            }
+        }
+        me
+    }
+
+    /// What the bundle records: per target, the narrowed command or why it runs whole.
+    pub fn notes(&self) -> Value {
+        json!({"enabled": self.enabled, "targets": self.notes})
+    }
+
+    /// The narrowed targets staged runs start with; none when the policy turns staging off.
+    fn stage(&self) -> Vec<Target> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        self.targets
+            .iter()
+            .filter(|t| self.narrowed.contains(&t.name))
+            .cloned()
+            .collect()
+    }
+
+    /// Gives up `target`'s selection: from now on it runs whole.
+    fn run_whole(&mut self, target: &Target, why: String) {
+        if self.narrowed.remove(&target.name) {
+            self.notes.insert(
+                target.name.clone(),
+                json!({"command": target.invocation.display(), "why_whole": why}),
+            );
+        }
+    }
+}
+
+/// Whether a run of a target narrowed to its failing tests shows them failing: tests failed,
+/// tests failed to load, or the run hung. A narrowed run that fails otherwise (no test
+/// selected, a runner that exits non-zero for another reason) shows nothing either way.
+fn shows_failing_tests(run: &TargetRun) -> bool {
+    !run.passed()
+        && (run.capture.timed_out
+            || run
+                .tests
+                .as_ref()
+                .is_some_and(|t| t.failed > 0 || !t.load_errors.is_empty()))
 }
 
 /// How targets are run in this session.
@@ -52,6 +159,83 @@ impl Runner {
             runs.push(self.run_one(t, &log_root.join(&t.name)).await?);
         }
         Ok(runs)
+    }
+
+    /// Reruns the failing targets to check the failure recurs. A narrowed target runs alone
+    /// first; when that run does not show its tests failing again, the target is run whole
+    /// (logs under `<target>/whole/`), and runs whole from then on.
+    pub async fn rerun_failing(
+        &self,
+        first: &mut FailingFirst,
+        failing: &[Target],
+        log_root: &Path,
+    ) -> Result<Vec<TargetRun>, ExecError> {
+        let stage = first.stage();
+        let mut runs = Vec::with_capacity(failing.len());
+        for t in failing {
+            let dir = log_root.join(&t.name);
+            let Some(narrowed) = stage.iter().find(|s| s.name == t.name) else {
+                runs.push(self.run_one(t, &dir).await?);
+                continue;
+            };
+            let alone = self.run_one(narrowed, &dir).await?;
+            if shows_failing_tests(&alone) {
+                runs.push(alone);
+                continue;
+            }
+            first.run_whole(
+                t,
+                format!(
+                    "run alone, the failing tests did not fail again (exit {}): the selection does not reproduce the failure",
+                    alone.capture.exit_code
+                ),
+            );
+            runs.push(self.run_one(t, &dir.join("whole")).await?);
+        }
+        Ok(runs)
+    }
+
+    /// Verifies a candidate in two stages: the failing tests alone (logs under `first_root`),
+    /// and only when they no longer fail, every target in full (`full_root`), judged against
+    /// the baseline. The full run is the proof; the first stage only rejects early.
+    pub async fn verify_staged(
+        &self,
+        baseline: &[TargetRun],
+        targets: &[Target],
+        first: &FailingFirst,
+        first_root: &Path,
+        full_root: &Path,
+    ) -> Result<Verification, ExecError> {
+        let stage = first.stage();
+        if !stage.is_empty() {
+            let runs = self.run_all(&stage, first_root).await?;
+            let problems: Vec<String> = runs
+                .iter()
+                .filter(|r| shows_failing_tests(r))
+                .map(|r| {
+                    let names = r.tests.as_ref().map(|t| t.failing.join(", "));
+                    format!(
+                        "target `{}`: the tests that failed in the baseline, run alone, still fail (exit {}{}{}); the full targets were not run",
+                        r.target,
+                        r.capture.exit_code,
+                        if r.capture.timed_out { ", timed out" } else { "" },
+                        names
+                            .filter(|n| !n.is_empty())
+                            .map(|n| format!(": {n}"))
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect();
+            if !problems.is_empty() {
+                return Ok(Verification {
+                    passed: false,
+                    runs,
+                    problems,
+                    failing_tests_only: true,
+                });
+            }
+        }
+        Ok(judge(baseline, self.run_all(targets, full_root).await?))
     }
 
     pub async fn run_one(&self, target: &Target, log_dir: &Path) -> Result<TargetRun, ExecError> {
@@ -172,5 +356,6 @@ pub fn judge(baseline: &[TargetRun], runs: Vec<TargetRun>) -> Verification {
         passed: problems.is_empty(),
         runs,
         problems,
+        failing_tests_only: false,
     }
 }

@@ -25,5 +25,6 @@ mod schemas;
 mod search;
 mod session;
 mod snapshots;
+mod staged;
 mod suggest;
 mod support;

@@ -60,7 +60,7 @@ fn auto_with_no_model_proves_a_logic_bug_in_a_unittest_suite() {
     assert_eq!(trials.last().unwrap()["verdict"], "passed");
     assert!(trials.len() <= 60, "{} trials", trials.len());
     // The failing test alone ran first: unittest's -k with the test's id.
-    let first = &s["failing_first"]["default"];
+    let first = &s["failing_first"]["targets"]["default"];
     assert_eq!(first["runner"], "unittest", "{s}");
     assert!(
         first["command"]
@@ -164,7 +164,10 @@ fn search_proves_a_logic_bug_in_a_cargo_test_suite() {
     let patch = std::fs::read_to_string(v["final_patch"].as_str().unwrap()).unwrap();
     assert!(patch.contains("+    (a + b) / 2\n"), "{patch}");
     let s = search_record(&v, 1);
-    assert_eq!(s["failing_first"]["default"]["runner"], "libtest", "{s}");
+    assert_eq!(
+        s["failing_first"]["targets"]["default"]["runner"], "libtest",
+        "{s}"
+    );
     assert_eq!(s["report"]["winner"]["path"], "src/lib.rs");
 }
 

@@ -145,11 +145,14 @@ fn a_repeated_candidate_is_not_verified_again() {
             .contains("exactly the change attempt 1 made"),
         "{outcome}"
     );
-    assert!(b.join("attempts/1/verify").is_dir());
-    assert!(
-        !b.join("attempts/2/verify").exists(),
-        "the repeated candidate was run again"
-    );
+    // Attempt 1's wrong change was rejected by its failing test run alone.
+    assert!(b.join("attempts/1/failing_first").is_dir());
+    for stage in ["failing_first", "verify"] {
+        assert!(
+            !b.join("attempts/2").join(stage).exists(),
+            "the repeated candidate was run again"
+        );
+    }
     let prev = &env.request(3)["previous_attempts"][1];
     assert!(
         prev["outcome"]
