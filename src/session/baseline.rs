@@ -5,11 +5,11 @@
 
 use std::ops::ControlFlow;
 
-use serde_json::json;
-
 use super::decide::{self, End};
+use super::events::{Event, Phase};
 use super::recorder::{Provenance, Recorder};
 use super::verify::Runner;
+use crate::bundle::schema::RunSummary;
 use crate::context::Classification;
 use crate::error::Error;
 use crate::outcome::TargetRun;
@@ -23,9 +23,8 @@ pub(super) struct Baseline {
 }
 
 /// The runs as the events summarise them.
-pub(super) fn summaries(runs: &[TargetRun]) -> serde_json::Value {
-    serde_json::to_value(runs.iter().map(TargetRun::summary).collect::<Vec<_>>())
-        .unwrap_or_default()
+fn summaries(runs: &[TargetRun]) -> Vec<RunSummary> {
+    runs.iter().map(TargetRun::summary).collect()
 }
 
 /// Runs the baseline (into `rec.baseline`), records the user's tree's provenance once the
@@ -37,9 +36,13 @@ pub(super) async fn establish(
     provenance: tokio::task::JoinHandle<Provenance>,
 ) -> Result<ControlFlow<End, Baseline>, Error> {
     let base_dir = rec.path("attempts/0_baseline");
-    rec.baseline = runner.run_all(&rec.targets, &base_dir).await?;
+    rec.baseline = runner
+        .run_all(&rec.targets, &base_dir, Phase::Baseline)
+        .await?;
     rec.provenance(settings, provenance).await?;
-    rec.event("baseline", json!({"runs": summaries(&rec.baseline)}));
+    rec.event(Event::Baseline {
+        runs: summaries(&rec.baseline),
+    });
     if let Some(end) = decide::after_baseline(&rec.baseline) {
         rec.classification = rec
             .baseline
@@ -65,9 +68,16 @@ pub(super) async fn establish(
     // Reproduce: a failure that does not recur is flaky, and no proof can rest on it.
     for k in 1..=settings.doc().policy.reproduce_runs {
         let reruns = runner
-            .run_all(&failing, &base_dir.join(format!("rerun_{k}")))
+            .run_all(
+                &failing,
+                &base_dir.join(format!("rerun_{k}")),
+                Phase::Reproduce { run: k },
+            )
             .await?;
-        rec.event("reproduce", json!({"run": k, "runs": summaries(&reruns)}));
+        rec.event(Event::Reproduce {
+            run: k,
+            runs: summaries(&reruns),
+        });
         if let Some(end) = decide::after_rerun(k, &reruns) {
             rec.final_runs = rec.baseline.clone();
             return Ok(ControlFlow::Break(end));

@@ -5,9 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::json;
-
 use super::attempt::{Attempter, Winner};
+use super::events::{Event, Phase};
 use super::recorder::Recorder;
 use super::verify::judge;
 use crate::bundle::schema::{MinimizationRecord, MinimizeRunRecord};
@@ -27,7 +26,7 @@ pub(super) async fn minimized(
     bench: &Attempter<'_>,
     w: &Winner,
 ) -> (String, Vec<String>) {
-    rec.event("winner", json!({"attempt": w.attempt}));
+    rec.event(Event::Winner { attempt: w.attempt });
     let whole = (w.changes.diff(), w.changes.changed_paths());
     let units = patch::hunks(&w.patch);
     if !settings.doc().policy.minimize || units.len() < 2 {
@@ -37,20 +36,25 @@ pub(super) async fn minimized(
         tracing::warn!("minimization skipped: failed to undo the winner: {e}");
         return whole;
     }
+    rec.event(Event::Minimize {
+        attempt: w.attempt,
+        hunks: units.len(),
+    });
     let counter = Arc::new(AtomicUsize::new(0));
     let (baseline, targets) = (&rec.baseline, &rec.targets);
     let result = patch::minimize(units.len(), MINIMIZE_MAX_RUNS, |subset: Vec<usize>| {
-        let log_root = rec.path(&format!(
-            "attempts/{}/minimize/run_{}",
-            w.attempt,
-            counter.fetch_add(1, Ordering::SeqCst) + 1
-        ));
+        let run = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let log_root = rec.path(&format!("attempts/{}/minimize/run_{run}", w.attempt));
+        let phase = Phase::Minimize {
+            attempt: w.attempt,
+            run: u32::try_from(run).unwrap_or(u32::MAX),
+        };
         async move {
             let sub = patch::sub_patch(&w.patch, &subset);
             let Ok(changes) = patch::apply(&bench.root, &sub, &bench.rules) else {
                 return Ok::<bool, ExecError>(false);
             };
-            let runs = bench.runner.run_all(targets, &log_root).await;
+            let runs = bench.runner.run_all(targets, &log_root, phase).await;
             let undo = changes.undo(&bench.root);
             let passed = judge(baseline, runs?).passed;
             Ok(undo.is_ok() && passed)

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::events::{Event, Events, Phase};
 use crate::context::{self, Classification};
 use crate::exec::{Cancel, CommandSpec, ExecError, Isolation};
 pub use crate::outcome::TargetRun;
@@ -38,23 +39,32 @@ pub struct Runner {
     pub redactor: Option<std::sync::Arc<crate::redact::Redactor>>,
     /// The sandbox's watcher, told of every command's process group (see `exec::GroupWatch`).
     pub watch: Option<crate::exec::GroupWatch>,
+    /// Where each run's start and end are reported, and a heartbeat while it runs (a session's
+    /// runner; replay logs instead).
+    pub events: Option<Events>,
 }
 
 impl Runner {
-    /// Runs every target in order; logs under `log_root/<target>/`.
+    /// Runs every target in order, for `phase`; logs under `log_root/<target>/`.
     pub async fn run_all(
         &self,
         targets: &[Target],
         log_root: &Path,
+        phase: Phase,
     ) -> Result<Vec<TargetRun>, ExecError> {
         let mut runs = Vec::with_capacity(targets.len());
         for t in targets {
-            runs.push(self.run_one(t, &log_root.join(&t.name)).await?);
+            runs.push(self.run_one(t, &log_root.join(&t.name), phase).await?);
         }
         Ok(runs)
     }
 
-    pub async fn run_one(&self, target: &Target, log_dir: &Path) -> Result<TargetRun, ExecError> {
+    pub async fn run_one(
+        &self,
+        target: &Target,
+        log_dir: &Path,
+        phase: Phase,
+    ) -> Result<TargetRun, ExecError> {
         let spec = CommandSpec {
             invocation: target.invocation.clone(),
             cwd: self.cwd.clone(),
@@ -74,8 +84,20 @@ impl Runner {
             // A report left by an earlier run must never stand in for this one.
             let _ = crate::beneath::remove_file(&self.files, j);
         }
-        tracing::info!("running {}: {}", target.name, target.invocation.display());
-        let result = crate::exec::run(&spec, &self.cancel).await;
+        let events = self.events.as_ref().filter(|_| phase.reported());
+        match events {
+            Some(ev) => ev.emit(Event::RunStart {
+                phase,
+                target: target.name.clone(),
+                command: target.invocation.display(),
+                log_dir: log_dir.to_owned(),
+            }),
+            None => tracing::info!("running {}: {}", target.name, target.invocation.display()),
+        }
+        let result = match events {
+            Some(ev) => self.run_watched(&spec, ev, phase, &target.name).await,
+            None => crate::exec::run(&spec, &self.cancel).await,
+        };
         if let Some(r) = &self.redactor {
             // Also when interrupted: whatever the command printed is in the bundle.
             for name in ["stdout.log", "stderr.log"] {
@@ -112,16 +134,18 @@ impl Runner {
                 runner.as_ref(),
             )
         };
-        tracing::info!(
-            "{}: exit {}{}",
-            target.name,
-            capture.exit_code,
-            if capture.timed_out {
-                " (timed out)"
-            } else {
-                ""
-            }
-        );
+        if events.is_none() {
+            tracing::info!(
+                "{}: exit {}{}",
+                target.name,
+                capture.exit_code,
+                if capture.timed_out {
+                    " (timed out)"
+                } else {
+                    ""
+                }
+            );
+        }
         let run = TargetRun {
             target: target.name.clone(),
             capture,
@@ -129,6 +153,12 @@ impl Runner {
             runner,
             classification,
         };
+        if let Some(ev) = events {
+            ev.emit(Event::RunEnd {
+                phase,
+                run: run.summary(),
+            });
+        }
         // Every run's record sits beside its logs (baseline, reruns, verification, confirmation).
         match serde_json::to_vec_pretty(&run) {
             Ok(bytes) => {
@@ -139,6 +169,33 @@ impl Runner {
             Err(e) => tracing::warn!("failed to encode the result of {}: {e}", target.name),
         }
         Ok(run)
+    }
+}
+
+impl Runner {
+    /// Runs `spec`, telling `events` every `heartbeat_every` that it still runs: the one place
+    /// every session command is awaited, so a slow suite is never silent.
+    async fn run_watched(
+        &self,
+        spec: &CommandSpec,
+        events: &Events,
+        phase: Phase,
+        target: &str,
+    ) -> Result<crate::exec::Capture, ExecError> {
+        let run = crate::exec::run(spec, &self.cancel);
+        let Some(every) = events.heartbeat_every() else {
+            return run.await;
+        };
+        tokio::pin!(run);
+        let started = tokio::time::Instant::now();
+        let mut ticks = tokio::time::interval_at(started + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                result = &mut run => return result,
+                _ = ticks.tick() => events.heartbeat(phase, target, started.elapsed()),
+            }
+        }
     }
 }
 
