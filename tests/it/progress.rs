@@ -28,7 +28,7 @@ fn bundle(v: &Value) -> PathBuf {
 }
 
 /// Every line of `text` as JSON; panics naming a line that is not one object.
-fn event_lines(text: &str) -> Vec<Value> {
+pub(crate) fn event_lines(text: &str) -> Vec<Value> {
     text.lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
@@ -80,7 +80,7 @@ fn event_schema() -> Value {
     schema
 }
 
-fn assert_valid_events(lines: &[Value]) {
+pub(crate) fn assert_valid_events(lines: &[Value]) {
     let validator = jsonschema::validator_for(&event_schema()).unwrap();
     for l in lines {
         let errors: Vec<String> = validator.iter_errors(l).map(|e| e.to_string()).collect();
