@@ -106,10 +106,14 @@ impl Progress for Display {
             errln!("{text}");
             return;
         };
-        if let Some(bar) = live.spinner.take() {
-            bar.finish_and_clear();
+        match live.spinner.take() {
+            // Through the bar, which prints above itself and knows how many lines it drew.
+            Some(bar) => {
+                bar.println(&text);
+                bar.finish_and_clear();
+            }
+            None => errln!("{text}"),
         }
-        errln!("{text}");
         if let Event::RunStart { phase, target, .. } = &line.event {
             live.spinner = Some(spinner(live.color, &running(*phase, target)));
         }

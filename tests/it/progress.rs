@@ -68,7 +68,10 @@ fn event_schema() -> Value {
         .filter_map(|r| r.strip_prefix("#/$defs/"))
         .map(str::to_owned)
         .collect();
-    assert!(variants.contains(&"AttemptRecord".to_owned()), "{variants:?}");
+    assert!(
+        variants.contains(&"AttemptRecord".to_owned()),
+        "{variants:?}"
+    );
     if let Some(Value::Object(defs)) = schema.get_mut("$defs") {
         for (name, def) in defs.iter_mut() {
             if !variants.contains(name) {
@@ -84,12 +87,18 @@ pub(crate) fn assert_valid_events(lines: &[Value]) {
     let validator = jsonschema::validator_for(&event_schema()).unwrap();
     for l in lines {
         let errors: Vec<String> = validator.iter_errors(l).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{l}\ndoes not match event.schema.json: {errors:?}");
+        assert!(
+            errors.is_empty(),
+            "{l}\ndoes not match event.schema.json: {errors:?}"
+        );
     }
     // The schema really is closed: an unknown field fails.
     let mut odd = lines[0].clone();
     odd["surprise"] = Value::Bool(true);
-    assert!(!validator.is_valid(&odd), "the closed schema accepts unknown fields");
+    assert!(
+        !validator.is_valid(&odd),
+        "the closed schema accepts unknown fields"
+    );
 }
 
 /// `name` or `name/phase` of each event, in order.
@@ -231,7 +240,10 @@ fn progress_lines_without_a_terminal_carry_time_and_phase_and_no_escapes() {
     let out = env.pp(&["run", "grep -qx good v.txt", "--provider", &provider]);
     let err = stderr(&out);
     assert_eq!(code(&out), 0, "{err}");
-    assert!(!err.contains('\u{1b}'), "ANSI escapes without a terminal:\n{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "ANSI escapes without a terminal:\n{err}"
+    );
     let lines: Vec<&str> = err.lines().filter_map(stamped).collect();
     for want in [
         "baseline: running default: grep -qx good v.txt",
@@ -292,7 +304,10 @@ fn verbose_adds_log_folders_and_sizes() {
     let err = stderr(&out);
     assert_eq!(code(&out), 0, "{err}");
     assert!(err.contains("logs: "), "{err}");
-    assert!(err.contains("proof_bundle/attempts/0_baseline/default"), "{err}");
+    assert!(
+        err.contains("proof_bundle/attempts/0_baseline/default"),
+        "{err}"
+    );
     assert!(err.contains("-byte prompt"), "{err}");
     assert!(err.contains("bundle: "), "{err}");
 }
@@ -354,7 +369,10 @@ fn an_events_file_pp_cannot_create_is_a_usage_error_naming_it() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     let v = json_out(&out);
     assert!(
-        v["error"].as_str().unwrap().contains("/nonexistent/dir/x.jsonl"),
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/dir/x.jsonl"),
         "{v}"
     );
     assert!(v["hint"].as_str().unwrap().contains("--events -"), "{v}");
