@@ -1,5 +1,6 @@
 //! Running the proof targets in the sandbox and judging the result: exit codes, test counts
-//! compared with the baseline, and the integrity rule of DESIGN §5.
+//! compared with the baseline, and the integrity rule of DESIGN §5. Each run of a session is
+//! reported as it starts and ends (`run_start`, `run_end`), with a heartbeat while it runs.
 
 use std::path::Path;
 use std::time::Duration;
@@ -170,9 +171,7 @@ impl Runner {
         }
         Ok(run)
     }
-}
 
-impl Runner {
     /// Runs `spec`, telling `events` every `heartbeat_every` that it still runs: the one place
     /// every session command is awaited, so a slow suite is never silent.
     async fn run_watched(
