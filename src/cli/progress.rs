@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::console::errln;
 use crate::error::Error;
-use crate::session::{Event, EventLine, Phase, Progress, Watchers};
+use crate::session::{Busy, Event, EventLine, Phase, Progress, Watchers};
 use crate::settings::Env;
 
 /// Environment variable: seconds between heartbeat lines (default 5).
@@ -114,21 +114,31 @@ impl Progress for Display {
             }
             None => errln!("{text}"),
         }
-        if let Event::RunStart { phase, target, .. } = &line.event {
-            live.spinner = Some(spinner(live.color, &running(*phase, target)));
-        }
+        let waiting = match &line.event {
+            Event::RunStart { phase, target, .. } => Some(running(*phase, target)),
+            Event::Propose {
+                attempt, provider, ..
+            } => Some(format!("attempt {attempt}: proposing ({provider})")),
+            _ => None,
+        };
+        live.spinner = waiting.map(|w| spinner(live.color, &w));
     }
 
-    fn heartbeat(&mut self, phase: Phase, target: &str, running_for: Duration, at: Duration) {
+    fn heartbeat(&mut self, busy: Busy<'_>, running_for: Duration, at: Duration) {
         if self.live.is_some() {
             return; // the spinner shows the time itself
         }
-        let (stage, _) = phase_words(phase);
-        errln!(
-            "{} {stage}: still running {target} ({}s)",
-            stamp(at.as_millis()),
-            running_for.as_secs()
-        );
+        let secs = running_for.as_secs();
+        let text = match busy {
+            Busy::Run { phase, target } => {
+                let (stage, _) = phase_words(phase);
+                format!("{stage}: still running {target} ({secs}s)")
+            }
+            Busy::Propose { attempt, provider } => {
+                format!("attempt {attempt}: still proposing ({provider}, {secs}s)")
+            }
+        };
+        errln!("{} {text}", stamp(at.as_millis()));
     }
 
     fn heartbeat_every(&self) -> Option<Duration> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::baseline::Baseline;
-use super::events::{Event, Phase};
+use super::events::{Busy, Event, Phase};
 use super::recorder::Recorder;
 use super::verify::{Runner, Verification, judge};
 use crate::bundle::schema::AttemptKind;
@@ -229,7 +229,13 @@ impl<'s> Attempter<'s> {
             provider: self.settings.provider_label.clone(),
             prompt_bytes: request.prompt.len(),
         });
-        let exchange = match self.propose(n, &request, rec).await? {
+        let busy = Busy::Propose {
+            attempt: n,
+            provider: &self.settings.provider_label,
+        };
+        let events = rec.events();
+        let waited = events.while_busy(busy, self.propose(n, &request, rec));
+        let exchange = match waited.await? {
             Ok(x) => x,
             Err(outcome) => return Ok(outcome),
         };

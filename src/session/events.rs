@@ -183,6 +183,15 @@ impl Phase {
     }
 }
 
+/// What the session is waiting for, when a heartbeat says it still is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy<'a> {
+    /// A target's command.
+    Run { phase: Phase, target: &'a str },
+    /// The proposer chain of attempt `attempt` (a model, a program, `search`'s trials).
+    Propose { attempt: u32, provider: &'a str },
+}
+
 /// What watches the session besides its bundle: the `--events` stream and the progress display.
 #[derive(Default)]
 pub struct Watchers {
@@ -195,9 +204,9 @@ pub struct Watchers {
 pub trait Progress: Send {
     /// Each event, as recorded.
     fn event(&mut self, line: &EventLine);
-    /// A command of `phase` running `target` has been running for `running`.
-    fn heartbeat(&mut self, phase: Phase, target: &str, running: Duration, elapsed: Duration);
-    /// How often `heartbeat` is wanted while a command runs; `None`: never.
+    /// The session has waited `running` for `busy`, `elapsed` into the session.
+    fn heartbeat(&mut self, busy: Busy<'_>, running: Duration, elapsed: Duration);
+    /// How often `heartbeat` is wanted while the session waits; `None`: never.
     fn heartbeat_every(&self) -> Option<Duration>;
 }
 
@@ -291,17 +300,28 @@ impl Events {
         }
     }
 
-    /// How often the runner should call [`Events::heartbeat`] while a command runs.
-    pub fn heartbeat_every(&self) -> Option<Duration> {
-        self.heartbeat
-    }
-
-    /// A command is still running: tells the display (never recorded).
-    pub fn heartbeat(&self, phase: Phase, target: &str, running: Duration) {
-        let mut inner = self.lock();
-        let elapsed = inner.clock.elapsed();
-        if let Some(p) = inner.watchers.progress.as_mut() {
-            p.heartbeat(phase, target, running, elapsed);
+    /// Awaits `work`, telling the display every so often that the session still waits for
+    /// `busy` (never recorded): the one place a command or a proposer is waited for, so a slow
+    /// one is never silent.
+    pub async fn while_busy<F: Future>(&self, busy: Busy<'_>, work: F) -> F::Output {
+        let Some(every) = self.heartbeat else {
+            return work.await;
+        };
+        tokio::pin!(work);
+        let started = tokio::time::Instant::now();
+        let mut ticks = tokio::time::interval_at(started + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                _ = ticks.tick() => {
+                    let mut inner = self.lock();
+                    let elapsed = inner.clock.elapsed();
+                    if let Some(p) = inner.watchers.progress.as_mut() {
+                        p.heartbeat(busy, started.elapsed(), elapsed);
+                    }
+                }
+            }
         }
     }
 }
@@ -311,15 +331,27 @@ mod tests {
     use super::*;
 
     #[derive(Default, Clone)]
-    struct Seen(Arc<Mutex<Vec<EventLine>>>);
+    struct Seen(
+        Arc<Mutex<Vec<EventLine>>>,
+        Arc<std::sync::atomic::AtomicUsize>,
+    );
 
     impl Progress for Seen {
         fn event(&mut self, line: &EventLine) {
             self.0.lock().unwrap().push(line.clone());
         }
-        fn heartbeat(&mut self, _: Phase, _: &str, _: Duration, _: Duration) {}
+        fn heartbeat(&mut self, busy: Busy<'_>, _: Duration, _: Duration) {
+            assert_eq!(
+                busy,
+                Busy::Propose {
+                    attempt: 1,
+                    provider: "p"
+                }
+            );
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         fn heartbeat_every(&self) -> Option<Duration> {
-            Some(Duration::from_secs(7))
+            Some(Duration::from_millis(20))
         }
     }
 
@@ -351,7 +383,6 @@ mod tests {
                 progress: Some(Box::new(seen.clone())),
             },
         );
-        assert_eq!(events.heartbeat_every(), Some(Duration::from_secs(7)));
         events.emit(Event::Winner { attempt: 2 });
         events.emit(Event::Error {
             message: format!("boom {secret}"),
@@ -374,6 +405,38 @@ mod tests {
             Event::Error { message } => assert!(!message.contains(secret), "{message}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn waiting_for_slow_work_beats_and_returns_its_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Seen::default();
+        let events = Events::new(
+            BundleWriter::create(dir.path().to_owned()).unwrap(),
+            Instant::now(),
+            Redactor::default(),
+            Watchers {
+                stream: None,
+                progress: Some(Box::new(seen.clone())),
+            },
+        );
+        let busy = Busy::Propose {
+            attempt: 1,
+            provider: "p",
+        };
+        // The work ends once the display has had two heartbeats: it never would without them.
+        let beats = seen.1.clone();
+        let out = events
+            .while_busy(busy, async {
+                while beats.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                7
+            })
+            .await;
+        assert_eq!(out, 7);
+        // Nothing of it is recorded.
+        assert!(!dir.path().join("events.jsonl").exists());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::events::{Event, Events, Phase};
+use super::events::{Busy, Event, Events, Phase};
 use crate::context::{self, Classification};
 use crate::exec::{Cancel, CommandSpec, ExecError, Isolation};
 pub use crate::outcome::TargetRun;
@@ -95,9 +95,16 @@ impl Runner {
             }),
             None => tracing::info!("running {}: {}", target.name, target.invocation.display()),
         }
+        let run = crate::exec::run(&spec, &self.cancel);
         let result = match events {
-            Some(ev) => self.run_watched(&spec, ev, phase, &target.name).await,
-            None => crate::exec::run(&spec, &self.cancel).await,
+            Some(ev) => {
+                let busy = Busy::Run {
+                    phase,
+                    target: &target.name,
+                };
+                ev.while_busy(busy, run).await
+            }
+            None => run.await,
         };
         if let Some(r) = &self.redactor {
             // Also when interrupted: whatever the command printed is in the bundle.
@@ -170,31 +177,6 @@ impl Runner {
             Err(e) => tracing::warn!("failed to encode the result of {}: {e}", target.name),
         }
         Ok(run)
-    }
-
-    /// Runs `spec`, telling `events` every `heartbeat_every` that it still runs: the one place
-    /// every session command is awaited, so a slow suite is never silent.
-    async fn run_watched(
-        &self,
-        spec: &CommandSpec,
-        events: &Events,
-        phase: Phase,
-        target: &str,
-    ) -> Result<crate::exec::Capture, ExecError> {
-        let run = crate::exec::run(spec, &self.cancel);
-        let Some(every) = events.heartbeat_every() else {
-            return run.await;
-        };
-        tokio::pin!(run);
-        let started = tokio::time::Instant::now();
-        let mut ticks = tokio::time::interval_at(started + every, every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                result = &mut run => return result,
-                _ = ticks.tick() => events.heartbeat(phase, target, started.elapsed()),
-            }
-        }
     }
 }
 

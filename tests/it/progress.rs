@@ -297,6 +297,33 @@ fn a_slow_command_gets_a_heartbeat_and_quiet_prints_no_progress() {
 }
 
 #[test]
+fn a_slow_proposer_gets_a_heartbeat_too() {
+    let mut env = TestEnv::new(&[("v.txt", "bad\n")]);
+    env.extra_env
+        .push(("PP_HEARTBEAT_SECS".into(), "0.4".into()));
+    let script = env.scratch.path().join("slow.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncat >/dev/null\nsleep 1.3\ncat <<'EOF'\n{}\nEOF\n",
+            json_diff(V_FIX)
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let provider = format!("command:{}", script.display());
+    let out = env.pp(&["run", "grep -qx good v.txt", "--provider", &provider]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    let want = format!("attempt 1: still proposing ({provider}, 1s)");
+    assert!(
+        err.lines().filter_map(stamped).any(|l| l == want),
+        "no `{want}` in:\n{err}"
+    );
+}
+
+#[test]
 fn verbose_adds_log_folders_and_sizes() {
     let env = TestEnv::new(&[("v.txt", "bad\n")]);
     let provider = env.proposer(&[&json_diff(V_FIX)]);
