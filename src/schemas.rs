@@ -1,6 +1,6 @@
 //! The JSON Schemas of the documents pp writes, generated from their Rust types with
 //! `schemars` and published in `docs/schemas/`: one file per document. The types own the
-//! formats (`bundle::schema`, `report::Summary`, `session::ReplayOutcome`); this module only
+//! formats (`bundle::schema`, `report::Summary`, `session::ReplayOutcome`, `session::EventLine`); this module only
 //! lists them and renders their schemas. A unit test keeps the committed files equal to what the
 //! types generate (`PP_UPDATE_SCHEMAS=1 cargo test schemas` rewrites them); integration tests
 //! validate real outputs against the committed files.
@@ -15,7 +15,7 @@ use schemars::generate::SchemaSettings;
 
 use crate::bundle::schema::{AttemptRecord, Environment, IsolationRecord, ProofPredicate, Repro};
 use crate::report::Summary;
-use crate::session::{ReplayOutcome, ReplayRefused};
+use crate::session::{EventLine, ReplayOutcome, ReplayRefused};
 
 /// Where the schemas live, relative to the repository's root.
 pub const DIR: &str = "docs/schemas";
@@ -114,6 +114,10 @@ pub fn documents() -> Vec<Document> {
         document::<ReplayDocument>(
             "replay.schema.json",
             "pp.replay/v1: the JSON document of pp replay",
+        ),
+        document::<EventLine>(
+            "event.schema.json",
+            "pp.event/v1: one line of a proof bundle's events.jsonl and of the --events stream",
         ),
     ]
 }

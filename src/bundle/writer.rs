@@ -90,23 +90,16 @@ impl BundleWriter {
         self.write_bytes(rel, &bytes)
     }
 
-    /// Appends one event line to `events.jsonl`.
-    pub fn event(&self, event: &str, fields: serde_json::Value) {
-        let mut obj = serde_json::Map::new();
-        obj.insert("ts".into(), jiff::Timestamp::now().to_string().into());
-        obj.insert("event".into(), event.into());
-        if let serde_json::Value::Object(m) = fields {
-            obj.extend(m);
-        }
-        let mut line = serde_json::Value::Object(obj).to_string();
-        line.push('\n');
+    /// Appends one line (its newline included) to `events.jsonl`; `session::Events` makes
+    /// the lines.
+    pub fn append_event(&self, line: &str) {
         let res = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.path("events.jsonl"))
             .and_then(|mut f| f.write_all(line.as_bytes()));
         if let Err(e) = res {
-            tracing::warn!("failed to record event {event}: {e}");
+            tracing::warn!("failed to record an event in events.jsonl: {e}");
         }
     }
 }

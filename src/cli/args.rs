@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use super::progress::Verbosity;
 use crate::policy::AttestMode;
 use crate::settings::SessionFlags;
 
@@ -92,6 +93,15 @@ pub struct SessionArgs {
     /// Free text for the proposer (an error description, an issue body), or @FILE.
     #[arg(long, value_name = "TEXT|@FILE")]
     pub context: Option<String>,
+    /// Write every event as it happens, one JSON object per line, to FILE; `-` for stderr (instead of the progress lines).
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<String>,
+    /// No progress on stderr (warnings, errors and the summary still print).
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail on stderr: log folders, prompt and reply sizes, every search trial, pp's own log.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Trust the policy file's host programs (`policy.provider.command`, a `container_runtime` other than docker or podman); also PP_TRUST_POLICY=1.
     #[arg(long)]
     pub trust_policy: bool,
@@ -203,6 +213,14 @@ impl Command {
 }
 
 impl SessionArgs {
+    pub fn verbosity(&self) -> Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, true) => Verbosity::Verbose,
+            (false, false) => Verbosity::Normal,
+        }
+    }
+
     /// The flags as settings read them.
     pub fn flags(&self) -> SessionFlags {
         SessionFlags {

@@ -38,7 +38,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    init_tracing();
+    init_tracing(log_default(&cli.command));
     let json = cli.command.json();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -69,9 +69,21 @@ fn isolate_main(args: &[std::ffi::OsString]) -> ExitCode {
     ExitCode::from(crate::sandbox::isolate_main(&args))
 }
 
-fn init_tracing() {
+/// pp's own log level unless `RUST_LOG` says: a session's progress comes from its events, so its
+/// log shows warnings only, or everything with `-v`.
+fn log_default(cmd: &Command) -> &'static str {
+    match cmd {
+        Command::Run { session, .. } | Command::Prove(session) => match session.verbosity() {
+            super::progress::Verbosity::Verbose => "pp=info",
+            _ => "pp=warn",
+        },
+        _ => "pp=info",
+    }
+}
+
+fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("pp=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(crate::console::QuietStderr)

@@ -2,13 +2,14 @@
 //! `replay`, `attest`, `verify`, `doctor`), and the entry that parses, dispatches, reports errors
 //! and picks the exit code. Commands print stdout (data) and stderr (everything else); each
 //! works from settings resolved once: its flags, the environment read once (`settings::Env`),
-//! and the policy file.
+//! and the policy file. `progress` draws a session's events on stderr.
 
 mod args;
 mod attest;
 mod doctor;
 mod entry;
 mod output;
+mod progress;
 mod replay;
 mod run;
 mod verify;

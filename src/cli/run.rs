@@ -15,8 +15,9 @@ pub(super) async fn session(mode: Mode, args: &SessionArgs, env: &Env) -> Result
         env.vars().to_vec(),
         output::self_exe()?,
     )?;
+    let watchers = super::progress::watchers(args.events.as_deref(), args.verbosity(), env)?;
     let cancel = super::entry::cancel_on_signals();
-    let outcome = crate::session::run_session(&settings, cancel).await?;
+    let outcome = crate::session::run_session(&settings, cancel, watchers).await?;
     if args.json {
         output::print_json(&crate::report::summary(&outcome))?;
     } else {

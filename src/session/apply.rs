@@ -58,9 +58,5 @@ pub fn apply_to_workspace(
         message: format!("--apply failed: {}", e.feedback()),
         hint: "the tree is unchanged; apply final.patch by hand".into(),
     })?;
-    bundle.event(
-        "applied",
-        serde_json::json!({"workspace": settings.workspace}),
-    );
     Ok(())
 }

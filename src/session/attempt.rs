@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::baseline::Baseline;
+use super::events::{Busy, Event, Phase};
 use super::recorder::Recorder;
 use super::verify::{FailingFirst, Runner, Verification, judge};
 use crate::bundle::schema::AttemptKind;
@@ -226,12 +227,31 @@ impl<'s> Attempter<'s> {
     ) -> Result<AttemptOutcome, Error> {
         let request = self.request(n, whole_file, history, rec);
         rec.attempt_json(n, "request.json", &request)?;
-        rec.event("propose", json!({"attempt": n}));
-        let exchange = match self.propose(n, &request, rec).await? {
+        rec.event(Event::Propose {
+            attempt: n,
+            provider: self.settings.provider_label.clone(),
+            prompt_bytes: request.prompt.len(),
+        });
+        let busy = Busy::Propose {
+            attempt: n,
+            provider: &self.settings.provider_label,
+        };
+        let events = rec.events();
+        let waited = events.while_busy(busy, self.propose(n, &request, rec));
+        let exchange = match waited.await? {
             Ok(x) => x,
             Err(outcome) => return Ok(outcome),
         };
         rec.proposer_answered(&exchange.proposer, exchange.model.as_deref());
+        rec.event(Event::Proposal {
+            attempt: n,
+            proposer: exchange.proposer.clone(),
+            model: exchange.model.clone(),
+            latency_ms: exchange.latency_ms,
+            reply_bytes: exchange.raw_reply.len(),
+            change: exchange.proposal.body.is_some(),
+            reason: exchange.proposal.empty_reason.clone(),
+        });
         rec.attempt_bytes(n, "reply.txt", exchange.raw_reply.as_bytes())?;
         rec.attempt_json(n, "proposal.json", &exchange)?;
         let Some(body) = exchange.proposal.body.as_ref() else {
@@ -254,6 +274,13 @@ impl<'s> Attempter<'s> {
             Ok(c) => c,
             Err(rej) => return rejected(n, rej, Some(diff), rec),
         };
+        rec.event(Event::Apply {
+            attempt: n,
+            applied: true,
+            changed_files: changes.changed_paths(),
+            rule: None,
+            reason: None,
+        });
         rec.attempt_json(
             n,
             "apply.json",
@@ -426,10 +453,10 @@ impl<'s> Attempter<'s> {
             );
             return Ok(AttemptOutcome::Duplicate { of, feedback, diff });
         }
-        rec.event(
-            "verify",
-            json!({"attempt": n, "changed_files": changes.changed_paths()}),
-        );
+        rec.event(Event::Verify {
+            attempt: n,
+            changed_files: changes.changed_paths(),
+        });
         let verification = self.verify(n, rec).await?;
         rec.attempt_json(n, "verification.json", &verification)?;
         rec.final_runs = verification.runs.clone();
@@ -459,8 +486,14 @@ impl<'s> Attempter<'s> {
                 &rec.baseline,
                 targets,
                 &self.first,
-                &rec.path(&format!("attempts/{n}/failing_first")),
-                &rec.path(&format!("attempts/{n}/verify")),
+                (
+                    &rec.path(&format!("attempts/{n}/failing_first")),
+                    Phase::VerifyFailing { attempt: n },
+                ),
+                (
+                    &rec.path(&format!("attempts/{n}/verify")),
+                    Phase::Verify { attempt: n },
+                ),
             )
             .await?;
         if !verification.passed {
@@ -469,7 +502,11 @@ impl<'s> Attempter<'s> {
         for k in 1..=self.settings.doc().policy.confirm_runs {
             let again = self
                 .runner
-                .run_all(targets, &rec.path(&format!("attempts/{n}/confirm_{k}")))
+                .run_all(
+                    targets,
+                    &rec.path(&format!("attempts/{n}/confirm_{k}")),
+                    Phase::Confirm { attempt: n, run: k },
+                )
                 .await?;
             let confirm = judge(&rec.baseline, again);
             if !confirm.passed {
@@ -504,6 +541,13 @@ fn rejected(
         "apply.json",
         &json!({"applied": false, "rejection": rej}),
     )?;
+    rec.event(Event::Apply {
+        attempt: n,
+        applied: false,
+        changed_files: Vec::new(),
+        rule: Some(rej.rule().to_owned()),
+        reason: Some(rej.feedback()),
+    });
     Ok(AttemptOutcome::Rejected {
         rule: rej.rule().to_owned(),
         feedback: rej.feedback(),

@@ -5,11 +5,11 @@
 
 use std::ops::ControlFlow;
 
-use serde_json::json;
-
 use super::decide::{self, End};
+use super::events::{Event, Phase};
 use super::recorder::{Provenance, Recorder};
 use super::verify::{FailingFirst, Runner};
+use crate::bundle::schema::RunSummary;
 use crate::context::Classification;
 use crate::error::Error;
 use crate::outcome::TargetRun;
@@ -25,9 +25,8 @@ pub(super) struct Baseline {
 }
 
 /// The runs as the events summarise them.
-pub(super) fn summaries(runs: &[TargetRun]) -> serde_json::Value {
-    serde_json::to_value(runs.iter().map(TargetRun::summary).collect::<Vec<_>>())
-        .unwrap_or_default()
+fn summaries(runs: &[TargetRun]) -> Vec<RunSummary> {
+    runs.iter().map(TargetRun::summary).collect()
 }
 
 /// Runs the baseline (into `rec.baseline`), records the user's tree's provenance once the
@@ -39,9 +38,13 @@ pub(super) async fn establish(
     provenance: tokio::task::JoinHandle<Provenance>,
 ) -> Result<ControlFlow<End, Baseline>, Error> {
     let base_dir = rec.path("attempts/0_baseline");
-    rec.baseline = runner.run_all(&rec.targets, &base_dir).await?;
+    rec.baseline = runner
+        .run_all(&rec.targets, &base_dir, Phase::Baseline)
+        .await?;
     rec.provenance(settings, provenance).await?;
-    rec.event("baseline", json!({"runs": summaries(&rec.baseline)}));
+    rec.event(Event::Baseline {
+        runs: summaries(&rec.baseline),
+    });
     if let Some(end) = decide::after_baseline(&rec.baseline) {
         rec.classification = rec
             .baseline
@@ -70,9 +73,17 @@ pub(super) async fn establish(
     // failing tests alone are enough to see it recur.
     for k in 1..=policy.reproduce_runs {
         let reruns = runner
-            .rerun_failing(&mut first, &failing, &base_dir.join(format!("rerun_{k}")))
+            .rerun_failing(
+                &mut first,
+                &failing,
+                &base_dir.join(format!("rerun_{k}")),
+                Phase::Reproduce { run: k },
+            )
             .await?;
-        rec.event("reproduce", json!({"run": k, "runs": summaries(&reruns)}));
+        rec.event(Event::Reproduce {
+            run: k,
+            runs: summaries(&reruns),
+        });
         if let Some(end) = decide::after_rerun(k, &reruns) {
             record(rec, &first)?;
             rec.final_runs = rec.baseline.clone();
@@ -89,7 +100,9 @@ pub(super) async fn establish(
 
 /// Records how the failing targets are narrowed: `attempts/0_baseline/failing_first.json`.
 fn record(rec: &Recorder, first: &FailingFirst) -> Result<(), Error> {
-    rec.event("failing_first", first.notes());
+    rec.event(Event::FailingFirst {
+        selection: first.notes(),
+    });
     rec.writer()
         .write_json("attempts/0_baseline/failing_first.json", &first.notes())?;
     Ok(())

@@ -4,10 +4,9 @@
 
 use std::time::Instant;
 
-use serde_json::json;
-
 use super::attempt::{Attempter, Winner};
 use super::decide::End;
+use super::events::Event;
 use super::recorder::Recorder;
 use super::{Outcome, Status, TargetOutcome, minimize};
 use crate::error::Error;
@@ -49,10 +48,21 @@ pub(super) async fn finish(
         rec.winner_patch.as_deref(),
     );
     rec.final_summary(&summary)?;
-    rec.event(
-        "session_end",
-        json!({"status": outcome.status, "attempts_used": outcome.attempts_used, "applied": outcome.applied}),
-    );
+    if settings.attest.enabled {
+        rec.event(Event::Signing {
+            mode: serde_json::to_value(settings.attest.mode)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        });
+    }
+    rec.event(Event::SessionEnd {
+        status: outcome.status.into(),
+        success: outcome.status.success(),
+        attempts_used: outcome.attempts_used,
+        applied: outcome.applied,
+        message: outcome.message.clone(),
+    });
     rec.repro(settings, Some(&outcome))?;
     // Signing comes last: nothing may be written to the bundle after it.
     if settings.attest.enabled {
@@ -140,7 +150,12 @@ fn apply(settings: &Settings, rec: &Recorder, outcome: &mut Outcome) {
         return;
     };
     match super::apply::apply_to_workspace(settings, rec.writer(), patch_text) {
-        Ok(()) => outcome.applied = true,
+        Ok(()) => {
+            outcome.applied = true;
+            rec.event(Event::Applied {
+                workspace: settings.workspace.clone(),
+            });
+        }
         Err(e) => {
             tracing::warn!("{e}");
             let (message, hint) = (e.to_string(), e.hint());

@@ -5,9 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::json;
-
 use super::attempt::{Attempter, Winner};
+use super::events::{Event, Phase};
 use super::recorder::Recorder;
 use crate::bundle::schema::{MinimizationRecord, MinimizeRunRecord};
 use crate::exec::ExecError;
@@ -26,7 +25,7 @@ pub(super) async fn minimized(
     bench: &Attempter<'_>,
     w: &Winner,
 ) -> (String, Vec<String>) {
-    rec.event("winner", json!({"attempt": w.attempt}));
+    rec.event(Event::Winner { attempt: w.attempt });
     let whole = (w.changes.diff(), w.changes.changed_paths());
     let units = patch::hunks(&w.patch);
     if !settings.doc().policy.minimize || units.len() < 2 {
@@ -36,11 +35,19 @@ pub(super) async fn minimized(
         tracing::warn!("minimization skipped: failed to undo the winner: {e}");
         return whole;
     }
+    rec.event(Event::Minimize {
+        attempt: w.attempt,
+        hunks: units.len(),
+    });
     let counter = Arc::new(AtomicUsize::new(0));
     let (baseline, targets) = (&rec.baseline, &rec.targets);
     let result = patch::minimize(units.len(), MINIMIZE_MAX_RUNS, |subset: Vec<usize>| {
         let k = counter.fetch_add(1, Ordering::SeqCst) + 1;
         let dir = rec.path(&format!("attempts/{}/minimize", w.attempt));
+        let phase = Phase::Minimize {
+            attempt: w.attempt,
+            run: u32::try_from(k).unwrap_or(u32::MAX),
+        };
         async move {
             let sub = patch::sub_patch(&w.patch, &subset);
             let Ok(changes) = patch::apply(&bench.root, &sub, &bench.rules) else {
@@ -52,8 +59,8 @@ pub(super) async fn minimized(
                     baseline,
                     targets,
                     &bench.first,
-                    &dir.join(format!("failing_first_{k}")),
-                    &dir.join(format!("run_{k}")),
+                    (&dir.join(format!("failing_first_{k}")), phase),
+                    (&dir.join(format!("run_{k}")), phase),
                 )
                 .await;
             let undo = changes.undo(&bench.root);

@@ -2,13 +2,15 @@
 //! isolation planned) → `workbench` (the sandbox, shared with replay) → `baseline` (baseline,
 //! classification, reproduction) → `attempt` (one candidate, an `AttemptOutcome`) → `minimize`
 //! → `finish`; `decide` holds the pure decisions between them, `recorder` every bundle write,
-//! and `run` the pipeline itself. Also `replay`, which reruns a bundle without a model, `--apply`,
-//! and signing.
+//! `events` what happens as it happens (the bundle's `events.jsonl`, the `--events` stream, the
+//! progress display), and `run` the pipeline itself. Also `replay`, which reruns a bundle without
+//! a model, `--apply`, and signing.
 
 mod apply;
 mod attempt;
 mod baseline;
 mod decide;
+mod events;
 mod finish;
 mod minimize;
 mod recorder;
@@ -21,6 +23,7 @@ mod verify;
 mod workbench;
 
 pub use crate::outcome::{Outcome, Status, TargetOutcome, TargetRun};
+pub use events::{Busy, EVENT_SCHEMA, Event, EventLine, Events, Phase, Progress, Watchers};
 pub use replay::{ReplayOptions, ReplayOutcome, ReplayRefused, ReplayTarget, replay};
 pub use run::run_session;
 pub use sign::{sign_keys, verify_bundle, verify_key_configured, verify_keys};

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use serde_json::json;
 
+use super::events::{Event, Events, Watchers};
 use super::{Outcome, Status};
 use crate::bundle::schema::{
     self, AttemptKind, AttemptRecord, ContainerRecord, Endpoints, Environment, IsolationRecord,
@@ -30,6 +30,7 @@ pub(crate) const MANIFEST_CACHE: &str = "manifest-cache.json";
 /// The session's bundle and everything its records are made of.
 pub(super) struct Recorder {
     bundle: BundleWriter,
+    events: Events,
     pub session_id: String,
     started: jiff::Timestamp,
     clock: Instant,
@@ -77,7 +78,7 @@ fn new_session_id() -> String {
 impl Recorder {
     /// Creates the session's bundle and records its start: `repro.json` (running) and
     /// `policy.json`.
-    pub fn open(settings: &Settings) -> Result<Self, Error> {
+    pub fn open(settings: &Settings, watchers: Watchers) -> Result<Self, Error> {
         let session_id = new_session_id();
         let artifacts = settings.workspace.join(".pp-artifacts");
         if std::fs::symlink_metadata(&artifacts).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -102,11 +103,19 @@ impl Recorder {
         {
             tracing::warn!("cannot write {}: {e}", ignore.display());
         }
+        let clock = Instant::now();
+        let events = Events::new(
+            bundle.clone(),
+            clock,
+            crate::redact::Redactor::from_env_vars(settings.env.iter().cloned()),
+            watchers,
+        );
         let rec = Self {
             session_id,
             bundle,
+            events,
             started: jiff::Timestamp::now(),
-            clock: Instant::now(),
+            clock,
             targets: Vec::new(),
             baseline: Vec::new(),
             final_runs: Vec::new(),
@@ -126,11 +135,11 @@ impl Recorder {
             minimization: None,
             classification: None,
         };
-        tracing::info!("session {} → {}", rec.session_id, rec.dir().display());
-        rec.event(
-            "session_start",
-            json!({"session_id": rec.session_id, "provider": settings.provider_label}),
-        );
+        rec.event(Event::SessionStart {
+            session_id: rec.session_id.clone(),
+            provider: settings.provider_label.clone(),
+            bundle: rec.dir().to_owned(),
+        });
         rec.repro(settings, None)?;
         rec.bundle.write_json("policy.json", settings.doc())?;
         Ok(rec)
@@ -150,9 +159,14 @@ impl Recorder {
         &self.bundle
     }
 
-    /// Appends to `events.jsonl`.
-    pub fn event(&self, event: &str, fields: serde_json::Value) {
-        self.bundle.event(event, fields);
+    /// Records `event` (`events.jsonl`, the `--events` stream, the progress display).
+    pub fn event(&self, event: Event) {
+        self.events.emit(event);
+    }
+
+    /// The event sink, for the command runner.
+    pub fn events(&self) -> Events {
+        self.events.clone()
     }
 
     /// Writes `attempts/<n>/<name>` as JSON.
@@ -176,7 +190,9 @@ impl Recorder {
 
     pub fn sandbox_created(&mut self, info: SandboxInfo) {
         self.sandbox_info = Some(info);
-        self.event("sandbox_created", json!({"sandbox": self.sandbox_info}));
+        self.event(Event::SandboxCreated {
+            sandbox: to_value(&self.sandbox_info),
+        });
     }
 
     pub fn sandbox_removed(&mut self, took: Duration) {
@@ -209,14 +225,13 @@ impl Recorder {
             diff_sha256: diff.map(|d| crate::digest::sha256_hex(d.as_bytes())),
         };
         self.attempt_json(n, "outcome.json", &rec)?;
-        self.event("attempt", to_value(&rec));
-        tracing::info!("attempt {n}: {}", to_value(&outcome).as_str().unwrap_or(""));
+        self.event(Event::Attempt(rec.clone()));
         self.attempts.push(rec);
         Ok(())
     }
 
     pub fn minimized(&mut self, record: MinimizationRecord) {
-        self.event("minimized", to_value(&record));
+        self.event(Event::Minimized(record.clone()));
         self.minimization = Some(record);
     }
 

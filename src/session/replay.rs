@@ -303,8 +303,11 @@ pub async fn replay(opts: &ReplayOptions, cancel: Cancel) -> Result<ReplayOutcom
         cancel,
         redactor: None,
         watch: sandbox.group_watch(),
+        events: None,
     };
-    let runs = runner.run_all(&resolved, logs.path()).await?;
+    let runs = runner
+        .run_all(&resolved, logs.path(), crate::session::Phase::Replay)
+        .await?;
     drop(sandbox);
     judge_replay(&mut out, &runs, &inputs.repro);
     if let Some(tag) = unpinned_image {

@@ -7,6 +7,7 @@ use std::ops::ControlFlow;
 use super::attempt::{AttemptOutcome, Attempter};
 use super::baseline;
 use super::decide::{self, Budget, End, Next};
+use super::events::{Event, Watchers};
 use super::finish::{self, Ended};
 use super::recorder::Recorder;
 use super::setup;
@@ -19,8 +20,13 @@ use crate::sandbox::Sandbox;
 use crate::settings::Settings;
 
 /// Proves the settings' targets; always leaves a bundle behind.
-pub async fn run_session(settings: &Settings, cancel: Cancel) -> Result<Outcome, Error> {
-    let mut rec = Recorder::open(settings)?;
+/// `watchers` see every event as it is recorded (`--events`, the progress display).
+pub async fn run_session(
+    settings: &Settings,
+    cancel: Cancel,
+    watchers: Watchers,
+) -> Result<Outcome, Error> {
+    let mut rec = Recorder::open(settings, watchers)?;
     let mut sandbox: Option<Sandbox> = None;
     let ended = match prove(settings, &mut rec, &mut sandbox, &cancel).await {
         Ok(ended) => ended,
@@ -33,7 +39,9 @@ pub async fn run_session(settings: &Settings, cancel: Cancel) -> Result<Outcome,
             winner: None,
         },
         Err(e) => {
-            rec.event("error", serde_json::json!({"message": e.to_string()}));
+            rec.event(Event::Error {
+                message: e.to_string(),
+            });
             let _ = rec.repro(settings, None);
             return Err(e);
         }

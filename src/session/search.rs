@@ -10,6 +10,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::attempt::Attempter;
+use super::events::{Event, Events, Phase};
 use super::recorder::Recorder;
 use super::verify::{Runner, judge};
 use crate::context::DiskTree;
@@ -41,7 +42,7 @@ pub(super) async fn run(
     let spectrum = if policy.sandbox.backend == BackendKind::Container {
         None
     } else {
-        trace(att, rec).await?
+        trace(att, n, rec).await?
     };
     let tree = DiskTree::new(&att.root);
     let editable = |path: &str| att.rules.check_path(path).is_ok();
@@ -63,11 +64,14 @@ pub(super) async fn run(
         baseline: &rec.baseline,
         logs: logs.path(),
         count: 0,
+        attempt: n,
+        events: rec.events(),
     };
-    rec.event(
-        "search",
-        json!({"attempt": n, "lines": ranking.len(), "spectrum": spectrum.is_some()}),
-    );
+    rec.event(Event::Search {
+        attempt: n,
+        lines: ranking.len(),
+        spectrum: spectrum.is_some(),
+    });
     let report = search::search(&att.root, &tree, ranking, &editable, &budget, &mut trials).await;
     if att.runner.cancel.is_cancelled() {
         return Err(Error::Interrupted);
@@ -144,7 +148,7 @@ fn stop_text(stop: &search::Stop) -> String {
 
 /// One traced run of the failing targets when they look like Python: which lines each test
 /// ran, for Ochiai. `None` when nothing was traced.
-async fn trace(att: &Attempter<'_>, rec: &Recorder) -> Result<Option<Spectrum>, Error> {
+async fn trace(att: &Attempter<'_>, n: u32, rec: &Recorder) -> Result<Option<Spectrum>, Error> {
     let failed: Vec<&TargetRun> = rec.baseline.iter().filter(|r| !r.passed()).collect();
     let python = |t: &Target| {
         let c = t.invocation.display();
@@ -199,7 +203,9 @@ async fn trace(att: &Attempter<'_>, rec: &Recorder) -> Result<Option<Spectrum>, 
         what: "create a directory for the traced run's logs".into(),
         source: e,
     })?;
-    let ran = runner.run_all(&targets, logs.path()).await;
+    let ran = runner
+        .run_all(&targets, logs.path(), Phase::SearchTrace { attempt: n })
+        .await;
     let text = crate::beneath::read_to_string(
         &att.root,
         Path::new(&format!("{TRACE_DIR}/trace.json")),
@@ -220,13 +226,22 @@ struct SessionTrials<'a> {
     baseline: &'a [TargetRun],
     logs: &'a Path,
     count: u32,
+    attempt: u32,
+    /// Each trial is one `search_trial` event; its runs are not reported one by one.
+    events: Events,
 }
 
 impl SessionTrials<'_> {
+    fn phase(&self) -> Phase {
+        Phase::SearchTrial {
+            attempt: self.attempt,
+        }
+    }
+
     async fn check(&self, dir: &Path) -> Result<Verdict, String> {
         let runs = self
             .runner
-            .run_all(&self.first, &dir.join("failing"))
+            .run_all(&self.first, &dir.join("failing"), self.phase())
             .await
             .map_err(|e| e.to_string())?;
         if runs.iter().any(|r| !r.passed()) {
@@ -234,7 +249,7 @@ impl SessionTrials<'_> {
         }
         let runs = self
             .runner
-            .run_all(self.targets, &dir.join("all"))
+            .run_all(self.targets, &dir.join("all"), self.phase())
             .await
             .map_err(|e| e.to_string())?;
         Ok(if judge(self.baseline, runs).passed {
@@ -246,7 +261,7 @@ impl SessionTrials<'_> {
 }
 
 impl Trials for SessionTrials<'_> {
-    async fn run(&mut self, _mutant: &Mutant, diff: &str) -> Result<Verdict, String> {
+    async fn run(&mut self, mutant: &Mutant, diff: &str) -> Result<Verdict, String> {
         let Ok(parsed) = patch::parse(diff) else {
             return Ok(Verdict::Refused);
         };
@@ -255,7 +270,17 @@ impl Trials for SessionTrials<'_> {
         };
         self.count += 1;
         let dir = self.logs.join(self.count.to_string());
+        let clock = std::time::Instant::now();
         let verdict = self.check(&dir).await;
+        if let Ok(v) = &verdict {
+            self.events.emit(Event::SearchTrial {
+                attempt: self.attempt,
+                trial: self.count,
+                edit: mutant.describe(),
+                verdict: *v,
+                duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            });
+        }
         let _ = std::fs::remove_dir_all(&dir);
         changes
             .undo(self.root)

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::Status;
 use super::decide::End;
+use super::events::Event;
 use super::recorder::{MANIFEST_CACHE, Provenance, Recorder};
 use super::verify::Runner;
 use super::workbench::{self, Plan};
@@ -33,7 +34,9 @@ pub(super) async fn plan(settings: &Settings, rec: &mut Recorder) -> ControlFlow
                 .iter()
                 .map(|r| format!("`{}` ({})", r.command, r.target))
                 .collect();
-            rec.event("policy_violation", json!({"refused": refused}));
+            rec.event(Event::PolicyViolation {
+                refused: json!(refused),
+            });
             return ControlFlow::Break(End::new(
                 Status::PolicyViolation,
                 format!("command not allowed by the policy: {}", list.join(", ")),
@@ -85,7 +88,9 @@ async fn plan_container(settings: &Settings, rec: &mut Recorder) -> ControlFlow<
         Err(e) => {
             let (message, hint) = e.message_and_hint();
             rec.isolation = IsolationRecord::unavailable(p.network, message.clone());
-            rec.event("container_unavailable", json!({"error": e.to_string()}));
+            rec.event(Event::ContainerUnavailable {
+                error: e.to_string(),
+            });
             ControlFlow::Break(End {
                 status: Status::InfraStop,
                 message,
@@ -118,10 +123,10 @@ async fn prepare_container(
             Vec::new()
         }
     };
-    rec.event(
-        "container_engine",
-        json!({"engine": info, "stale_removed": removed}),
-    );
+    rec.event(Event::ContainerEngine {
+        engine: json!(info),
+        stale_removed: json!(removed),
+    });
     let network = settings.doc().policy.network;
     rec.isolation = IsolationRecord {
         network: network.into(),
@@ -218,6 +223,7 @@ pub(super) async fn open_workbench(
             settings.env.iter().cloned(),
         ))),
         watch: sandbox.group_watch(),
+        events: Some(rec.events()),
     };
     *slot = Some(sandbox);
     Ok(ControlFlow::Continue(runner))

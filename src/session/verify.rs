@@ -1,5 +1,6 @@
 //! Running the proof targets in the sandbox and judging the result: exit codes, test counts
-//! compared with the baseline, and the integrity rule of DESIGN §5.
+//! compared with the baseline, and the integrity rule of DESIGN §5. Each run of a session is
+//! reported as it starts and ends (`run_start`, `run_end`), with a heartbeat while it runs.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::events::{Busy, Event, Events, Phase};
 use crate::context::{self, Classification};
 use crate::exec::{Cancel, CommandSpec, ExecError, Isolation};
 pub use crate::outcome::TargetRun;
@@ -145,18 +147,22 @@ pub struct Runner {
     pub redactor: Option<std::sync::Arc<crate::redact::Redactor>>,
     /// The sandbox's watcher, told of every command's process group (see `exec::GroupWatch`).
     pub watch: Option<crate::exec::GroupWatch>,
+    /// Where each run's start and end are reported, and a heartbeat while it runs (a session's
+    /// runner; replay logs instead).
+    pub events: Option<Events>,
 }
 
 impl Runner {
-    /// Runs every target in order; logs under `log_root/<target>/`.
+    /// Runs every target in order, for `phase`; logs under `log_root/<target>/`.
     pub async fn run_all(
         &self,
         targets: &[Target],
         log_root: &Path,
+        phase: Phase,
     ) -> Result<Vec<TargetRun>, ExecError> {
         let mut runs = Vec::with_capacity(targets.len());
         for t in targets {
-            runs.push(self.run_one(t, &log_root.join(&t.name)).await?);
+            runs.push(self.run_one(t, &log_root.join(&t.name), phase).await?);
         }
         Ok(runs)
     }
@@ -169,16 +175,17 @@ impl Runner {
         first: &mut FailingFirst,
         failing: &[Target],
         log_root: &Path,
+        phase: Phase,
     ) -> Result<Vec<TargetRun>, ExecError> {
         let stage = first.stage();
         let mut runs = Vec::with_capacity(failing.len());
         for t in failing {
             let dir = log_root.join(&t.name);
             let Some(narrowed) = stage.iter().find(|s| s.name == t.name) else {
-                runs.push(self.run_one(t, &dir).await?);
+                runs.push(self.run_one(t, &dir, phase).await?);
                 continue;
             };
-            let alone = self.run_one(narrowed, &dir).await?;
+            let alone = self.run_one(narrowed, &dir, phase).await?;
             if shows_failing_tests(&alone) {
                 runs.push(alone);
                 continue;
@@ -190,25 +197,26 @@ impl Runner {
                     alone.capture.exit_code
                 ),
             );
-            runs.push(self.run_one(t, &dir.join("whole")).await?);
+            runs.push(self.run_one(t, &dir.join("whole"), phase).await?);
         }
         Ok(runs)
     }
 
-    /// Verifies a candidate in two stages: the failing tests alone (logs under `first_root`),
-    /// and only when they no longer fail, every target in full (`full_root`), judged against
-    /// the baseline. The full run is the proof; the first stage only rejects early.
+    /// Verifies a candidate in two stages: the failing tests alone (logs under `first.0`, runs
+    /// reported as `first.1`), and only when they no longer fail, every target in full
+    /// (`full.0`, `full.1`), judged against the baseline. The full run is the proof; the first
+    /// stage only rejects early.
     pub async fn verify_staged(
         &self,
         baseline: &[TargetRun],
         targets: &[Target],
-        first: &FailingFirst,
-        first_root: &Path,
-        full_root: &Path,
+        selection: &FailingFirst,
+        first: (&Path, Phase),
+        full: (&Path, Phase),
     ) -> Result<Verification, ExecError> {
-        let stage = first.stage();
+        let stage = selection.stage();
         if !stage.is_empty() {
-            let runs = self.run_all(&stage, first_root).await?;
+            let runs = self.run_all(&stage, first.0, first.1).await?;
             let problems: Vec<String> = runs
                 .iter()
                 .filter(|r| shows_failing_tests(r))
@@ -235,10 +243,18 @@ impl Runner {
                 });
             }
         }
-        Ok(judge(baseline, self.run_all(targets, full_root).await?))
+        Ok(judge(
+            baseline,
+            self.run_all(targets, full.0, full.1).await?,
+        ))
     }
 
-    pub async fn run_one(&self, target: &Target, log_dir: &Path) -> Result<TargetRun, ExecError> {
+    pub async fn run_one(
+        &self,
+        target: &Target,
+        log_dir: &Path,
+        phase: Phase,
+    ) -> Result<TargetRun, ExecError> {
         let spec = CommandSpec {
             invocation: target.invocation.clone(),
             cwd: self.cwd.clone(),
@@ -258,8 +274,27 @@ impl Runner {
             // A report left by an earlier run must never stand in for this one.
             let _ = crate::beneath::remove_file(&self.files, j);
         }
-        tracing::info!("running {}: {}", target.name, target.invocation.display());
-        let result = crate::exec::run(&spec, &self.cancel).await;
+        let events = self.events.as_ref().filter(|_| phase.reported());
+        match events {
+            Some(ev) => ev.emit(Event::RunStart {
+                phase,
+                target: target.name.clone(),
+                command: target.invocation.display(),
+                log_dir: log_dir.to_owned(),
+            }),
+            None => tracing::info!("running {}: {}", target.name, target.invocation.display()),
+        }
+        let run = crate::exec::run(&spec, &self.cancel);
+        let result = match events {
+            Some(ev) => {
+                let busy = Busy::Run {
+                    phase,
+                    target: &target.name,
+                };
+                ev.while_busy(busy, run).await
+            }
+            None => run.await,
+        };
         if let Some(r) = &self.redactor {
             // Also when interrupted: whatever the command printed is in the bundle.
             for name in ["stdout.log", "stderr.log"] {
@@ -296,16 +331,18 @@ impl Runner {
                 runner.as_ref(),
             )
         };
-        tracing::info!(
-            "{}: exit {}{}",
-            target.name,
-            capture.exit_code,
-            if capture.timed_out {
-                " (timed out)"
-            } else {
-                ""
-            }
-        );
+        if events.is_none() {
+            tracing::info!(
+                "{}: exit {}{}",
+                target.name,
+                capture.exit_code,
+                if capture.timed_out {
+                    " (timed out)"
+                } else {
+                    ""
+                }
+            );
+        }
         let run = TargetRun {
             target: target.name.clone(),
             capture,
@@ -313,6 +350,12 @@ impl Runner {
             runner,
             classification,
         };
+        if let Some(ev) = events {
+            ev.emit(Event::RunEnd {
+                phase,
+                run: run.summary(),
+            });
+        }
         // Every run's record sits beside its logs (baseline, reruns, verification, confirmation).
         match serde_json::to_vec_pretty(&run) {
             Ok(bytes) => {

@@ -21,6 +21,7 @@ mod model_client;
 mod output;
 mod overlay;
 mod patch_fixtures;
+mod progress;
 mod schemas;
 mod search;
 mod session;

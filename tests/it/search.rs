@@ -59,6 +59,27 @@ fn auto_with_no_model_proves_a_logic_bug_in_a_unittest_suite() {
     let trials = report["trials"].as_array().unwrap();
     assert_eq!(trials.last().unwrap()["verdict"], "passed");
     assert!(trials.len() <= 60, "{} trials", trials.len());
+    // The events tell the search as it went: the traced run, then one `search_trial` per
+    // trial (not each trial's runs), in the report's order; then the confirmation run.
+    let b = std::path::Path::new(v["proof_bundle"].as_str().unwrap());
+    let events =
+        crate::progress::event_lines(&std::fs::read_to_string(b.join("events.jsonl")).unwrap());
+    crate::progress::assert_valid_events(&events);
+    let verdicts: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "search_trial")
+        .map(|e| &e["verdict"])
+        .collect();
+    let reported: Vec<&serde_json::Value> = trials.iter().map(|t| &t["verdict"]).collect();
+    assert_eq!(verdicts, reported);
+    let phases: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "run_start")
+        .filter_map(|e| e["phase"].as_str())
+        .collect();
+    assert!(phases.contains(&"search_trace"), "{phases:?}");
+    assert!(phases.contains(&"confirm"), "{phases:?}");
+    assert!(!phases.contains(&"search_trial"), "{phases:?}");
     // The failing test alone ran first: unittest's -k with the test's id.
     let first = &s["failing_first"]["targets"]["default"];
     assert_eq!(first["runner"], "unittest", "{s}");
