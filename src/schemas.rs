@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 
 use crate::bundle::schema::{AttemptRecord, Environment, IsolationRecord, ProofPredicate, Repro};
-use crate::report::Summary;
+use crate::report::{ErrorDocument, Summary, VerifyDocument};
 use crate::session::{ReplayOutcome, ReplayRefused};
 
 /// Where the schemas live, relative to the repository's root.
@@ -114,6 +114,14 @@ pub fn documents() -> Vec<Document> {
         document::<ReplayDocument>(
             "replay.schema.json",
             "pp.replay/v1: the JSON document of pp replay",
+        ),
+        document::<VerifyDocument>(
+            "verify.schema.json",
+            "pp.verify/v1: the JSON document of pp verify-attestation",
+        ),
+        document::<ErrorDocument>(
+            "error.schema.json",
+            "pp.error/v1: the JSON document of any command's error under --json",
         ),
     ]
 }

@@ -95,6 +95,9 @@ pub struct SessionArgs {
     /// Trust the policy file's host programs (`policy.provider.command`, a `container_runtime` other than docker or podman); also PP_TRUST_POLICY=1.
     #[arg(long)]
     pub trust_policy: bool,
+    /// GitHub Actions output: annotations, the job summary ($GITHUB_STEP_SUMMARY), step outputs ($GITHUB_OUTPUT); on by itself when GITHUB_ACTIONS=true.
+    #[arg(long)]
+    pub github: bool,
 }
 
 #[derive(Debug, Args)]

@@ -24,7 +24,7 @@ pub(super) fn attest(a: AttestArgs, env: &Env) -> Result<u8, Error> {
             .and_then(|pem| attest::ed25519_public_keyid(&pem).ok());
         if a.json {
             output::print_json(
-                &json!({"schema_version": "pp.keygen/v1", "private_key": private, "public_key": public, "keyid": keyid}),
+                &json!({"schema_version": "pp.keygen/v1", "success": true, "private_key": private, "public_key": public, "keyid": keyid}),
             )?;
         } else {
             outln!(
@@ -51,7 +51,7 @@ pub(super) fn attest(a: AttestArgs, env: &Env) -> Result<u8, Error> {
     }
     if a.json {
         output::print_json(
-            &json!({"schema_version": "pp.attest/v1", "attestation": outcome.path, "signed_with": outcome.signed_with, "warnings": outcome.warnings}),
+            &json!({"schema_version": "pp.attest/v1", "success": true, "attestation": outcome.path, "signed_with": outcome.signed_with, "warnings": outcome.warnings}),
         )?;
     } else {
         let with = if outcome.signed_with.is_empty() {
