@@ -205,6 +205,18 @@ impl Command {
     }
 }
 
+impl Command {
+    /// Whether GitHub Actions output is wanted: `--github` (run, prove) or `GITHUB_ACTIONS=true`.
+    pub fn github(&self) -> bool {
+        let flag = match self {
+            Self::Run { session, .. } => session.github,
+            Self::Prove(a) => a.github,
+            _ => false,
+        };
+        flag || std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")
+    }
+}
+
 impl SessionArgs {
     /// The flags as settings read them.
     pub fn flags(&self) -> SessionFlags {

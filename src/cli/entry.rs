@@ -41,6 +41,7 @@ pub fn main() -> ExitCode {
     };
     init_tracing();
     let json = cli.command.json();
+    let github = cli.command.github();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -56,6 +57,9 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             report_error(&e, json);
+            if github {
+                super::github::emit_error(&e.to_string(), e.hint().as_deref(), json);
+            }
             ExitCode::from(e.exit_code())
         }
     }

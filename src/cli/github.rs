@@ -34,6 +34,18 @@ pub(super) fn emit(outcome: &Outcome, env: &GithubEnv, json: bool) {
     }
 }
 
+/// An `::error` annotation for a command that failed before (or instead of) a session: a bad
+/// flag or policy file, a bug. No outputs: there is no session to describe.
+pub(super) fn emit_error(message: &str, hint: Option<&str>, json: bool) {
+    let mut line = github::error_command(message, hint);
+    line.push('\n');
+    if json {
+        crate::console::err(&line);
+    } else {
+        let _ = crate::console::out(&line);
+    }
+}
+
 /// The step outputs with a fresh random delimiter, drawn again while a value holds it.
 fn outputs(outcome: &Outcome) -> Option<String> {
     (0..8).find_map(|_| {

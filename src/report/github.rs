@@ -94,6 +94,16 @@ fn command(kind: &str, props: &[(&str, String)], message: &str) -> String {
     format!("::{kind}{sep}{}::{}", props.join(","), escape_data(message))
 }
 
+/// The `::error` of a command that failed without a session (exit 2 or 1): its message and hint.
+pub fn error_command(message: &str, hint: Option<&str>) -> String {
+    let mut text = message.to_owned();
+    if let Some(h) = hint {
+        text.push_str("\nhint: ");
+        text.push_str(h);
+    }
+    command("error", &[("title", "pp: error".to_owned())], &text)
+}
+
 /// The changed lines of one hunk of a patch, on the new side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hunk {
@@ -142,12 +152,12 @@ pub fn hunks(patch: &str) -> Vec<Hunk> {
                     *new_left = new_left.saturating_sub(1);
                 }
             }
-            if *old_left == 0 && *new_left == 0 {
-                if let Some((h, _, _)) = current.take()
-                    && (h.added > 0 || h.removed > 0)
-                {
-                    out.push(h);
-                }
+            if *old_left == 0
+                && *new_left == 0
+                && let Some((h, _, _)) = current.take()
+                && (h.added > 0 || h.removed > 0)
+            {
+                out.push(h);
             }
             continue;
         }

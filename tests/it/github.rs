@@ -265,6 +265,26 @@ fn off_the_runner_nothing_is_written_unless_asked() {
     assert_eq!(read_outputs(&runner.output)["status"], "already_passing");
 }
 
+#[test]
+fn an_error_before_the_session_is_annotated_too() {
+    let mut env = TestEnv::new(&[("pp.yaml", "policy:\n  netwrok: deny\n")]);
+    let runner = on_github(&mut env, true);
+    let out = env.pp(&["run", "true", "--json"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let v = json_out(&out);
+    assert_eq!(v["schema_version"], "pp.error/v1");
+    let lines = commands(&out.stderr);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("::error title=pp%3A error::"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("netwrok"), "{}", lines[0]);
+    assert!(lines[0].contains("%0Ahint: "), "{}", lines[0]);
+    assert!(!runner.output.exists(), "no session, no outputs");
+}
+
 /// A bubblewrap that fails as Ubuntu 24.04's does with the AppArmor restriction on.
 fn refusing_bwrap(env: &TestEnv) -> PathBuf {
     let script = env.scratch.path().join("bwrap");
@@ -538,6 +558,7 @@ fn the_action_fails_the_step_with_pps_exit_code() {
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_OUTPUT", &output)
         .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_WORKSPACE")
         .output()
         .unwrap();
     assert_eq!(code(&out), 11, "{}", stderr(&out));
