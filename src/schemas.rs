@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 
 use crate::bundle::schema::{AttemptRecord, Environment, IsolationRecord, ProofPredicate, Repro};
-use crate::report::{ErrorDocument, Summary, VerifyDocument};
+use crate::report::{AttestDocument, ErrorDocument, KeygenDocument, Summary, VerifyDocument};
 use crate::session::{ReplayOutcome, ReplayRefused};
 
 /// Where the schemas live, relative to the repository's root.
@@ -118,6 +118,14 @@ pub fn documents() -> Vec<Document> {
         document::<VerifyDocument>(
             "verify.schema.json",
             "pp.verify/v1: the JSON document of pp verify-attestation",
+        ),
+        document::<AttestDocument>(
+            "attest.schema.json",
+            "pp.attest/v1: the JSON document of pp attest BUNDLE",
+        ),
+        document::<KeygenDocument>(
+            "keygen.schema.json",
+            "pp.keygen/v1: the JSON document of pp attest --generate-key",
         ),
         document::<ErrorDocument>(
             "error.schema.json",

@@ -1,6 +1,9 @@
 //! The JSON documents of the commands other than `run`/`prove` whose shape pp publishes:
-//! `pp.verify/v1` (`pp verify-attestation --json`) and `pp.error/v1` (any command's error under
-//! `--json`). Types only; the commands fill and print them.
+//! `pp.verify/v1` (`pp verify-attestation --json`), `pp.attest/v1` and `pp.keygen/v1`
+//! (`pp attest --json`) and `pp.error/v1` (any command's error under `--json`). Types only; the
+//! commands fill and print them.
+
+use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -27,6 +30,41 @@ pub struct VerifyDocument {
     pub bundle_status: Option<String>,
     #[serde(flatten)]
     pub report: VerifyReport,
+}
+
+/// Version of `pp attest BUNDLE --json`'s document.
+pub const ATTEST_SCHEMA: &str = "pp.attest/v1";
+/// Version of `pp attest --generate-key F --json`'s document.
+pub const KEYGEN_SCHEMA: &str = "pp.keygen/v1";
+
+/// `pp attest BUNDLE --json`: the attestation written.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AttestDocument {
+    #[schemars(extend("const" = ATTEST_SCHEMA))]
+    pub schema_version: &'static str,
+    /// Always true: a failure is a `pp.error/v1` document.
+    pub success: bool,
+    /// The written `attestation.json`.
+    pub attestation: PathBuf,
+    /// keyids of the signatures in the envelope (empty when unsigned).
+    pub signed_with: Vec<String>,
+    /// What the user should know (an unsigned attestation under `mode: auto`).
+    pub warnings: Vec<String>,
+}
+
+/// `pp attest --generate-key F --json`: the key pair written.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct KeygenDocument {
+    #[schemars(extend("const" = KEYGEN_SCHEMA))]
+    pub schema_version: &'static str,
+    /// Always true: a failure is a `pp.error/v1` document.
+    pub success: bool,
+    /// The private key (PKCS#8 PEM).
+    pub private_key: PathBuf,
+    /// The public key (SPKI PEM), the private key's path plus `.pub`.
+    pub public_key: PathBuf,
+    /// The key's securesystemslib keyid, as signatures name it.
+    pub keyid: Option<String>,
 }
 
 /// The document of an error under `--json` (a bad flag, a bad policy file, a bug): stdout

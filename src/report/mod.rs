@@ -5,7 +5,10 @@
 mod documents;
 pub mod github;
 
-pub use documents::{ERROR_SCHEMA, ErrorDocument, VERIFY_SCHEMA, VerifyDocument};
+pub use documents::{
+    ATTEST_SCHEMA, AttestDocument, ERROR_SCHEMA, ErrorDocument, KEYGEN_SCHEMA, KeygenDocument,
+    VERIFY_SCHEMA, VerifyDocument,
+};
 
 use std::fmt::Write;
 

@@ -469,3 +469,45 @@ fn a_renamed_field_or_a_changed_type_fails_validation() {
         "a negative attempt",
     );
 }
+
+#[test]
+fn attest_and_keygen_documents_match_their_schemas() {
+    let env = TestEnv::new(&[("v.txt", "bad\n")]);
+    let summary = prove_v_txt(&env, &[]);
+    let key = env.scratch.path().join("signing.pem");
+    let out = env.pp(&["attest", "--generate-key", key.to_str().unwrap(), "--json"]);
+    let keygen = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(keygen["success"], true);
+    assert!(keygen["keyid"].is_string(), "{keygen}");
+    assert_valid(
+        "keygen.schema.json",
+        &keygen,
+        "pp attest --generate-key's document",
+    );
+
+    let b = bundle(&summary);
+    let out = env.pp(&[
+        "attest",
+        b.to_str().unwrap(),
+        "--mode",
+        "ed25519",
+        "--key-file",
+        key.to_str().unwrap(),
+        "--json",
+    ]);
+    let attest = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(attest["success"], true);
+    assert_eq!(
+        attest["signed_with"].as_array().unwrap().len(),
+        1,
+        "{attest}"
+    );
+    assert_valid("attest.schema.json", &attest, "pp attest's document");
+    assert_invalid(
+        "attest.schema.json",
+        &rename(&attest, "/signed_with", "keys"),
+        "a renamed field",
+    );
+}
