@@ -566,3 +566,61 @@ fn the_action_fails_the_step_with_pps_exit_code() {
     assert_eq!(outputs["status"], "policy_violation");
     assert_eq!(outputs["exit_code"], "11");
 }
+
+#[test]
+fn the_action_lifts_the_apparmor_restriction_only_where_it_is_on() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let action: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root.join("action.yml")).unwrap())
+            .unwrap();
+    let step = action["runs"]["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s["env"]["PP_ACTION_ALLOW_USERNS"].is_string())
+        .unwrap();
+    let script = step["run"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // `sudo` and `sysctl` that only record how they were called.
+    let log = dir.path().join("calls");
+    for tool in ["sudo", "sysctl"] {
+        let path = dir.path().join(tool);
+        let body = if tool == "sudo" {
+            format!(
+                "#!/bin/sh\necho \"sudo $*\" >> '{}'\n\"$@\"\n",
+                log.display()
+            )
+        } else {
+            format!("#!/bin/sh\necho \"sysctl $*\" >> '{}'\n", log.display())
+        };
+        std::fs::write(&path, body).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let sysctl = dir.path().join("restrict");
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |value: &str, allow: &str| {
+        std::fs::write(&sysctl, value).unwrap();
+        let _ = std::fs::remove_file(&log);
+        let out = Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+            .env("PATH", &path)
+            .env("PP_ACTION_ALLOW_USERNS", allow)
+            .env("PP_SIMULATE_APPARMOR_SYSCTL", &sysctl)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        std::fs::read_to_string(&log).unwrap_or_default()
+    };
+    let calls = run("1\n", "true");
+    assert!(
+        calls.contains("sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"),
+        "{calls}"
+    );
+    assert_eq!(run("0\n", "true"), "", "nothing to lift");
+    assert_eq!(run("1\n", "false"), "", "allow-userns: false");
+}
