@@ -47,13 +47,65 @@ impl Status {
     }
 }
 
-/// Per-target exit codes before and after.
+/// Per-target exit codes, test counts and durations before (the baseline) and after (the
+/// targets' last runs: the proof's when proven). Each is `null` when that run did not happen
+/// (a target refused by the policy never ran) or, for the counts, when its output showed none.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TargetOutcome {
     pub name: String,
     pub command: String,
     pub baseline_exit_code: Option<i32>,
     pub final_exit_code: Option<i32>,
+    /// The test runner's counts in the baseline run.
+    pub baseline_tests: Option<TestCounts>,
+    /// The test runner's counts in the last run.
+    pub final_tests: Option<TestCounts>,
+    /// Wall time of the baseline run, in milliseconds.
+    pub baseline_duration_ms: Option<u64>,
+    /// Wall time of the last run, in milliseconds.
+    pub final_duration_ms: Option<u64>,
+}
+
+/// A run's test counts, as the test-summary parser read them from its output (the full lists of
+/// names are in `repro.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct TestCounts {
+    /// The report's kind: `libtest`, `nextest`, `pytest`, `unittest`, `gotest`, `jest`,
+    /// `vitest`, `junit` or `plain`.
+    pub format: String,
+    /// Tests that ran to a verdict (`passed + failed`).
+    pub ran: u32,
+    pub passed: u32,
+    pub failed: u32,
+    /// Skipped, ignored or deselected tests.
+    pub skipped: u32,
+    /// False when the counts are only a lower bound (`go test` without `-v`).
+    pub counts_exact: bool,
+}
+
+impl From<&TestSummary> for TestCounts {
+    fn from(t: &TestSummary) -> Self {
+        Self {
+            format: t.format.clone(),
+            ran: t.ran,
+            passed: t.passed,
+            failed: t.failed,
+            skipped: t.skipped,
+            counts_exact: t.counts_exact,
+        }
+    }
+}
+
+/// A failure position pp extracted from the baseline's output, in the user's workspace: where a
+/// CI annotation points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureMark {
+    /// Workspace-relative, `/`-separated.
+    pub path: String,
+    pub line: u32,
+    pub column: Option<u32>,
+    /// The diagnostic or exception reported there, when the output gave one.
+    pub message: Option<String>,
 }
 
 /// What a session produced; rendered as the JSON summary and the human report.
@@ -62,7 +114,10 @@ pub struct Outcome {
     pub status: Status,
     pub session_id: String,
     pub attempts_used: u32,
-    pub final_exit_code: i32,
+    /// The exit code of the first failing last run, 0 for a success; `None` when nothing ran.
+    pub final_exit_code: Option<i32>,
+    /// The whole session's wall time, in milliseconds.
+    pub duration_ms: u64,
     pub proof_bundle: PathBuf,
     pub final_patch: Option<PathBuf>,
     pub attestation: Option<PathBuf>,
@@ -76,6 +131,13 @@ pub struct Outcome {
     pub changed_files: Vec<String>,
     /// What a reviewer should know of where the patch came from (a patch found by `search`).
     pub patch_note: Option<String>,
+    /// The proven patch's text (`final.patch`), when a candidate won.
+    #[serde(skip)]
+    pub patch: Option<String>,
+    /// Where the baseline failed, in the workspace, best first (empty when no attempt was
+    /// prepared: the session ended before, or nothing was located).
+    #[serde(skip)]
+    pub failures: Vec<FailureMark>,
 }
 
 impl From<Status> for RecordedStatus {

@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 
 use crate::bundle::schema::{AttemptRecord, Environment, IsolationRecord, ProofPredicate, Repro};
-use crate::report::Summary;
+use crate::report::{AttestDocument, ErrorDocument, KeygenDocument, Summary, VerifyDocument};
 use crate::session::{EventLine, ReplayOutcome, ReplayRefused};
 
 /// Where the schemas live, relative to the repository's root.
@@ -118,6 +118,22 @@ pub fn documents() -> Vec<Document> {
         document::<EventLine>(
             "event.schema.json",
             "pp.event/v1: one line of a proof bundle's events.jsonl and of the --events stream",
+        ),
+        document::<VerifyDocument>(
+            "verify.schema.json",
+            "pp.verify/v1: the JSON document of pp verify-attestation",
+        ),
+        document::<AttestDocument>(
+            "attest.schema.json",
+            "pp.attest/v1: the JSON document of pp attest BUNDLE",
+        ),
+        document::<KeygenDocument>(
+            "keygen.schema.json",
+            "pp.keygen/v1: the JSON document of pp attest --generate-key",
+        ),
+        document::<ErrorDocument>(
+            "error.schema.json",
+            "pp.error/v1: the JSON document of any command's error under --json",
         ),
     ]
 }

@@ -193,7 +193,8 @@ pub struct RunSummary {
 pub struct ReproResult {
     pub status: RecordedStatus,
     pub attempts_used: u32,
-    pub final_exit_code: i32,
+    /// `null` when no target ran (refused before the baseline).
+    pub final_exit_code: Option<i32>,
     pub final_patch_sha256: Option<String>,
     pub changed_files: Vec<String>,
     pub applied: bool,

@@ -143,7 +143,7 @@ fn proven_repro() -> Repro {
         result: Some(ReproResult {
             status: RecordedStatus::Proven,
             attempts_used: 2,
-            final_exit_code: 0,
+            final_exit_code: Some(0),
             final_patch_sha256: Some(digest('e')),
             changed_files: vec!["src/lib.rs".into()],
             applied: false,

@@ -105,6 +105,9 @@ pub struct SessionArgs {
     /// Trust the policy file's host programs (`policy.provider.command`, a `container_runtime` other than docker or podman); also PP_TRUST_POLICY=1.
     #[arg(long)]
     pub trust_policy: bool,
+    /// GitHub Actions output: annotations, the job summary ($GITHUB_STEP_SUMMARY), step outputs ($GITHUB_OUTPUT); on by itself when GITHUB_ACTIONS=true.
+    #[arg(long)]
+    pub github: bool,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +212,18 @@ impl Command {
             Self::VerifyAttestation(a) => a.json,
             Self::Doctor(a) => a.json,
         }
+    }
+}
+
+impl Command {
+    /// Whether GitHub Actions output is wanted: `--github` (run, prove) or `GITHUB_ACTIONS=true`.
+    pub fn github(&self) -> bool {
+        let flag = match self {
+            Self::Run { session, .. } => session.github,
+            Self::Prove(a) => a.github,
+            _ => false,
+        };
+        flag || std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")
     }
 }
 

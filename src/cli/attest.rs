@@ -3,12 +3,11 @@
 
 use std::path::PathBuf;
 
-use serde_json::json;
-
 use super::args::AttestArgs;
 use super::output;
 use crate::console::{errln, outln};
 use crate::error::Error;
+use crate::report::{ATTEST_SCHEMA, AttestDocument, KEYGEN_SCHEMA, KeygenDocument};
 use crate::settings::Env;
 
 /// `pp attest`: (re)write a bundle's attestation, or generate a key pair.
@@ -23,9 +22,13 @@ pub(super) fn attest(a: AttestArgs, env: &Env) -> Result<u8, Error> {
             .ok()
             .and_then(|pem| attest::ed25519_public_keyid(&pem).ok());
         if a.json {
-            output::print_json(
-                &json!({"schema_version": "pp.keygen/v1", "private_key": private, "public_key": public, "keyid": keyid}),
-            )?;
+            output::print_json(&KeygenDocument {
+                schema_version: KEYGEN_SCHEMA,
+                success: true,
+                private_key: private.clone(),
+                public_key: public,
+                keyid,
+            })?;
         } else {
             outln!(
                 "private key: {}\npublic key:  {}",
@@ -50,9 +53,13 @@ pub(super) fn attest(a: AttestArgs, env: &Env) -> Result<u8, Error> {
         errln!("warning: {w}");
     }
     if a.json {
-        output::print_json(
-            &json!({"schema_version": "pp.attest/v1", "attestation": outcome.path, "signed_with": outcome.signed_with, "warnings": outcome.warnings}),
-        )?;
+        output::print_json(&AttestDocument {
+            schema_version: ATTEST_SCHEMA,
+            success: true,
+            attestation: outcome.path,
+            signed_with: outcome.signed_with,
+            warnings: outcome.warnings,
+        })?;
     } else {
         let with = if outcome.signed_with.is_empty() {
             "unsigned".to_owned()

@@ -172,6 +172,7 @@ fn doc_json(
     );
     json!({
         "schema_version": "pp.doctor/v1",
+        "success": true,
         "policy": {
             "path": loaded.path.as_ref().map(|p| p.display().to_string()),
             "source": if loaded.path.is_some() { "file" } else { "defaults" },

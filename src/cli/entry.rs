@@ -5,12 +5,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use serde_json::json;
 
 use super::args::{Cli, Command};
 use crate::console::{errln, outln};
 use crate::error::{EXIT_USAGE, Error};
 use crate::exec::Cancel;
+use crate::report::ErrorDocument;
 use crate::settings::{Env, Mode};
 
 /// Entry point of the binary.
@@ -33,13 +33,15 @@ pub fn main() -> ExitCode {
             // `--json` promises one JSON document on stdout, even for a bad command line.
             if raw.iter().any(|a| a == "--json") {
                 // Nothing is left to report a failure to.
-                let _ = outln!("{}", clap_error_json(&e));
+                let doc = clap_error_json(&e);
+                let _ = outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
             }
             return ExitCode::from(EXIT_USAGE);
         }
     };
     init_tracing(log_default(&cli.command));
     let json = cli.command.json();
+    let github = cli.command.github();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -55,6 +57,9 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             report_error(&e, json);
+            if github {
+                super::github::emit_error(&e.to_string(), e.hint().as_deref(), json);
+            }
             ExitCode::from(e.exit_code())
         }
     }
@@ -99,7 +104,7 @@ fn init_tracing(default: &str) {
 
 /// The `pp.error/v1` document for a command line clap refused: clap's own sentence, which names
 /// the flag or value (`unexpected argument '--x' found`), and its tip as the hint.
-fn clap_error_json(e: &clap::Error) -> serde_json::Value {
+fn clap_error_json(e: &clap::Error) -> ErrorDocument {
     let rendered = e.render().to_string();
     // The first paragraph is the error (`… not provided:` lists the arguments below it).
     let error = rendered
@@ -118,7 +123,7 @@ fn clap_error_json(e: &clap::Error) -> serde_json::Value {
         .find_map(|l| l.trim().strip_prefix("tip: "))
         .map(str::to_owned)
         .unwrap_or_else(|| "see `pp --help` or `pp <command> --help`".to_owned());
-    json!({"schema_version": "pp.error/v1", "success": false, "error": error, "hint": hint, "exit_code": EXIT_USAGE})
+    ErrorDocument::new(error, Some(hint), EXIT_USAGE)
 }
 
 /// `error: …` with its causes, then `hint: …` on stderr; under `--json`, the `pp.error/v1`
@@ -136,13 +141,10 @@ fn report_error(e: &Error, json: bool) {
         errln!("hint: {h}");
     }
     if json {
-        let mut doc = json!({"schema_version": "pp.error/v1", "success": false, "error": msg});
-        if let Some(h) = hint {
-            doc["hint"] = json!(h);
-        }
-        doc["exit_code"] = json!(e.exit_code());
+        // `hint` is always there, `null` when there is nothing to do.
+        let doc = ErrorDocument::new(msg, hint, e.exit_code());
         // The exit code still tells; a stdout that cannot take the document has no better way.
-        let _ = outln!("{doc}");
+        let _ = outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
     }
 }
 

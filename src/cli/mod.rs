@@ -1,5 +1,5 @@
 //! The command line: clap types (`args`), one file per command (`run` for `run` and `prove`,
-//! `replay`, `attest`, `verify`, `doctor`), and the entry that parses, dispatches, reports errors
+//! `replay`, `attest`, `verify`, `doctor`; `github` writes GitHub Actions output), and the entry that parses, dispatches, reports errors
 //! and picks the exit code. Commands print stdout (data) and stderr (everything else); each
 //! works from settings resolved once: its flags, the environment read once (`settings::Env`),
 //! and the policy file. `progress` draws a session's events on stderr.
@@ -8,6 +8,7 @@ mod args;
 mod attest;
 mod doctor;
 mod entry;
+mod github;
 mod output;
 mod progress;
 mod replay;

@@ -81,13 +81,15 @@ pub(super) async fn replay(a: ReplayArgs, env: &Env) -> Result<u8, Error> {
 
 /// Reports a replay refused before anything ran; the exit code.
 fn refuse_replay(problems: &[String], json: bool) -> u8 {
+    let refused = crate::session::ReplayRefused::new(problems.to_vec());
     if json {
-        let _ = output::print_json(&crate::session::ReplayRefused::new(problems.to_vec()));
+        let _ = output::print_json(&refused);
     } else {
         let _ = outln!("replay refused: the bundle is not verified:");
         for p in problems {
             let _ = outln!("- {p}");
         }
+        let _ = outln!("hint: {}", refused.hint);
     }
     EXIT_MISMATCH
 }

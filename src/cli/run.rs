@@ -4,6 +4,7 @@
 use super::args::SessionArgs;
 use super::output;
 use crate::error::{EXIT_USAGE, Error};
+use crate::report::github::GithubEnv;
 use crate::settings::{Env, Mode, Settings};
 
 /// `pp run` and `pp prove`: resolve the settings once, run the session, report it.
@@ -18,6 +19,13 @@ pub(super) async fn session(mode: Mode, args: &SessionArgs, env: &Env) -> Result
     let watchers = super::progress::watchers(args.events.as_deref(), args.verbosity(), env)?;
     let cancel = super::entry::cancel_on_signals();
     let outcome = crate::session::run_session(&settings, cancel, watchers).await?;
+    if GithubEnv::enabled(args.github, env.vars()) {
+        super::github::emit(
+            &outcome,
+            &GithubEnv::from_vars(env.vars(), &settings.workspace),
+            args.json,
+        );
+    }
     if args.json {
         output::print_json(&crate::report::summary(&outcome))?;
     } else {

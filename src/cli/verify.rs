@@ -1,12 +1,11 @@
 //! `pp verify-attestation`: the verifier's keys come from the flags and the resolved
 //! environment, never from the bundle.
 
-use serde_json::json;
-
 use super::args::{RequireArg, VerifyArgs};
 use super::output;
 use crate::console::{errln, outln};
 use crate::error::{EXIT_MISMATCH, Error};
+use crate::report::{VERIFY_SCHEMA, VerifyDocument};
 use crate::settings::Env;
 
 /// `pp verify-attestation`: check a bundle against its attestation and the verifier's keys.
@@ -30,10 +29,14 @@ pub(super) fn verify_attestation(a: VerifyArgs, env: &Env) -> Result<u8, Error> 
         errln!("note: the bundle records an unfinished session (status `{s}`)");
     }
     if a.json {
-        let mut v = serde_json::to_value(&report).unwrap_or_default();
-        v["schema_version"] = json!("pp.verify/v1");
-        v["bundle_status"] = json!(bundle_status);
-        output::print_json(&v)?;
+        // `success` as in every other document; `ok` stays, its alias since v1 began.
+        output::print_json(&VerifyDocument {
+            schema_version: VERIFY_SCHEMA,
+            success: report.ok,
+            hint: (!report.ok).then(|| VERIFY_HINT.to_owned()),
+            bundle_status,
+            report: report.clone(),
+        })?;
     } else if report.ok {
         outln!(
             "ok: {} (trust: {})",
@@ -48,6 +51,9 @@ pub(super) fn verify_attestation(a: VerifyArgs, env: &Env) -> Result<u8, Error> 
     }
     Ok(if report.ok { 0 } else { EXIT_MISMATCH })
 }
+
+/// What to do about a bundle that failed verification.
+const VERIFY_HINT: &str = "verification trusts only the keys it is given: set the HMAC key the bundle was signed with (PP_ATTEST_HMAC_KEY, or --key-env NAME) or pass --public-key F for Ed25519; --allow-unsigned accepts a bundle on its digests alone when no key is configured; a changed, missing or extra file means the bundle is not the one that was signed";
 
 /// The trust level's name, as the JSON report spells it.
 pub(super) fn trust_name(report: &crate::bundle::attest::VerifyReport) -> String {

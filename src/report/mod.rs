@@ -1,5 +1,14 @@
-//! What users read: the `pp.summary/v1` JSON document, the short human summary on stdout, and
-//! `final_summary.md` in the bundle. Pure rendering; the caller prints or writes.
+//! What users read: the `pp.summary/v1` JSON document, the short human summary on stdout,
+//! `final_summary.md` in the bundle, and, in `github`, what GitHub Actions reads (workflow
+//! commands, the job summary, step outputs). Pure rendering; the caller prints or writes.
+
+mod documents;
+pub mod github;
+
+pub use documents::{
+    ATTEST_SCHEMA, AttestDocument, ERROR_SCHEMA, ErrorDocument, KEYGEN_SCHEMA, KeygenDocument,
+    VERIFY_SCHEMA, VerifyDocument,
+};
 
 use std::fmt::Write;
 
@@ -24,7 +33,9 @@ pub struct Summary {
     /// True exactly when `status` is `proven` or `already_passing`.
     pub success: bool,
     pub attempts_used: u32,
-    pub final_exit_code: i32,
+    /// 0 for a success, else the exit code of the first target whose last run failed; `null`
+    /// when no target ran (refused by the policy, or stopped before the baseline).
+    pub final_exit_code: Option<i32>,
     /// `final.patch` in the bundle; `null` when the session ended before writing one.
     pub final_patch: Option<PathBuf>,
     pub proof_bundle: PathBuf,
@@ -35,8 +46,11 @@ pub struct Summary {
     /// Whether `--apply` wrote `final.patch` to the working tree.
     pub applied: bool,
     pub changed_files: Vec<String>,
-    /// Every proof target with its exit codes before and after.
+    /// Every proof target with its exit codes, test counts and durations before and after;
+    /// listed even when the session was refused before any ran.
     pub targets: Vec<TargetOutcome>,
+    /// The whole session's wall time, in milliseconds.
+    pub duration_ms: u64,
     /// `attestation.json`, when the bundle was signed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attestation: Option<PathBuf>,
@@ -67,6 +81,7 @@ pub fn summary(o: &Outcome) -> Summary {
         applied: o.applied,
         changed_files: o.changed_files.clone(),
         targets: o.targets.clone(),
+        duration_ms: o.duration_ms,
         attestation: o.attestation.clone(),
         sandbox: o.sandbox_kept.clone(),
         apply_refused: o.apply_refused.clone(),

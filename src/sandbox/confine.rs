@@ -223,7 +223,7 @@ impl Confinement {
         let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
         if !out.status.success() {
             return Err(Unconfinable {
-                hint: hint_for(&stderr).to_owned(),
+                hint: hint_for(&stderr, apparmor_restricts_userns()).to_owned(),
                 reason: format!("bubblewrap could not confine a command here: {stderr}"),
             });
         }
@@ -242,15 +242,38 @@ impl Confinement {
 
 const NAMESPACE_HINT: &str = "pp confines every command with bubblewrap, which needs user namespaces when pp is not root: run as root, or allow them (`sysctl -w kernel.unprivileged_userns_clone=1`, `user.max_user_namespaces`; on Ubuntu 24.04 and GitHub's ubuntu-24.04 runners `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`, or an AppArmor profile for bwrap), or use `policy.sandbox.backend: container`";
 
-/// The fix for a bwrap failure, from its words.
-fn hint_for(stderr: &str) -> &'static str {
+/// The fix where AppArmor restricts unprivileged user namespaces (the sysctl reads 1).
+const APPARMOR_HINT: &str = "this machine restricts unprivileged user namespaces through AppArmor (`kernel.apparmor_restrict_unprivileged_userns` is 1, the default on Ubuntu 24.04 and on GitHub's ubuntu-24.04 runners), so bubblewrap cannot set up its namespaces: run `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` before pp (on GitHub Actions, in a step before it; pp's action does it unless `allow-userns: false`), or load an AppArmor profile that grants bwrap `userns` (Ubuntu 25.04 ships `bwrap-userns-restrict`; 24.04 does not), or run pp as root, or use `policy.sandbox.backend: container`";
+
+/// Where the kernel says whether AppArmor restricts unprivileged user namespaces.
+const APPARMOR_SYSCTL: &str = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns";
+
+/// Test hook: a file read instead of [`APPARMOR_SYSCTL`], so a test can show pp a machine
+/// whose AppArmor restricts user namespaces (`1`) or not (`0`).
+pub const APPARMOR_SYSCTL_ENV: &str = "PP_SIMULATE_APPARMOR_SYSCTL";
+
+/// Whether AppArmor restricts unprivileged user namespaces here (the sysctl reads `1`).
+fn apparmor_restricts_userns() -> bool {
+    let path = std::env::var_os(APPARMOR_SYSCTL_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(APPARMOR_SYSCTL));
+    std::fs::read_to_string(path).is_ok_and(|v| v.trim() == "1")
+}
+
+/// The fix for a bwrap failure, from its words and whether AppArmor restricts user namespaces.
+fn hint_for(stderr: &str, apparmor_restricts: bool) -> &'static str {
     if stderr.contains("No permissions to create new namespace")
         || stderr.contains("Operation not permitted")
         || stderr.contains("Permission denied")
         || stderr.contains("setting up uid map")
         || stderr.contains("Creating new namespace failed")
     {
-        NAMESPACE_HINT
+        if apparmor_restricts {
+            APPARMOR_HINT
+        } else {
+            NAMESPACE_HINT
+        }
     } else {
         "`pp doctor` shows each layer; `policy.sandbox.backend: container` confines commands in a container instead"
     }
@@ -313,6 +336,26 @@ fn push(a: &mut Vec<String>, flag: &str, paths: &[&Path]) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_namespace_refusal_names_the_apparmor_fix_where_the_sysctl_is_on() {
+        // What bubblewrap prints on Ubuntu 24.04 with the restriction on.
+        for stderr in [
+            "bwrap: setting up uid map: Permission denied",
+            "bwrap: loopback: Failed RTM_NEWADDR: Operation not permitted",
+        ] {
+            let on = hint_for(stderr, true);
+            assert!(
+                on.contains("sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"),
+                "{on}"
+            );
+            let off = hint_for(stderr, false);
+            assert_eq!(off, NAMESPACE_HINT);
+        }
+        // Another failure is not blamed on AppArmor.
+        let other = hint_for("bwrap: Can't find source path /nix: No such file", true);
+        assert!(!other.contains("apparmor"), "{other}");
+    }
     use super::*;
 
     fn spec() -> Confinement {

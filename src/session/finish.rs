@@ -8,7 +8,7 @@ use super::attempt::{Attempter, Winner};
 use super::decide::End;
 use super::events::Event;
 use super::recorder::Recorder;
-use super::{Outcome, Status, TargetOutcome, minimize};
+use super::{Outcome, Status, TargetOutcome, TargetRun, minimize};
 use crate::error::Error;
 use crate::sandbox::Sandbox;
 use crate::settings::Settings;
@@ -34,7 +34,7 @@ pub(super) async fn finish(
     let final_patch = rec.final_patch()?;
     let sandbox_kept = teardown(settings, &mut rec, sandbox);
     rec.environment(settings)?;
-    let mut outcome = outcome(&rec, ended.end, final_patch, sandbox_kept);
+    let mut outcome = outcome(settings, &rec, ended.end, final_patch, sandbox_kept);
     if let Some((w, bench)) = &ended.winner {
         outcome.patch_note = bench.search_note(w.attempt);
     }
@@ -68,6 +68,7 @@ pub(super) async fn finish(
     if settings.attest.enabled {
         outcome.attestation = Some(super::sign::sign_bundle(settings, rec.dir())?);
     }
+    outcome.duration_ms = rec.elapsed_ms();
     Ok(outcome)
 }
 
@@ -92,31 +93,54 @@ fn teardown(
 }
 
 fn outcome(
+    settings: &Settings,
     rec: &Recorder,
     end: End,
     final_patch: std::path::PathBuf,
     sandbox_kept: Option<std::path::PathBuf>,
 ) -> Outcome {
-    let exit_of = |runs: &[crate::outcome::TargetRun], name: &str| {
-        runs.iter()
-            .find(|r| r.target == name)
-            .map(|r| r.capture.exit_code)
+    let run_of = |runs: &'_ [TargetRun], name: &str| -> Option<TargetRun> {
+        runs.iter().find(|r| r.target == name).cloned()
     };
-    let targets = rec
-        .targets
-        .iter()
-        .map(|t| TargetOutcome {
-            name: t.name.clone(),
-            command: t.invocation.display(),
-            baseline_exit_code: exit_of(&rec.baseline, &t.name),
-            final_exit_code: exit_of(&rec.final_runs, &t.name),
-        })
-        .collect();
+    let target = |name: &str, command: String| {
+        let (before, after) = (run_of(&rec.baseline, name), run_of(&rec.final_runs, name));
+        TargetOutcome {
+            name: name.to_owned(),
+            command,
+            baseline_exit_code: before.as_ref().map(|r| r.capture.exit_code),
+            final_exit_code: after.as_ref().map(|r| r.capture.exit_code),
+            baseline_tests: before
+                .as_ref()
+                .and_then(|r| r.tests.as_ref())
+                .map(Into::into),
+            final_tests: after
+                .as_ref()
+                .and_then(|r| r.tests.as_ref())
+                .map(Into::into),
+            baseline_duration_ms: before.as_ref().map(|r| r.capture.duration_ms),
+            final_duration_ms: after.as_ref().map(|r| r.capture.duration_ms),
+        }
+    };
+    let targets = if rec.targets.is_empty() {
+        // Refused before they were resolved (a command the policy does not allow): listed as
+        // asked for, none of them ran.
+        settings
+            .targets
+            .iter()
+            .map(|t| target(&t.name, spec_command(t)))
+            .collect()
+    } else {
+        rec.targets
+            .iter()
+            .map(|t| target(&t.name, t.invocation.display()))
+            .collect()
+    };
     Outcome {
         status: end.status,
         session_id: rec.session_id.clone(),
         attempts_used: rec.attempts_used,
         final_exit_code: final_exit(rec, end.status),
+        duration_ms: rec.elapsed_ms(),
         proof_bundle: rec.dir().to_owned(),
         final_patch: Some(final_patch),
         attestation: None,
@@ -128,20 +152,39 @@ fn outcome(
         targets,
         changed_files: rec.changed_files.clone(),
         patch_note: None,
+        patch: rec.winner_patch.clone().filter(|p| !p.is_empty()),
+        failures: rec.failures.clone(),
     }
 }
 
-/// The exit code the summary reports: 0 for a success, else the first failed run's.
-fn final_exit(rec: &Recorder, status: Status) -> i32 {
-    if status.success() {
-        return 0;
+/// A target's command as the policy file spells it (`cmd`, or `argv` joined with shell quoting).
+fn spec_command(t: &crate::policy::TargetSpec) -> String {
+    match (&t.cmd, &t.argv) {
+        (Some(cmd), _) => cmd.clone(),
+        (None, Some(argv)) => {
+            shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+        }
+        (None, None) => String::new(),
     }
-    rec.final_runs
-        .iter()
-        .chain(rec.baseline.iter())
-        .find(|r| !r.passed())
-        .map(|r| r.capture.exit_code)
-        .unwrap_or(0)
+}
+
+/// The exit code the summary reports: `None` when no target ran (refused, or stopped before
+/// the baseline), 0 for a success, else the first failed run's.
+fn final_exit(rec: &Recorder, status: Status) -> Option<i32> {
+    if rec.baseline.is_empty() && rec.final_runs.is_empty() {
+        return None;
+    }
+    if status.success() {
+        return Some(0);
+    }
+    Some(
+        rec.final_runs
+            .iter()
+            .chain(rec.baseline.iter())
+            .find(|r| !r.passed())
+            .map(|r| r.capture.exit_code)
+            .unwrap_or(0),
+    )
 }
 
 /// `--apply`: the proof stands whatever happens here; a refusal is reported beside it.

@@ -56,6 +56,9 @@ pub(super) struct Recorder {
     pub changed_files: Vec<String>,
     minimization: Option<MinimizationRecord>,
     pub classification: Option<Classification>,
+    /// Where the baseline failed in the workspace (from the attempts' evidence), for CI
+    /// annotations.
+    pub failures: Vec<crate::outcome::FailureMark>,
 }
 
 /// What the background task learns about the user's tree.
@@ -134,6 +137,7 @@ impl Recorder {
             changed_files: Vec::new(),
             minimization: None,
             classification: None,
+            failures: Vec::new(),
         };
         rec.event(Event::SessionStart {
             session_id: rec.session_id.clone(),
@@ -143,6 +147,11 @@ impl Recorder {
         rec.repro(settings, None)?;
         rec.bundle.write_json("policy.json", settings.doc())?;
         Ok(rec)
+    }
+
+    /// Milliseconds since the session began.
+    pub fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     pub fn dir(&self) -> &Path {
@@ -352,7 +361,7 @@ impl Recorder {
         Timings {
             started_at: self.started.to_string(),
             finished_at: finished.then(|| jiff::Timestamp::now().to_string()),
-            duration_ms: u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            duration_ms: self.elapsed_ms(),
             manifest_ms: self.manifest_ms,
             sandbox_setup_ms: self.sandbox_info.as_ref().map(|s| s.setup_ms),
             sandbox_teardown_ms: self.sandbox_teardown_ms,

@@ -53,8 +53,7 @@ pub struct ReplayOutcome {
     pub bundle: PathBuf,
     pub source: PathBuf,
     pub message: String,
-    /// What to do about an `infra_stop`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// What to do about it (an `infra_stop`); `null` when there is nothing to do.
     pub hint: Option<String>,
     pub targets: Vec<ReplayTarget>,
 }
@@ -92,6 +91,8 @@ pub struct ReplayRefused {
     pub status: ReplayStatus,
     /// What the verification found.
     pub problems: Vec<String>,
+    /// What to do about it.
+    pub hint: String,
 }
 
 impl ReplayRefused {
@@ -101,6 +102,7 @@ impl ReplayRefused {
             success: false,
             status: ReplayStatus::AttestationFailed,
             problems,
+            hint: "replay verifies the bundle first and trusts only the keys it is given: set the key the bundle was signed with (PP_ATTEST_HMAC_KEY, --key-env NAME, --public-key F), or pass --allow-unsigned to replay a bundle nothing vouches for".into(),
         }
     }
 }

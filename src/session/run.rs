@@ -15,6 +15,7 @@ use super::{Outcome, Status};
 use crate::bundle::schema::AttemptKind;
 use crate::error::Error;
 use crate::exec::{Cancel, ExecError};
+use crate::outcome::FailureMark;
 use crate::propose::ProviderSpec;
 use crate::sandbox::Sandbox;
 use crate::settings::Settings;
@@ -75,7 +76,34 @@ async fn prove<'s>(
         ControlFlow::Break(end) => return stop(end),
     };
     let attempter = Attempter::new(settings, rec, runner, &baseline)?;
+    rec.failures = failure_marks(&attempter.context);
     attempts(settings, rec, attempter, cancel).await
+}
+
+/// The workspace positions of the failure evidence, editable ones first, then the project's
+/// other files it names (tests, protected files), each once; a message from the output where
+/// the position has none of its own.
+fn failure_marks(ctx: &crate::context::FailureContext) -> Vec<FailureMark> {
+    let mut marks: Vec<FailureMark> = Vec::new();
+    for loc in ctx.locations.iter().chain(&ctx.hints) {
+        if !loc.in_workspace
+            || marks
+                .iter()
+                .any(|m| m.path == loc.path && m.line == loc.line)
+        {
+            continue;
+        }
+        marks.push(FailureMark {
+            path: loc.path.clone(),
+            line: loc.line,
+            column: loc.column,
+            message: loc
+                .message
+                .clone()
+                .or_else(|| ctx.assertions.first().cloned()),
+        });
+    }
+    marks
 }
 
 /// Attempts until `decide::next` says the session ends.

@@ -15,6 +15,7 @@ mod container;
 mod container_broken;
 mod context_fixtures;
 mod evidence;
+mod github;
 mod integrity;
 mod model;
 mod model_client;

@@ -139,6 +139,28 @@ fn a_signed_session_and_its_replays_match_the_schemas() {
     let summary = json_out(&out);
     assert_eq!(summary["status"], "proven", "{}", stderr(&out));
     assert_valid("summary.schema.json", &summary, "the --json summary");
+    // Test counts before and after, from the runner's own report, and the times.
+    let target = &summary["targets"][0];
+    let counts = |t: &Value| (t["ran"].clone(), t["passed"].clone(), t["failed"].clone());
+    assert_eq!(
+        counts(&target["baseline_tests"]),
+        (json!(2), json!(1), json!(1)),
+        "{summary}"
+    );
+    assert_eq!(
+        counts(&target["final_tests"]),
+        (json!(2), json!(2), json!(0)),
+        "{summary}"
+    );
+    assert_eq!(target["baseline_tests"]["format"], "unittest");
+    assert!(target["baseline_duration_ms"].is_u64(), "{summary}");
+    assert!(target["final_duration_ms"].is_u64(), "{summary}");
+    let total = summary["duration_ms"].as_u64().unwrap();
+    assert!(
+        total >= target["baseline_duration_ms"].as_u64().unwrap(),
+        "the session takes at least its baseline: {summary}"
+    );
+    assert_eq!(summary["final_exit_code"], 0);
 
     let b = bundle(&summary);
     let repro = read_json(&b.join("repro.json"));
@@ -176,8 +198,44 @@ fn a_signed_session_and_its_replays_match_the_schemas() {
         "the attestation's predicate",
     );
 
-    // The key verifies the bundle first, then the replay runs.
+    // pp.verify/v1, verified and not: `success` beside `ok`, `hint` in its own field.
     let bs = b.to_str().unwrap();
+    let out = env.pp(&["verify-attestation", bs, "--json"]);
+    let verified = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        (&verified["success"], &verified["ok"]),
+        (&json!(true), &json!(true))
+    );
+    assert_eq!(verified["hint"], Value::Null);
+    assert_valid(
+        "verify.schema.json",
+        &verified,
+        "a verified bundle's document",
+    );
+    let out = env.pp(&["verify-attestation", bs, "--json", "--require", "ed25519"]);
+    let failed = json_out(&out);
+    assert_eq!(code(&out), 13, "{}", stderr(&out));
+    assert_eq!(
+        (&failed["success"], &failed["ok"]),
+        (&json!(false), &json!(false))
+    );
+    assert!(
+        failed["hint"].as_str().unwrap().contains("--public-key"),
+        "{failed}"
+    );
+    assert_valid(
+        "verify.schema.json",
+        &failed,
+        "a failed verification's document",
+    );
+    assert_invalid(
+        "verify.schema.json",
+        &set(&failed, "/success", json!("no")),
+        "a bool as a string",
+    );
+
+    // The key verifies the bundle first, then the replay runs.
     let out = env.pp(&["replay", bs, "--json"]);
     let replay = json_out(&out);
     assert_eq!(replay["status"], "replayed", "{}", stderr(&out));
@@ -208,6 +266,44 @@ fn sessions_that_end_early_match_the_schemas() {
         "summary.schema.json",
         &summary,
         "a refused session's summary",
+    );
+    // Nothing ran, and it says so; the refused target is listed all the same.
+    assert_eq!(summary["final_exit_code"], Value::Null, "{summary}");
+    assert_eq!(summary["success"], false);
+    assert!(summary["hint"].is_string(), "{summary}");
+    assert_eq!(
+        summary["targets"],
+        json!([{"name": "default", "command": "false", "baseline_exit_code": null,
+                "final_exit_code": null, "baseline_tests": null, "final_tests": null,
+                "baseline_duration_ms": null, "final_duration_ms": null}]),
+        "{summary}"
+    );
+    assert!(summary["duration_ms"].is_u64(), "{summary}");
+    assert_eq!(
+        read_json(&bundle(&summary).join("repro.json"))["result"]["final_exit_code"],
+        Value::Null
+    );
+
+    // Errors under --json: pp.error/v1 with `hint` always its own field.
+    let out = env.pp(&["run", "true", "--policy", "missing.yaml", "--json"]);
+    let error = json_out(&out);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(error["hint"].is_string(), "{error}");
+    assert!(
+        !error["error"].as_str().unwrap().contains("hint"),
+        "{error}"
+    );
+    assert_valid("error.schema.json", &error, "an error document");
+    let out = env.pp(&["run", "true", "--bogus", "--json"]);
+    let error = json_out(&out);
+    assert_eq!(code(&out), 2);
+    assert_valid("error.schema.json", &error, "a bad command line's document");
+    let mut hintless = error.clone();
+    hintless.as_object_mut().unwrap().remove("hint");
+    assert_invalid(
+        "error.schema.json",
+        &hintless,
+        "an error without its hint field",
     );
     let b = bundle(&summary);
     assert_valid(
@@ -371,5 +467,47 @@ fn a_renamed_field_or_a_changed_type_fails_validation() {
         o,
         &set(&outcome, "/attempt", json!(-1)),
         "a negative attempt",
+    );
+}
+
+#[test]
+fn attest_and_keygen_documents_match_their_schemas() {
+    let env = TestEnv::new(&[("v.txt", "bad\n")]);
+    let summary = prove_v_txt(&env, &[]);
+    let key = env.scratch.path().join("signing.pem");
+    let out = env.pp(&["attest", "--generate-key", key.to_str().unwrap(), "--json"]);
+    let keygen = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(keygen["success"], true);
+    assert!(keygen["keyid"].is_string(), "{keygen}");
+    assert_valid(
+        "keygen.schema.json",
+        &keygen,
+        "pp attest --generate-key's document",
+    );
+
+    let b = bundle(&summary);
+    let out = env.pp(&[
+        "attest",
+        b.to_str().unwrap(),
+        "--mode",
+        "ed25519",
+        "--key-file",
+        key.to_str().unwrap(),
+        "--json",
+    ]);
+    let attest = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(attest["success"], true);
+    assert_eq!(
+        attest["signed_with"].as_array().unwrap().len(),
+        1,
+        "{attest}"
+    );
+    assert_valid("attest.schema.json", &attest, "pp attest's document");
+    assert_invalid(
+        "attest.schema.json",
+        &rename(&attest, "/signed_with", "keys"),
+        "a renamed field",
     );
 }

@@ -121,7 +121,19 @@ impl fmt::Debug for VerifyKeys {
 
 /// How much a verified attestation is worth, weakest first: a shared secret proves less than a
 /// public-key signature anyone can check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Trust {
     Unsigned,

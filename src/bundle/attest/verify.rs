@@ -22,7 +22,7 @@ use super::walk::{BundleScan, scan_bundle};
 const MAX_ATTESTATION_BYTES: u64 = 64 << 20;
 
 /// Which format `attestation.json` was in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AttestationFormat {
     /// DSSE envelope around an in-toto Statement v1 (what pp writes).
@@ -33,8 +33,9 @@ pub enum AttestationFormat {
 
 /// The outcome of [`verify`]. `trust` is the strongest verified signature; it means something
 /// only when `ok` is true.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct VerifyReport {
+    /// Whether the bundle verified; `success` says the same in `pp.verify/v1`.
     pub ok: bool,
     pub trust: Trust,
     /// `None` when `attestation.json` was missing or unreadable.

@@ -121,8 +121,8 @@ impl TestEnv {
         cmd.output().unwrap()
     }
 
-    /// pp with the test's environment: none of the caller's `PP_*` variables nor
-    /// `CARGO_TARGET_DIR`, no colour, and `extra_env`.
+    /// pp with the test's environment: none of the caller's `PP_*` variables, GitHub Actions
+    /// variables nor `CARGO_TARGET_DIR`, no colour, and `extra_env`.
     fn pp_command(&self, cwd: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(pp_bin());
         cmd.args(args).current_dir(cwd);
@@ -130,6 +130,15 @@ impl TestEnv {
             if k.starts_with("PP_") {
                 cmd.env_remove(k);
             }
+        }
+        // Run inside GitHub Actions, pp would annotate and append to the real job's files.
+        for k in [
+            "GITHUB_ACTIONS",
+            "GITHUB_STEP_SUMMARY",
+            "GITHUB_OUTPUT",
+            "GITHUB_WORKSPACE",
+        ] {
+            cmd.env_remove(k);
         }
         cmd.env("NO_COLOR", "1");
         // A shared target dir (set for building pp itself) would let concurrent tests' crates,
