@@ -256,6 +256,27 @@ pub struct MinimizationRecord {
     pub max_runs: usize,
     /// Whether `max_runs` stopped the search before it finished.
     pub exhausted: bool,
+    /// The finer pass over the changed lines of the hunks kept (a deleted line and the line
+    /// replacing it count once), within what is left of `max_runs`; absent when it did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<LineMinimizationRecord>,
+    /// Bytes of the winning diff before minimization.
+    pub patch_bytes_before: usize,
+    /// Bytes of `final.patch`.
+    pub patch_bytes_after: usize,
+}
+
+/// The line pass of minimization.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct LineMinimizationRecord {
+    pub units_before: usize,
+    pub units_after: usize,
+    /// The units kept, by index.
+    pub kept: Vec<usize>,
+    pub runs: Vec<MinimizeRunRecord>,
+    /// Whether the budget stopped the search before it finished.
+    pub exhausted: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -139,6 +139,18 @@ fn proven_repro() -> Repro {
             }],
             max_runs: 16,
             exhausted: false,
+            lines: Some(LineMinimizationRecord {
+                units_before: 3,
+                units_after: 1,
+                kept: vec![2],
+                runs: vec![MinimizeRunRecord {
+                    subset: vec![2],
+                    passed: true,
+                }],
+                exhausted: false,
+            }),
+            patch_bytes_before: 420,
+            patch_bytes_after: 96,
         }),
         result: Some(ReproResult {
             status: RecordedStatus::Proven,

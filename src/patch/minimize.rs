@@ -1,5 +1,6 @@
 //! Minimization pieces: listing a patch's hunks by id, rendering the sub-patch for any subset of
-//! ids, and a generic delta-debugging driver that finds a smaller subset still passing a test.
+//! ids (hunks, or, for the finer pass, changed lines), and a generic delta-debugging driver that
+//! finds a smaller subset still passing a test.
 //! Running the test (applying, verifying, undoing in the sandbox) is the caller's job.
 
 use std::collections::HashMap;
@@ -7,7 +8,7 @@ use std::future::Future;
 
 use serde::Serialize;
 
-use super::model::{FileOp, Hunk, Patch};
+use super::model::{FileOp, FilePatch, Hunk, HunkLine, Patch};
 use super::render::render;
 
 /// One minimization unit of a patch.
@@ -88,6 +89,121 @@ fn shift(h: &Hunk, delta: i64) -> Hunk {
         },
         ..h.clone()
     }
+}
+
+/// The number of units of the finer pass over `patch` (see [`sub_patch_lines`]): a changed
+/// line, where a deleted line and the inserted line that replaces it (the k-th deletion and the
+/// k-th insertion of a run of changed lines) are one unit; one unit per entry that is all or
+/// nothing (a created or deleted file, an entry without hunks) and per hunk at the end of a file
+/// without a final newline.
+pub fn changed_lines(patch: &Patch) -> usize {
+    let mut next = 0;
+    for fp in &patch.files {
+        if atomic_entry(fp) {
+            next += 1;
+            continue;
+        }
+        for h in &fp.hunks {
+            next = line_units(h, next).1;
+        }
+    }
+    next
+}
+
+/// The patch keeping only the units in `keep`, ids as [`changed_lines`] counts them: a deleted
+/// line left out stays as context, an inserted line left out is dropped, a hunk left with no
+/// change goes, and later hunks' new start lines are shifted to match.
+pub fn sub_patch_lines(patch: &Patch, keep: &[usize]) -> Patch {
+    let mut out = Patch::default();
+    let mut next = 0;
+    for fp in &patch.files {
+        if atomic_entry(fp) {
+            if keep.contains(&next) {
+                out.files.push(fp.clone());
+            }
+            next += 1;
+            continue;
+        }
+        let mut entry = fp.clone();
+        let mut delta: i64 = 0;
+        entry.hunks.clear();
+        for h in &fp.hunks {
+            let (ids, after) = line_units(h, next);
+            next = after;
+            let mut lines = Vec::with_capacity(h.lines.len());
+            for (l, id) in h.lines.iter().zip(ids) {
+                match (l, id) {
+                    (_, Some(id)) if !keep.contains(&id) => {
+                        if let HunkLine::Delete(t) = l {
+                            lines.push(HunkLine::Context(t.clone()));
+                        }
+                    }
+                    _ => lines.push(l.clone()),
+                }
+            }
+            let h = Hunk { lines, ..h.clone() };
+            if h.lines.iter().any(|l| !matches!(l, HunkLine::Context(_))) {
+                entry.hunks.push(shift(&h, delta));
+                delta += h.new_len() as i64 - h.old_len() as i64;
+            }
+        }
+        if !entry.hunks.is_empty() {
+            out.files.push(entry);
+        }
+    }
+    out
+}
+
+/// The unit of each line of `h` (`None` for context), numbering from `first`, and the next
+/// free id.
+fn line_units(h: &Hunk, first: usize) -> (Vec<Option<usize>>, usize) {
+    let mut ids = vec![None; h.lines.len()];
+    let mut next = first;
+    if atomic_hunk(h) {
+        for (i, l) in h.lines.iter().enumerate() {
+            if !matches!(l, HunkLine::Context(_)) {
+                ids[i] = Some(first);
+            }
+        }
+        return (ids, first + 1);
+    }
+    let mut i = 0;
+    while i < h.lines.len() {
+        if matches!(h.lines[i], HunkLine::Context(_)) {
+            i += 1;
+            continue;
+        }
+        // A run of changed lines: pair the k-th deletion with the k-th insertion.
+        let end = (i..h.lines.len())
+            .find(|&j| matches!(h.lines[j], HunkLine::Context(_)))
+            .unwrap_or(h.lines.len());
+        let (mut deletes, mut inserts) = (Vec::new(), Vec::new());
+        for j in i..end {
+            match h.lines[j] {
+                HunkLine::Delete(_) => deletes.push(j),
+                _ => inserts.push(j),
+            }
+        }
+        for k in 0..deletes.len().max(inserts.len()) {
+            for line in [deletes.get(k), inserts.get(k)].into_iter().flatten() {
+                ids[*line] = Some(next);
+            }
+            next += 1;
+        }
+        i = end;
+    }
+    (ids, next)
+}
+
+/// An entry kept or dropped whole by the finer pass.
+fn atomic_entry(fp: &FilePatch) -> bool {
+    fp.hunks.is_empty() || matches!(fp.op, FileOp::Create | FileOp::Delete)
+}
+
+/// A hunk at the end of a file without a final newline: which side's last line lacks it depends
+/// on every change, so its changes go together.
+fn atomic_hunk(h: &Hunk) -> bool {
+    h.old_missing_newline || h.new_missing_newline
 }
 
 /// The unified diff text of [`sub_patch`].
@@ -244,6 +360,34 @@ mod tests {
                 "the full set is never run"
             );
         }
+    }
+
+    #[test]
+    fn the_finer_pass_keeps_chosen_lines_and_turns_dropped_deletions_into_context() {
+        // One hunk: a docstring rewritten beside the fix, then a lone insertion and a lone
+        // deletion in a second hunk.
+        let text = "--- a/m.py\n+++ b/m.py\n@@ -1,3 +1,3 @@\n def f(a, b):\n-    \"\"\"Adds.\"\"\"\n-    return a - b\n+    \"\"\"Adds a and b.\"\"\"\n+    return a + b\n@@ -10,3 +10,3 @@\n x = 1\n+y = 2\n z = 3\n-w = 4\n";
+        let patch = crate::patch::parse(text).unwrap();
+        assert_eq!(hunks(&patch).len(), 2);
+        // Two replaced lines (a deletion with its insertion each), then two single lines.
+        assert_eq!(changed_lines(&patch), 4);
+        // Only the fix: the docstring's deletion becomes context, its insertion goes, and the
+        // second hunk, with nothing kept, goes.
+        let fix = render(&sub_patch_lines(&patch, &[1]));
+        assert_eq!(
+            fix,
+            "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,3 +1,3 @@\n def f(a, b):\n     \"\"\"Adds.\"\"\"\n-    return a - b\n+    return a + b\n"
+        );
+        // Only the second hunk's deletion: not shifted by the first hunk, which is gone.
+        let later = sub_patch_lines(&patch, &[3]);
+        assert_eq!(later.files[0].hunks.len(), 1);
+        assert_eq!(later.files[0].hunks[0].new_start, 10);
+        assert_eq!(later.files[0].hunks[0].new_len(), 2);
+        assert!(sub_patch_lines(&patch, &[]).files.is_empty());
+        assert_eq!(
+            render(&sub_patch_lines(&patch, &[0, 1, 2, 3])),
+            render(&patch)
+        );
     }
 
     #[test]

@@ -30,7 +30,10 @@ mod write;
 pub use apply::{ApplyOptions, apply, apply_with};
 pub use changeset::{ChangeSet, FileChange};
 pub use error::{HunkLocation, NearLine, PatchError, Rejection, RejectionDetail, Rule};
-pub use minimize::{HunkInfo, MinimizeRun, Minimized, hunks, minimize, render_subset, sub_patch};
+pub use minimize::{
+    HunkInfo, MinimizeRun, Minimized, changed_lines, hunks, minimize, render_subset, sub_patch,
+    sub_patch_lines,
+};
 pub use model::{FileOp, FilePatch, Hunk, HunkLine, Patch};
 pub use parse::parse;
 pub use plan::{PlannedFile, plan_hunks};

@@ -845,6 +845,51 @@ fn minimization_drops_an_unneeded_hunk_in_another_file() {
 }
 
 #[test]
+fn minimization_drops_noise_that_shares_a_hunk_with_the_fix() {
+    // A whole-file rewrite: the fix and a reworded comment one line apart, in one hunk.
+    let env = TestEnv::new(&[
+        (
+            "calc.py",
+            "# Adds numbers.\ndef add(a, b):\n    return a - b\n",
+        ),
+        (
+            "tests/test_calc.py",
+            "import unittest\nfrom calc import add\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n",
+        ),
+    ]);
+    let rewrite = serde_json::json!({
+        "path": "calc.py",
+        "content": "# Adds two numbers, a and b.\ndef add(a, b):\n    return a + b\n",
+    })
+    .to_string();
+    let provider = env.proposer(&[&rewrite]);
+    let out = env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let b = bundle(&v);
+    let patch = std::fs::read_to_string(b.join("final.patch")).unwrap();
+    assert!(patch.contains("+    return a + b"), "{patch}");
+    assert!(!patch.contains("Adds two numbers"), "{patch}");
+    assert!(
+        patch.contains(" # Adds numbers."),
+        "the comment stays as it was: {patch}"
+    );
+    let repro: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("repro.json")).unwrap()).unwrap();
+    let m = &repro["minimization"];
+    assert_eq!(m["hunks_before"], 1, "{m}");
+    assert_eq!(m["lines"]["units_before"], 2, "{m}");
+    assert_eq!(m["lines"]["units_after"], 1, "{m}");
+    assert!(
+        m["patch_bytes_after"].as_u64().unwrap() < m["patch_bytes_before"].as_u64().unwrap(),
+        "{m}"
+    );
+    // The minimized patch replays.
+    let out = env.pp(&["replay", b.to_str().unwrap(), "--allow-unsigned", "--json"]);
+    assert_eq!(json_out(&out)["success"], true, "{}", stderr(&out));
+}
+
+#[test]
 fn ctrl_c_kills_the_command_cleans_the_sandbox_and_marks_the_bundle() {
     let env = TestEnv::new(&[("a.txt", "a\n")]);
     let secs = sleep_marker(7);
