@@ -67,7 +67,18 @@ impl FailingFirst {
                 .as_ref()
                 .map(|s| s.failing.clone())
                 .unwrap_or_default();
-            match context::narrow(&t.invocation, &failing) {
+            // Where no test passed, the failing tests are the whole run: running them alone
+            // first would run everything twice.
+            let none_passed = run
+                .tests
+                .as_ref()
+                .is_some_and(|s| s.counts_exact && s.passed == 0);
+            let narrowed = if none_passed {
+                Err("no test passed in the baseline: the failing tests are the whole run".into())
+            } else {
+                context::narrow(&t.invocation, &failing)
+            };
+            match narrowed {
                 Ok(sel) => {
                     me.notes.insert(
                         t.name.clone(),

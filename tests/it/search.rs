@@ -169,7 +169,7 @@ fn search_proves_a_logic_bug_in_a_cargo_test_suite() {
         ),
         (
             "src/lib.rs",
-            "pub fn midpoint(a: i64, b: i64) -> i64 {\n    (a - b) / 2\n}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn middle() {\n        assert_eq!(midpoint(2, 8), 5);\n    }\n}\n",
+            "pub fn midpoint(a: i64, b: i64) -> i64 {\n    (a - b) / 2\n}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn middle() {\n        assert_eq!(midpoint(2, 8), 5);\n    }\n\n    #[test]\n    fn same() {\n        assert_eq!(midpoint(0, 0), 0);\n    }\n}\n",
         ),
         (".gitignore", "target/\n"),
     ]);

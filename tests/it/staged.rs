@@ -218,3 +218,26 @@ fn unittest_and_cargo_suites_run_their_failing_tests_alone_first() {
     assert_eq!(full["command"], cargo);
     assert_eq!(full["tests"]["passed"], 2, "{full}");
 }
+
+#[test]
+fn where_no_test_passed_the_failing_tests_are_the_whole_run_and_run_once() {
+    let env = TestEnv::new(&[
+        ("calc.py", CALC),
+        (
+            "test_calc.py",
+            "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_add_one():\n    assert add(1, 1) == 2\n",
+        ),
+    ]);
+    let provider = env.proposer(&[&json_diff(FIX)]);
+    let out = env.pp(&["run", PYTEST, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let b = bundle(&v);
+    let notes = json_file(&b.join("attempts/0_baseline/failing_first.json"));
+    let why = notes["targets"]["default"]["why_whole"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("no test passed"), "{notes}");
+    assert_eq!(ran(&b.join("attempts/0_baseline/rerun_1/default")), PYTEST);
+    assert!(!b.join("attempts/1/failing_first").exists());
+}
