@@ -1,6 +1,9 @@
 //! What users read: the `pp.summary/v1` JSON document, the short human summary on stdout, and
 //! `final_summary.md` in the bundle. Pure rendering; the caller prints or writes.
 
+pub mod html;
+pub mod show;
+
 use std::fmt::Write;
 
 use std::path::PathBuf;
