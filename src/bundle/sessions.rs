@@ -174,11 +174,11 @@ mod tests {
     #[test]
     fn the_plan_keeps_the_newest_and_the_young() {
         let day = Duration::from_secs(86_400);
-        let now = SystemTime::UNIX_EPOCH + 100 * day;
+        let now = SystemTime::UNIX_EPOCH + day * 100;
         let s = |n: u64| SessionDir {
             id: format!("s{n}"),
             path: PathBuf::from(format!("s{n}")),
-            started: SystemTime::UNIX_EPOCH + n * day,
+            started: SystemTime::UNIX_EPOCH + day * u32::try_from(n).unwrap(),
         };
         let all = || (90..100).map(s).collect::<Vec<_>>();
         let ids = |v: Vec<SessionDir>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
@@ -197,7 +197,7 @@ mod tests {
             all(),
             GcRule {
                 keep: 3,
-                older_than: Some(5 * day + Duration::from_secs(1)),
+                older_than: Some(day * 5 + Duration::from_secs(1)),
             },
             now,
         );
