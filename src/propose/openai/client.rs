@@ -566,7 +566,7 @@ mod tests {
             let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
             record
         });
-        let mut cfg = HttpConfig::new(Flavor::OpenAi, &format!("https://127.0.0.1:{port}/v1"), "m");
+        let mut cfg = HttpConfig::new(Flavor::OpenAi, format!("https://127.0.0.1:{port}/v1"), "m");
         cfg.max_retries = 0;
         let client = ChatClient::new(cfg).unwrap();
         let reply = client.complete(&[ChatMessage::user("hi")]).await;
