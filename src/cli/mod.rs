@@ -1,8 +1,8 @@
 //! The command line: clap types (`args`), one file per command (`run` for `run` and `prove`,
-//! `replay`, `attest`, `verify`, `doctor`, `show`, `gc`, `completions` with `man`), and the entry that parses, dispatches, reports errors
-//! and picks the exit code. Commands print stdout (data) and stderr (everything else); each
-//! works from settings resolved once: its flags, the environment read once (`settings::Env`),
-//! and the policy file.
+//! `replay`, `attest`, `verify`, `doctor`, `show`, `gc`, `completions` for `completions` and
+//! `man`), and the entry that parses, dispatches, reports errors and picks the exit code.
+//! Commands print stdout (data) and stderr (everything else); each works from settings resolved
+//! once: its flags, the environment read once (`settings::Env`), and the policy file.
 
 mod args;
 mod attest;
