@@ -14,7 +14,10 @@ use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 
 use crate::bundle::schema::{AttemptRecord, Environment, IsolationRecord, ProofPredicate, Repro};
-use crate::report::{AttestDocument, ErrorDocument, KeygenDocument, Summary, VerifyDocument};
+use crate::report::show::ShowReport;
+use crate::report::{
+    AttestDocument, ErrorDocument, GcDocument, KeygenDocument, Summary, VerifyDocument,
+};
 use crate::session::{EventLine, ReplayOutcome, ReplayRefused};
 
 /// Where the schemas live, relative to the repository's root.
@@ -135,6 +138,11 @@ pub fn documents() -> Vec<Document> {
             "error.schema.json",
             "pp.error/v1: the JSON document of any command's error under --json",
         ),
+        document::<ShowReport>(
+            "show.schema.json",
+            "pp.show/v1: the JSON document of pp show",
+        ),
+        document::<GcDocument>("gc.schema.json", "pp.gc/v1: the JSON document of pp gc"),
     ]
 }
 

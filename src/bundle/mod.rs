@@ -5,7 +5,9 @@
 pub mod attest;
 mod manifest;
 pub mod schema;
+pub mod sessions;
 mod source;
+pub mod view;
 mod writer;
 
 pub use manifest::{Manifest, ManifestEntry, manifest, manifest_cached};

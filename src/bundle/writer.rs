@@ -2,6 +2,7 @@
 //! place, so a reader never sees half a file. `events.jsonl` is an append-only log.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -96,6 +97,7 @@ impl BundleWriter {
         let res = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o644)
             .open(self.path("events.jsonl"))
             .and_then(|mut f| f.write_all(line.as_bytes()));
         if let Err(e) = res {

@@ -42,6 +42,15 @@ pub enum Command {
     VerifyAttestation(VerifyArgs),
     /// Show the resolved policy and what this machine can enforce.
     Doctor(DoctorArgs),
+    /// The human report of a bundle (`last`: the newest here); --html writes one self-contained page.
+    Show(ShowArgs),
+    /// Prune old session folders under .pp-artifacts/.
+    Gc(GcArgs),
+    /// Print shell completions from the command-line definitions.
+    Completions(CompletionsArgs),
+    /// Print pp's man page (roff), or write every page to a folder.
+    #[command(hide = true)]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -201,6 +210,61 @@ pub struct DoctorArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A bundle (.pp-artifacts/<session-id>/proof_bundle), its session folder, or `last` (the newest session here).
+    #[arg(value_name = "BUNDLE|last", default_value = "last")]
+    pub bundle: PathBuf,
+    /// Also write the report as one self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Environment variable holding the HMAC key the attestation is checked with.
+    #[arg(long, value_name = "NAME", default_value = "PP_ATTEST_HMAC_KEY")]
+    pub key_env: String,
+    /// Ed25519 public key (SPKI PEM) to check the attestation with; may be repeated.
+    #[arg(long, value_name = "F")]
+    pub public_key: Vec<PathBuf>,
+    /// Print the pp.show/v1 document instead of the report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Keep the newest N sessions, however old (default 10).
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// Remove only sessions older than D (e.g. 7d, 12h, 30m); the newest --keep stay regardless.
+    #[arg(long, value_name = "D", value_parser = super::gc::parse_age)]
+    pub older_than: Option<std::time::Duration>,
+    /// Say what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+    /// Print a JSON document holding the script instead of the script.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write pp.1 and one page per command (pp-run.1, …) into DIR instead of printing pp.1.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Print a JSON document (the page, or the files written) instead.
+    #[arg(long)]
+    pub json: bool,
+}
+
 impl Command {
     /// Whether the command promised one JSON document on stdout.
     pub fn json(&self) -> bool {
@@ -211,6 +275,10 @@ impl Command {
             Self::Attest(a) => a.json,
             Self::VerifyAttestation(a) => a.json,
             Self::Doctor(a) => a.json,
+            Self::Show(a) => a.json,
+            Self::Gc(a) => a.json,
+            Self::Completions(a) => a.json,
+            Self::Man(a) => a.json,
         }
     }
 }

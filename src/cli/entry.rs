@@ -187,5 +187,9 @@ async fn dispatch(cmd: Command) -> Result<u8, Error> {
         Command::Attest(a) => super::attest::attest(a, &env),
         Command::VerifyAttestation(a) => super::verify::verify_attestation(a, &env),
         Command::Doctor(a) => super::doctor::doctor(a, &env).await,
+        Command::Show(a) => super::show::show(a, &env),
+        Command::Gc(a) => super::gc::gc(a),
+        Command::Completions(a) => super::completions::completions(a),
+        Command::Man(a) => super::completions::man(a),
     }
 }

@@ -21,7 +21,14 @@ pub async fn drain<R: AsyncRead + Unpin>(
     cap: u64,
     tail_cap: usize,
 ) -> std::io::Result<StreamResult> {
-    let mut file = tokio::fs::File::create(path).await?;
+    // 0644 like every bundle file (`bundle::write_atomic`), whatever the umask adds.
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(path)
+        .await?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut tail: VecDeque<u8> = VecDeque::with_capacity(tail_cap.min(1 << 20));
     let mut res = StreamResult::default();

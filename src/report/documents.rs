@@ -1,6 +1,7 @@
 //! The JSON documents of the commands other than `run`/`prove` whose shape pp publishes:
 //! `pp.verify/v1` (`pp verify-attestation --json`), `pp.attest/v1` and `pp.keygen/v1`
-//! (`pp attest --json`) and `pp.error/v1` (any command's error under `--json`). Types only; the
+//! (`pp attest --json`), `pp.gc/v1` (`pp gc --json`) and `pp.error/v1` (any command's error
+//! under `--json`). Types only; the
 //! commands fill and print them.
 
 use std::path::PathBuf;
@@ -14,6 +15,8 @@ use crate::bundle::attest::VerifyReport;
 pub const VERIFY_SCHEMA: &str = "pp.verify/v1";
 /// Version of the error document every command prints under `--json`.
 pub const ERROR_SCHEMA: &str = "pp.error/v1";
+/// Version of the `pp gc --json` document.
+pub const GC_SCHEMA: &str = "pp.gc/v1";
 
 /// `pp verify-attestation --json`: the verification's report with the fields every pp document
 /// has.
@@ -94,4 +97,35 @@ impl ErrorDocument {
             exit_code,
         }
     }
+}
+
+/// A session `pp gc` removed (or, with `--dry-run`, would remove).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct GcRemoved {
+    pub session_id: String,
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub age_secs: u64,
+}
+
+/// `pp gc --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct GcDocument {
+    #[schemars(extend("const" = GC_SCHEMA))]
+    pub schema_version: &'static str,
+    pub success: bool,
+    /// The `.pp-artifacts` folder pruned; `null` when there is none.
+    pub artifacts: Option<PathBuf>,
+    pub dry_run: bool,
+    pub keep: usize,
+    pub older_than_secs: Option<u64>,
+    /// Removed sessions (with `--dry-run`: the ones that would be).
+    pub removed: Vec<GcRemoved>,
+    /// Sessions kept, by id.
+    pub kept: Vec<String>,
+    /// Sessions kept because they may still be running.
+    pub running: Vec<String>,
+    pub freed_bytes: u64,
+    /// Sessions that could not be removed, with why.
+    pub errors: Vec<String>,
 }

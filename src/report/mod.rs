@@ -6,9 +6,12 @@ mod documents;
 pub mod github;
 
 pub use documents::{
-    ATTEST_SCHEMA, AttestDocument, ERROR_SCHEMA, ErrorDocument, KEYGEN_SCHEMA, KeygenDocument,
-    VERIFY_SCHEMA, VerifyDocument,
+    ATTEST_SCHEMA, AttestDocument, ERROR_SCHEMA, ErrorDocument, GC_SCHEMA, GcDocument, GcRemoved,
+    KEYGEN_SCHEMA, KeygenDocument, VERIFY_SCHEMA, VerifyDocument,
 };
+
+pub mod html;
+pub mod show;
 
 use std::fmt::Write;
 

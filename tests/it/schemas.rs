@@ -511,3 +511,32 @@ fn attest_and_keygen_documents_match_their_schemas() {
         "a renamed field",
     );
 }
+
+#[test]
+fn show_and_gc_documents_match_their_schemas() {
+    let env = TestEnv::new(&[("v.txt", "bad\n")]);
+    let summary = prove_v_txt(&env, &[]);
+    let b = bundle(&summary);
+    let out = env.pp(&["show", b.to_str().unwrap(), "--json"]);
+    let show = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(show["status"], "proven", "{show}");
+    assert_valid("show.schema.json", &show, "pp show's document");
+    assert_invalid(
+        "show.schema.json",
+        &set(&show, "/success", Value::String("yes".into())),
+        "a changed type",
+    );
+    // A second session, so that `--keep 1` removes one.
+    prove_v_txt(&env, &[]);
+    let out = env.pp(&["gc", "--keep", "1", "--json"]);
+    let gc = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(gc["removed"].as_array().unwrap().len(), 1, "{gc}");
+    assert_valid("gc.schema.json", &gc, "pp gc's document");
+    assert_invalid(
+        "gc.schema.json",
+        &rename(&gc, "/freed_bytes", "freed"),
+        "a renamed field",
+    );
+}

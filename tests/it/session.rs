@@ -1152,24 +1152,46 @@ fn bundles_stay_out_of_git_and_share_one_file_mode() {
     let v = prove_v_txt(&env, &["--attest"]);
     let status = env.git(&["status", "--porcelain", "--untracked-files=all"]);
     assert_eq!(status, "", "pp left files git would add");
-    let mut modes = std::collections::BTreeMap::new();
-    let mut stack = vec![std::path::PathBuf::from(
-        v["proof_bundle"].as_str().unwrap(),
-    )];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let m = e.metadata().unwrap();
-            if m.is_dir() {
-                stack.push(e.path());
-            } else {
-                modes
-                    .entry(m.permissions().mode() & 0o777)
-                    .or_insert_with(Vec::new)
-                    .push(e.path());
+    let modes_of = |bundle: &str| {
+        let mut modes = std::collections::BTreeMap::new();
+        let mut stack = vec![std::path::PathBuf::from(bundle)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let m = e.metadata().unwrap();
+                if m.is_dir() {
+                    stack.push(e.path());
+                } else {
+                    modes
+                        .entry(m.permissions().mode() & 0o777)
+                        .or_insert_with(Vec::new)
+                        .push(e.path());
+                }
             }
         }
-    }
+        modes
+    };
+    let modes = modes_of(v["proof_bundle"].as_str().unwrap());
     assert_eq!(modes.len(), 1, "{modes:#?}");
+    // Under a umask that lets group write through, logs and JSON alike are 0644 (command logs
+    // and events.jsonl used to be 0664 there, beside 0644 JSON).
+    let provider = env.proposer(&[&json_diff(V_FIX)]);
+    let out = std::process::Command::new("sh")
+        .args(["-c", "umask 002; exec \"$@\"", "sh", pp_bin()])
+        .args([
+            "run",
+            "grep -qx good v.txt",
+            "--provider",
+            &provider,
+            "--json",
+        ])
+        .current_dir(env.root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let modes = modes_of(v["proof_bundle"].as_str().unwrap());
+    assert_eq!(modes.keys().collect::<Vec<_>>(), [&0o644], "{modes:#?}");
     // A .gitignore the user wrote is theirs.
     let ignore = env.root().join(".pp-artifacts/.gitignore");
     std::fs::write(&ignore, "mine\n").unwrap();

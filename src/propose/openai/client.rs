@@ -63,11 +63,19 @@ enum Step {
     Fail(HttpError),
 }
 
+/// Makes `ring` rustls' process-wide crypto provider (reqwest is built without one, see
+/// Cargo.toml); reqwest panics when building a client without it. A provider installed earlier
+/// stays: installing is idempotent.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl ChatClient {
     /// Builds the client; fails only on a base URL that cannot take a path or a TLS backend
     /// that cannot start.
     pub fn new(cfg: HttpConfig) -> Result<Self, HttpError> {
         let endpoint = cfg.endpoint()?;
+        install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.request_timeout)
@@ -541,6 +549,30 @@ mod tests {
         h.insert("retry-after-ms", "1500".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_millis(1500)));
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    /// TLS works with the `ring` provider (reqwest is built without one): a request to an
+    /// https URL sends a TLS ClientHello, and a server answering in plain text is an error, not
+    /// a panic.
+    #[tokio::test]
+    async fn https_speaks_tls_through_the_ring_provider() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut record = [0u8; 3];
+            s.read_exact(&mut record).unwrap();
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            record
+        });
+        let mut cfg = HttpConfig::new(Flavor::OpenAi, format!("https://127.0.0.1:{port}/v1"), "m");
+        cfg.max_retries = 0;
+        let client = ChatClient::new(cfg).unwrap();
+        let reply = client.complete(&[ChatMessage::user("hi")]).await;
+        assert!(reply.is_err(), "a plain-text server passed for TLS");
+        // A TLS handshake record (0x16) of TLS 1.x (0x03 0x01 in a ClientHello's record).
+        assert_eq!(server.join().unwrap(), [0x16, 0x03, 0x01]);
     }
 
     #[test]
