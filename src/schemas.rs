@@ -16,7 +16,8 @@ use schemars::generate::SchemaSettings;
 use crate::bundle::schema::{AttemptRecord, Environment, IsolationRecord, ProofPredicate, Repro};
 use crate::report::show::ShowReport;
 use crate::report::{
-    AttestDocument, ErrorDocument, GcDocument, KeygenDocument, Summary, VerifyDocument,
+    AttestDocument, DoctorDocument, ErrorDocument, GcDocument, KeygenDocument, Summary,
+    VerifyDocument,
 };
 use crate::session::{EventLine, ReplayOutcome, ReplayRefused};
 
@@ -143,6 +144,10 @@ pub fn documents() -> Vec<Document> {
             "pp.show/v1: the JSON document of pp show",
         ),
         document::<GcDocument>("gc.schema.json", "pp.gc/v1: the JSON document of pp gc"),
+        document::<DoctorDocument>(
+            "doctor.schema.json",
+            "pp.doctor/v1: the JSON document of pp doctor",
+        ),
     ]
 }
 

@@ -1,8 +1,6 @@
 //! `pp doctor`: the resolved policy and what this machine can enforce, each with the evidence of
 //! a probe pp actually ran.
 
-use serde_json::json;
-
 use std::path::PathBuf;
 
 use super::args::DoctorArgs;
@@ -10,6 +8,10 @@ use super::output;
 use crate::console::outln;
 use crate::error::Error;
 use crate::policy::{self, LoadedPolicy, Policy, TargetSpec};
+use crate::report::{
+    ClientProbe, CommandCheck, ContainerReport, DOCTOR_SCHEMA, DoctorDocument, DoctorMachine,
+    DoctorPolicy, EngineProbe, ImageProbe, Probed, StartProbe,
+};
 use crate::sandbox::{self, ConfinementLayers, OverlayProbe, Unconfinable};
 use crate::settings::Env;
 
@@ -37,7 +39,7 @@ pub(super) async fn doctor(a: DoctorArgs, env: &Env) -> Result<u8, Error> {
     let machine = Machine::probe(&loaded.doc.policy, exe, env).await;
     let command_check = command_check(&loaded.doc.policy, a.command.as_deref());
     if a.json {
-        let doc = doc_json(&loaded, command_check.as_ref(), &machine);
+        let doc = document(&loaded, command_check, &machine);
         outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
         return Ok(0);
     }
@@ -133,7 +135,7 @@ async fn probe_container(p: &Policy, env: &Env) -> ContainerProbes {
 }
 
 /// `--command C`: whether the policy allows it, and how it would run.
-fn command_check(p: &Policy, command: Option<&str>) -> Option<serde_json::Value> {
+fn command_check(p: &Policy, command: Option<&str>) -> Option<CommandCheck> {
     let c = command?;
     let mut pol = p.clone();
     if pol.allowed_commands.is_none() && pol.allowed_argv.is_none() {
@@ -145,82 +147,152 @@ fn command_check(p: &Policy, command: Option<&str>) -> Option<serde_json::Value>
         argv: None,
         junit: None,
     };
-    Some(match policy::resolve_targets(&pol, &[spec]) {
-        Ok(t) => json!({"command": c, "allowed": true, "runs_as": t[0].invocation}),
-        Err(_) => json!({"command": c, "allowed": false}),
+    let runs_as = policy::resolve_targets(&pol, &[spec])
+        .ok()
+        .and_then(|t| t.into_iter().next())
+        .map(|t| t.invocation);
+    Some(CommandCheck {
+        command: c.to_owned(),
+        allowed: runs_as.is_some(),
+        runs_as,
     })
 }
 
 /// The `pp.doctor/v1` document.
-fn doc_json(
+fn document(
     loaded: &LoadedPolicy,
-    command_check: Option<&serde_json::Value>,
+    command_check: Option<CommandCheck>,
     m: &Machine,
-) -> serde_json::Value {
+) -> DoctorDocument {
     let p = &loaded.doc.policy;
     let runtime = &p.sandbox.container_runtime;
     let image = &p.sandbox.container_image;
-    let (confined, overlay, auto_picks, container, engine, image_id, start, git) = (
-        &m.confined,
-        &m.overlay,
-        m.auto_picks,
-        &m.container,
-        &m.engine,
-        &m.image_id,
-        &m.start,
-        &m.git,
-    );
-    json!({
-        "schema_version": "pp.doctor/v1",
-        "success": true,
-        "policy": {
-            "path": loaded.path.as_ref().map(|p| p.display().to_string()),
-            "source": if loaded.path.is_some() { "file" } else { "defaults" },
-            "sha256": loaded.sha256,
-            "effective": loaded.doc,
-            "protected": policy::protected_globs(None, &loaded.doc.policy.protected),
+    let failed = |e: &String| Probed {
+        error: Some(e.clone()),
+        ..Probed::default()
+    };
+    let git = match &m.git {
+        Ok(v) => Probed {
+            available: true,
+            version: Some(v.clone()),
+            ..Probed::default()
         },
-        "command_check": command_check,
-        "machine": {
-            "os": std::env::consts::OS,
-            "arch": std::env::consts::ARCH,
-            "git": match git { Ok(v) => json!({"available": true, "version": v}), Err(e) => json!({"available": false, "error": e}) },
-            "network_isolation": match confined {
-                Ok(l) if l.network_namespace => json!({"available": true, "how": "network namespace (bubblewrap), loopback up", "probe": "ran `true` confined in a fresh network namespace"}),
-                Ok(_) => json!({"available": false, "error": "no network namespace"}),
-                Err(e) => json!({"available": false, "error": e.reason, "hint": e.hint}),
+        Err(e) => failed(e),
+    };
+    let network_isolation = match &m.confined {
+        Ok(l) if l.network_namespace => Probed {
+            available: true,
+            how: Some("network namespace (bubblewrap), loopback up".into()),
+            probe: Some("ran `true` confined in a fresh network namespace".into()),
+            ..Probed::default()
+        },
+        Ok(_) => failed(&"no network namespace".to_owned()),
+        Err(e) => Probed {
+            hint: Some(e.hint.clone()),
+            ..failed(&e.reason)
+        },
+    };
+    let confinement = match &m.confined {
+        Ok(l) => Probed {
+            available: true,
+            bwrap: Some(m.bwrap.clone()),
+            layers: Some(l.clone()),
+            probe: Some(
+                "ran `true` under bubblewrap and pp's inner stage, which reported each layer"
+                    .into(),
+            ),
+            ..Probed::default()
+        },
+        Err(e) => Probed {
+            bwrap: Some(m.bwrap.clone()),
+            hint: Some(e.hint.clone()),
+            ..failed(&e.reason)
+        },
+    };
+    let overlay_sandbox = match &m.overlay {
+        Ok(o) => Probed {
+            available: true,
+            how: Some(if o.user_namespace {
+                "overlayfs (userxattr) in an unprivileged user + mount namespace".into()
+            } else {
+                "overlayfs in a private mount namespace (root)".into()
+            }),
+            setup_ms: Some(o.setup_ms),
+            probe: Some("mounted a scratch tree; a command inside renamed a lower directory, deleted a lower file, created one; the lower layer stayed unchanged".into()),
+            ..Probed::default()
+        },
+        Err(e) => failed(e),
+    };
+    let container_runtime = ContainerReport {
+        name: runtime.clone(),
+        client: match &m.container {
+            Ok(v) => ClientProbe::Version(v.clone()),
+            Err(e) => ClientProbe::Failed { error: e.clone() },
+        },
+        engine: match &m.engine {
+            Ok(v) => EngineProbe {
+                available: true,
+                server_version: Some(v.clone()),
+                probe: Some(format!("`{runtime} info` answered")),
+                error: None,
             },
-            "confinement": match confined {
-                Ok(l) => json!({"available": true, "bwrap": m.bwrap, "layers": l, "probe": "ran `true` under bubblewrap and pp's inner stage, which reported each layer"}),
-                Err(e) => json!({"available": false, "bwrap": m.bwrap, "error": e.reason, "hint": e.hint}),
-            },
-            "overlay_sandbox": match overlay {
-                Ok(o) => json!({"available": true, "how": if o.user_namespace { "overlayfs (userxattr) in an unprivileged user + mount namespace" } else { "overlayfs in a private mount namespace (root)" }, "setup_ms": o.setup_ms, "probe": "mounted a scratch tree; a command inside renamed a lower directory, deleted a lower file, created one; the lower layer stayed unchanged"}),
-                Err(e) => json!({"available": false, "error": e}),
-            },
-            "auto_backend": auto_picks,
-            "container_runtime": {
-                "name": runtime,
-                "client": match container { Ok(v) => json!(v), Err(e) => json!({"error": e}) },
-                "engine": match engine { Ok(v) => json!({"available": true, "server_version": v, "probe": format!("`{runtime} info` answered")}), Err(e) => json!({"available": false, "error": e}) },
-                "image": match image_id {
-                    Ok(id) => json!({"name": image, "present": true, "id": id, "probe": format!("`{runtime} image inspect {image}`")}),
-                    Err(e) => json!({"name": image, "present": false, "error": e}),
-                },
-                "start": match start {
-                    Ok(()) => json!({"ran": true, "probe": format!("`{runtime} run --rm --init --network none --pull never` with the policy's user, limits and a mount, running `true` in the image")}),
-                    Err(e) => json!({"ran": false, "error": e}),
-                },
-                "usable": container.is_ok() && engine.is_ok() && image_id.is_ok() && start.is_ok(),
+            Err(e) => EngineProbe {
+                available: false,
+                server_version: None,
+                probe: None,
+                error: Some(e.clone()),
             },
         },
-    })
+        image: ImageProbe {
+            name: image.clone(),
+            present: m.image_id.is_ok(),
+            id: m.image_id.as_ref().ok().cloned(),
+            probe: m
+                .image_id
+                .as_ref()
+                .ok()
+                .map(|_| format!("`{runtime} image inspect {image}`")),
+            error: m.image_id.as_ref().err().cloned(),
+        },
+        start: StartProbe {
+            ran: m.start.is_ok(),
+            probe: m.start.as_ref().ok().map(|()| format!("`{runtime} run --rm --init --network none --pull never` with the policy's user, limits and a mount, running `true` in the image")),
+            error: m.start.as_ref().err().cloned(),
+        },
+        usable: m.container.is_ok() && m.engine.is_ok() && m.image_id.is_ok() && m.start.is_ok(),
+    };
+    DoctorDocument {
+        schema_version: DOCTOR_SCHEMA,
+        success: true,
+        policy: DoctorPolicy {
+            path: loaded.path.as_ref().map(|p| p.display().to_string()),
+            source: if loaded.path.is_some() {
+                "file"
+            } else {
+                "defaults"
+            },
+            sha256: loaded.sha256.clone(),
+            effective: loaded.doc.clone(),
+            protected: policy::protected_globs(None, &p.protected),
+        },
+        command_check,
+        machine: DoctorMachine {
+            os: std::env::consts::OS,
+            arch: std::env::consts::ARCH,
+            git,
+            network_isolation,
+            confinement,
+            overlay_sandbox,
+            auto_backend: m.auto_picks,
+            container_runtime,
+        },
+    }
 }
 
 /// The policy half of the human report.
 fn human_policy(
     loaded: &LoadedPolicy,
-    command_check: Option<&serde_json::Value>,
+    command_check: Option<&CommandCheck>,
     command: Option<&str>,
     m: &Machine,
 ) -> Result<(), Error> {
@@ -273,7 +345,7 @@ fn human_policy(
         outln!(
             "command {:?}: allowed: {}",
             command.unwrap_or(""),
-            yes_no(c["allowed"].as_bool().unwrap_or(false))
+            yes_no(c.allowed)
         )?;
     }
     Ok(())

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The whole policy document: proof targets plus the `policy:` section.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDoc {
     #[serde(default)]
@@ -14,7 +14,7 @@ pub struct PolicyDoc {
 }
 
 /// One proof target: a name and either a shell command or an exact argv.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
     pub name: String,
@@ -28,7 +28,9 @@ pub struct TargetSpec {
     pub junit: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Network {
     #[default]
@@ -38,7 +40,7 @@ pub enum Network {
 
 /// The `policy:` section. Keys absent from the file take the defaults below; `policy.json` in
 /// the bundle records the result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
     pub network: Network,
@@ -79,7 +81,7 @@ pub struct Policy {
 
 /// `policy.search`: the budget of the built-in `search` proposer (small edits tried against
 /// the failing tests, see `propose::search`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SearchConfig {
     /// Whether `search` runs where the chain names it (`auto` does).
@@ -134,7 +136,7 @@ impl Default for Policy {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub max_attempts: u32,
@@ -160,7 +162,9 @@ impl Default for Limits {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendKind {
     #[default]
@@ -184,7 +188,7 @@ impl BackendKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxConfig {
     pub backend: BackendKind,
@@ -219,7 +223,7 @@ impl Default for SandboxConfig {
 /// Attestation modes are the attestation module's own (`auto`, `hmac-sha256`, `ed25519`, `none`).
 pub use crate::bundle::attest::Mode as AttestMode;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AttestationConfig {
     pub enabled: bool,
@@ -242,7 +246,7 @@ impl Default for AttestationConfig {
 }
 
 /// What the commands pp runs see of the user's environment.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EnvPolicy {
     /// When set, only these variables (plus `PATH`, `HOME`, `LANG`, `TERM`, `TMPDIR`, `USER`)
@@ -254,7 +258,7 @@ pub struct EnvPolicy {
 }
 
 /// Proposer settings; `--provider` and `PP_PROVIDER` take precedence over `name`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProviderConfig {
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::model::{Policy, TargetSpec};
 
 /// How a command is run: through `sh -c`, or as an exact argv without a shell.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Invocation {
     Shell(String),

@@ -129,3 +129,134 @@ pub struct GcDocument {
     /// Sessions that could not be removed, with why.
     pub errors: Vec<String>,
 }
+
+/// Version of the `pp doctor --json` document.
+pub const DOCTOR_SCHEMA: &str = "pp.doctor/v1";
+
+/// `pp doctor --json`: the resolved policy and what this machine can enforce, each layer as
+/// its probe found it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DoctorDocument {
+    #[schemars(extend("const" = DOCTOR_SCHEMA))]
+    pub schema_version: &'static str,
+    pub success: bool,
+    pub policy: DoctorPolicy,
+    /// `--command C`: whether the policy allows it and how it would run.
+    pub command_check: Option<CommandCheck>,
+    pub machine: DoctorMachine,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DoctorPolicy {
+    /// The policy file; `null` when none was found and the defaults apply.
+    pub path: Option<String>,
+    /// `file` or `defaults`.
+    pub source: &'static str,
+    pub sha256: Option<String>,
+    /// The effective policy after defaults (the bundle's `policy.json`).
+    pub effective: crate::policy::PolicyDoc,
+    /// Globs no candidate may write, whatever the policy says.
+    pub protected: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CommandCheck {
+    pub command: String,
+    pub allowed: bool,
+    /// How it runs: `{"shell": …}` through `sh -c`, or `{"argv": […]}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs_as: Option<crate::policy::Invocation>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DoctorMachine {
+    pub os: &'static str,
+    pub arch: &'static str,
+    pub git: Probed,
+    pub network_isolation: Probed,
+    pub confinement: Probed,
+    pub overlay_sandbox: Probed,
+    /// The backend `auto` picks here.
+    pub auto_backend: &'static str,
+    pub container_runtime: ContainerReport,
+}
+
+/// One layer or tool as its probe found it: `available`, and what the probe saw or why not.
+#[derive(Debug, Default, Serialize, JsonSchema)]
+pub struct Probed {
+    pub available: bool,
+    /// How the layer is had here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub how: Option<String>,
+    /// The tool's version (`git`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The bubblewrap run (`confinement`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bwrap: Option<PathBuf>,
+    /// The layers a confined command got (`confinement`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<crate::sandbox::ConfinementLayers>,
+    /// Milliseconds to mount the probe's overlay (`overlay_sandbox`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup_ms: Option<f64>,
+    /// What was run to find out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// The policy's container runtime, probed step by step: client, engine, image, a container.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ContainerReport {
+    pub name: String,
+    /// The client's version, or `{"error": …}`.
+    pub client: ClientProbe,
+    pub engine: EngineProbe,
+    pub image: ImageProbe,
+    pub start: StartProbe,
+    /// Every step answered.
+    pub usable: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ClientProbe {
+    Version(String),
+    Failed { error: String },
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EngineProbe {
+    pub available: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ImageProbe {
+    pub name: String,
+    pub present: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StartProbe {
+    pub ran: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

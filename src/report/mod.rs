@@ -6,8 +6,10 @@ mod documents;
 pub mod github;
 
 pub use documents::{
-    ATTEST_SCHEMA, AttestDocument, ERROR_SCHEMA, ErrorDocument, GC_SCHEMA, GcDocument, GcRemoved,
-    KEYGEN_SCHEMA, KeygenDocument, VERIFY_SCHEMA, VerifyDocument,
+    ATTEST_SCHEMA, AttestDocument, ClientProbe, CommandCheck, ContainerReport, DOCTOR_SCHEMA,
+    DoctorDocument, DoctorMachine, DoctorPolicy, ERROR_SCHEMA, EngineProbe, ErrorDocument,
+    GC_SCHEMA, GcDocument, GcRemoved, ImageProbe, KEYGEN_SCHEMA, KeygenDocument, Probed,
+    StartProbe, VERIFY_SCHEMA, VerifyDocument,
 };
 
 pub mod html;

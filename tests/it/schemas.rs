@@ -540,3 +540,26 @@ fn show_and_gc_documents_match_their_schemas() {
         "a renamed field",
     );
 }
+
+#[test]
+fn the_doctor_document_matches_its_schema() {
+    let env = TestEnv::new(&[("v.txt", "bad\n")]);
+    for command in ["grep -q good v.txt", ""] {
+        let mut args = vec!["doctor", "--json"];
+        if !command.is_empty() {
+            args.extend(["--command", command]);
+        }
+        let out = env.pp(&args);
+        let doctor = json_out(&out);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_valid("doctor.schema.json", &doctor, "pp doctor's document");
+        if !command.is_empty() {
+            assert_eq!(doctor["command_check"]["allowed"], true, "{doctor}");
+        }
+        assert_invalid(
+            "doctor.schema.json",
+            &rename(&doctor, "/machine/auto_backend", "auto"),
+            "a renamed field",
+        );
+    }
+}

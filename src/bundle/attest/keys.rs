@@ -33,7 +33,7 @@ pub const HMAC_KEYID: &str = "hmac-sha256";
 pub(crate) const ED25519_SIGNATURE_LEN: usize = ed25519_dalek::SIGNATURE_LENGTH;
 
 /// How `attest` signs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Sign with every configured key; warn and write an unsigned envelope when there is none.
