@@ -9,7 +9,10 @@ proposer, one attempt). For each backend this reports:
                wrapper or container client included), from the bundle's events.jsonl;
   marginal_ms  (session wall time with N reruns - with 0 reruns) / N: what one more command
                costs a session, pp's own bookkeeping (logs, redaction, events) included;
-  overhead_ms  per_cmd_ms minus the same for running `sh -c false` directly from this script.
+  overhead_ms  per_cmd_ms minus the same for running `sh -c false` directly from this script;
+  cpu_ms       (CPU time, user + system, of the session with N reruns - with 0) / N, counted
+               over pp and every process it started and reaped: what one more command costs in
+               CPU. Unlike wall times it barely moves when other work shares the machine.
 
 Backends: `copy` and `overlay`, each with `network: allow` and `network: deny` (since
 confinement, every command runs under bubblewrap and pp's inner stage; before it, `allow` ran
@@ -23,6 +26,7 @@ Usage: scripts/bench_backends.py [--pp target/release/pp] [--n 20] [--image IMAG
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -63,10 +67,13 @@ def write_policy(root, backend, network, reruns, image):
 def session(pp, root):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PP_")}
     env["RUST_LOG"] = "pp=warn"
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     out = subprocess.run([pp, "run", "false", "--provider", "stub", "--json"], cwd=root,
                          env=env, capture_output=True, text=True)
     wall = (time.perf_counter() - t0) * 1000
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000
     doc = json.loads(out.stdout)
     if doc.get("status") != "not_proven":
         raise RuntimeError(f"unexpected status {doc.get('status')}: {doc.get('message')}\n"
@@ -78,7 +85,7 @@ def session(pp, root):
             if ev.get("event") in ("baseline", "reproduce"):
                 durations += [r["duration_ms"] for r in ev["runs"]]
     shutil.rmtree(os.path.join(root, ".pp-artifacts"), ignore_errors=True)
-    return wall, durations
+    return wall, durations, cpu
 
 
 def direct_ms(n):
@@ -108,7 +115,8 @@ def main():
     pp = os.path.abspath(a.pp)
     bare = direct_ms(a.n)
     print(f"direct `sh -c false` from python: {bare:.1f} ms per command (n={a.n})")
-    print(f"{'backend':44} {'per_cmd_ms':>10} {'overhead_ms':>11} {'marginal_ms':>11}")
+    print(f"{'backend':44} {'per_cmd_ms':>10} {'overhead_ms':>11} {'marginal_ms':>11}"
+          f" {'cpu_ms':>7}")
     have_engine = engine_ready(a.image)
     for label, backend, network in BACKENDS:
         if backend == "container" and not have_engine:
@@ -119,9 +127,9 @@ def main():
             make_repo(root)
             write_policy(root, backend, network, 0, a.image)
             session(pp, root)  # warm caches (page cache, image layers)
-            wall0, _ = session(pp, root)
+            wall0, _, cpu0 = session(pp, root)
             write_policy(root, backend, network, a.n, a.image)
-            wall_n, durations = session(pp, root)
+            wall_n, durations, cpu_n = session(pp, root)
         except RuntimeError as e:
             print(f"{label:44} failed: {e}")
             continue
@@ -129,7 +137,8 @@ def main():
             shutil.rmtree(root, ignore_errors=True)
         per_cmd = statistics.mean(durations)
         marginal = (wall_n - wall0) / a.n
-        print(f"{label:44} {per_cmd:10.1f} {per_cmd - bare:11.1f} {marginal:11.1f}")
+        cpu = (cpu_n - cpu0) / a.n
+        print(f"{label:44} {per_cmd:10.1f} {per_cmd - bare:11.1f} {marginal:11.1f} {cpu:7.1f}")
     return 0
 
 
