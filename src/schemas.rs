@@ -16,8 +16,8 @@ use schemars::generate::SchemaSettings;
 use crate::bundle::schema::{AttemptRecord, Environment, IsolationRecord, ProofPredicate, Repro};
 use crate::report::show::ShowReport;
 use crate::report::{
-    AttestDocument, DoctorDocument, ErrorDocument, GcDocument, KeygenDocument, Summary,
-    VerifyDocument,
+    AttestDocument, CompletionsDocument, DoctorDocument, ErrorDocument, GcDocument, KeygenDocument,
+    ManDocument, Summary, VerifyDocument,
 };
 use crate::session::{EventLine, ReplayOutcome, ReplayRefused};
 
@@ -148,6 +148,11 @@ pub fn documents() -> Vec<Document> {
             "doctor.schema.json",
             "pp.doctor/v1: the JSON document of pp doctor",
         ),
+        document::<CompletionsDocument>(
+            "completions.schema.json",
+            "pp.completions/v1: the JSON document of pp completions SHELL",
+        ),
+        document::<ManDocument>("man.schema.json", "pp.man/v1: the JSON document of pp man"),
     ]
 }
 

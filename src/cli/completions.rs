@@ -3,12 +3,12 @@
 //! command line, so they cannot drift from it and the build needs no script.
 
 use clap::CommandFactory;
-use serde_json::json;
 
 use super::args::{Cli, CompletionsArgs, ManArgs};
 use super::output;
 use crate::console::outln;
 use crate::error::Error;
+use crate::report::{COMPLETIONS_SCHEMA, CompletionsDocument, MAN_SCHEMA, ManDocument};
 
 /// `pp completions SHELL`: the completion script on stdout.
 pub(super) fn completions(a: CompletionsArgs) -> Result<u8, Error> {
@@ -16,12 +16,12 @@ pub(super) fn completions(a: CompletionsArgs) -> Result<u8, Error> {
     clap_complete::generate(a.shell, &mut Cli::command(), "pp", &mut buf);
     let script = String::from_utf8_lossy(&buf);
     if a.json {
-        output::print_json(&json!({
-            "schema_version": "pp.completions/v1",
-            "success": true,
-            "shell": a.shell.to_string(),
-            "script": script,
-        }))?;
+        output::print_json(&CompletionsDocument {
+            schema_version: COMPLETIONS_SCHEMA,
+            success: true,
+            shell: a.shell.to_string(),
+            script: script.into_owned(),
+        })?;
     } else {
         outln!("{}", script.trim_end())?;
     }
@@ -41,11 +41,13 @@ pub(super) fn man(a: ManArgs) -> Result<u8, Error> {
             })?;
         let page = String::from_utf8_lossy(&buf);
         if a.json {
-            output::print_json(&json!({
-                "schema_version": "pp.man/v1",
-                "success": true,
-                "page": page,
-            }))?;
+            output::print_json(&ManDocument {
+                schema_version: MAN_SCHEMA,
+                success: true,
+                page: Some(page.into_owned()),
+                dir: None,
+                files: None,
+            })?;
         } else {
             outln!("{}", page.trim_end())?;
         }
@@ -69,12 +71,13 @@ pub(super) fn man(a: ManArgs) -> Result<u8, Error> {
         .unwrap_or_default();
     files.sort();
     if a.json {
-        output::print_json(&json!({
-            "schema_version": "pp.man/v1",
-            "success": true,
-            "dir": dir,
-            "files": files,
-        }))?;
+        output::print_json(&ManDocument {
+            schema_version: MAN_SCHEMA,
+            success: true,
+            page: None,
+            dir: Some(dir),
+            files: Some(files),
+        })?;
     } else {
         for f in &files {
             outln!("{}", dir.join(f).display())?;

@@ -260,3 +260,36 @@ pub struct StartProbe {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
+
+/// Version of the `pp completions --json` document.
+pub const COMPLETIONS_SCHEMA: &str = "pp.completions/v1";
+/// Version of the `pp man --json` document.
+pub const MAN_SCHEMA: &str = "pp.man/v1";
+
+/// `pp completions SHELL --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CompletionsDocument {
+    #[schemars(extend("const" = COMPLETIONS_SCHEMA))]
+    pub schema_version: &'static str,
+    pub success: bool,
+    pub shell: String,
+    /// The completion script.
+    pub script: String,
+}
+
+/// `pp man --json`: the page itself, or (with `--out-dir`) where the pages were written.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ManDocument {
+    #[schemars(extend("const" = MAN_SCHEMA))]
+    pub schema_version: &'static str,
+    pub success: bool,
+    /// `pp.1` in roff, without `--out-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+    /// The folder written, with `--out-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// The pages written there, with `--out-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
+}

@@ -6,10 +6,11 @@ mod documents;
 pub mod github;
 
 pub use documents::{
-    ATTEST_SCHEMA, AttestDocument, ClientProbe, CommandCheck, ContainerReport, DOCTOR_SCHEMA,
-    DoctorDocument, DoctorMachine, DoctorPolicy, ERROR_SCHEMA, EngineProbe, ErrorDocument,
-    GC_SCHEMA, GcDocument, GcRemoved, ImageProbe, KEYGEN_SCHEMA, KeygenDocument, Probed,
-    StartProbe, VERIFY_SCHEMA, VerifyDocument,
+    ATTEST_SCHEMA, AttestDocument, COMPLETIONS_SCHEMA, ClientProbe, CommandCheck,
+    CompletionsDocument, ContainerReport, DOCTOR_SCHEMA, DoctorDocument, DoctorMachine,
+    DoctorPolicy, ERROR_SCHEMA, EngineProbe, ErrorDocument, GC_SCHEMA, GcDocument, GcRemoved,
+    ImageProbe, KEYGEN_SCHEMA, KeygenDocument, MAN_SCHEMA, ManDocument, Probed, StartProbe,
+    VERIFY_SCHEMA, VerifyDocument,
 };
 
 pub mod html;

@@ -563,3 +563,33 @@ fn the_doctor_document_matches_its_schema() {
         );
     }
 }
+
+#[test]
+fn completions_and_man_documents_match_their_schemas() {
+    let env = TestEnv::new(&[("v.txt", "bad\n")]);
+    let out = env.pp(&["completions", "bash", "--json"]);
+    let doc = json_out(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        doc["script"]
+            .as_str()
+            .unwrap()
+            .contains("verify-attestation")
+    );
+    assert_valid("completions.schema.json", &doc, "pp completions' document");
+    let dir = env.scratch.path().join("man");
+    for args in [
+        vec!["man", "--json"],
+        vec!["man", "--out-dir", dir.to_str().unwrap(), "--json"],
+    ] {
+        let out = env.pp(&args);
+        let doc = json_out(&out);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_valid("man.schema.json", &doc, "pp man's document");
+        assert_invalid(
+            "man.schema.json",
+            &set(&doc, "/success", Value::String("yes".into())),
+            "a changed type",
+        );
+    }
+}
