@@ -3,17 +3,7 @@
 
 use crate::support::*;
 
-const TEST_CMD: &str = "python3 -m unittest discover -s tests -v";
-
-fn calc_env() -> TestEnv {
-    TestEnv::new(&[
-        ("calc.py", "def add(a, b):\n    return a - b\n"),
-        (
-            "tests/test_calc.py",
-            "import unittest\nfrom calc import add\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n",
-        ),
-    ])
-}
+const TEST_CMD: &str = CALC_CMD;
 
 fn run_with(env: &TestEnv, replies: &[&str], extra: &[&str]) -> serde_json::Value {
     let provider = env.proposer(replies);

@@ -10,18 +10,8 @@ use std::process::Command;
 
 use crate::support::*;
 
-const TEST_CMD: &str = "python3 -m unittest discover -s tests -v";
-const FIX: &str = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n";
-
-fn calc_env() -> TestEnv {
-    TestEnv::new(&[
-        ("calc.py", "def add(a, b):\n    return a - b\n"),
-        (
-            "tests/test_calc.py",
-            "import unittest\nfrom calc import add\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n",
-        ),
-    ])
-}
+const TEST_CMD: &str = CALC_CMD;
+const FIX: &str = CALC_FIX;
 
 /// The runner's files for one step, in the scratch dir.
 struct Runner {
@@ -385,9 +375,7 @@ fn read_env_file(path: &Path) -> Vec<(String, String)> {
 #[test]
 fn the_actions_shell_steps_prove_a_fix_and_set_the_outputs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let action: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&std::fs::read_to_string(root.join("action.yml")).unwrap())
-            .unwrap();
+    let action = action();
     assert_eq!(action["runs"]["using"].as_str(), Some("composite"));
     // The action's outputs are the `pp` step's.
     for name in [
@@ -527,10 +515,7 @@ fn the_actions_shell_steps_prove_a_fix_and_set_the_outputs() {
 
 #[test]
 fn the_action_fails_the_step_with_pps_exit_code() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let action: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&std::fs::read_to_string(root.join("action.yml")).unwrap())
-            .unwrap();
+    let action = action();
     let step = action["runs"]["steps"]
         .as_sequence()
         .unwrap()
@@ -569,10 +554,7 @@ fn the_action_fails_the_step_with_pps_exit_code() {
 
 #[test]
 fn the_action_lifts_the_apparmor_restriction_only_where_it_is_on() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let action: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&std::fs::read_to_string(root.join("action.yml")).unwrap())
-            .unwrap();
+    let action = action();
     let step = action["runs"]["steps"]
         .as_sequence()
         .unwrap()
@@ -623,4 +605,10 @@ fn the_action_lifts_the_apparmor_restriction_only_where_it_is_on() {
     );
     assert_eq!(run("0\n", "true"), "", "nothing to lift");
     assert_eq!(run("1\n", "false"), "", "allow-userns: false");
+}
+
+/// The shipped `action.yml`.
+fn action() -> serde_yaml_ng::Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    serde_yaml_ng::from_str(&std::fs::read_to_string(root.join("action.yml")).unwrap()).unwrap()
 }

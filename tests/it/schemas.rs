@@ -18,22 +18,12 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-const TEST_CMD: &str = "python3 -m unittest discover -s tests -v";
+const TEST_CMD: &str = CALC_CMD;
 const KEY: &str = "an-hmac-key-of-more-than-32-bytes-0123456789";
 
-const FIX: &str = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n";
+const FIX: &str = CALC_FIX;
 const WRONG: &str = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a * b\n";
 const ESCAPE: &str = "--- a/../escape.txt\n+++ b/../escape.txt\n@@ -0,0 +1 @@\n+pwned\n";
-
-fn calc_env() -> TestEnv {
-    TestEnv::new(&[
-        ("calc.py", "def add(a, b):\n    return a - b\n"),
-        (
-            "tests/test_calc.py",
-            "import unittest\nfrom calc import add\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n",
-        ),
-    ])
-}
 
 /// A committed schema, closed (see the module's doc).
 fn schema(file: &str) -> Value {

@@ -2,20 +2,10 @@
 
 use crate::support::*;
 
-const TEST_CMD: &str = "python3 -m unittest discover -s tests -v";
+const TEST_CMD: &str = CALC_CMD;
 
-const FIX: &str = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n";
+const FIX: &str = CALC_FIX;
 const WRONG: &str = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a * b\n";
-
-fn calc_env() -> TestEnv {
-    TestEnv::new(&[
-        ("calc.py", "def add(a, b):\n    return a - b\n"),
-        (
-            "tests/test_calc.py",
-            "import unittest\nfrom calc import add\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n",
-        ),
-    ])
-}
 
 /// The second request tells the proposer its first candidate was rejected, naming `needle`.
 fn assert_first_attempt_rejected(env: &TestEnv, needle: &str) {

@@ -297,3 +297,19 @@ pub fn run_v_txt(env: &TestEnv, extra: &[&str]) -> Output {
 pub fn json_diff(diff: &str) -> String {
     serde_json::json!({"diff": diff, "rationale": "test"}).to_string()
 }
+
+/// The unittest command of [`calc_env`].
+pub const CALC_CMD: &str = "python3 -m unittest discover -s tests -v";
+/// The fix of [`calc_env`]'s bug.
+pub const CALC_FIX: &str = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n";
+
+/// A repository whose `add` subtracts: `test_add` fails, `test_zero` passes.
+pub fn calc_env() -> TestEnv {
+    TestEnv::new(&[
+        ("calc.py", "def add(a, b):\n    return a - b\n"),
+        (
+            "tests/test_calc.py",
+            "import unittest\nfrom calc import add\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n",
+        ),
+    ])
+}
