@@ -96,7 +96,26 @@ fn narrow_argv(
         if has_any(argv, &["-k"]) {
             return Err("the command already selects tests with -k".into());
         }
-        let names = unique(failing.iter().map(|n| last_part(n, "::")))?;
+        // `-k` matches names, not node ids: a test is selected by its function and, inside a
+        // class, its class too, so `T::test_default` does not also run every `test_default`.
+        let mut names: Vec<String> = Vec::new();
+        for n in failing {
+            let base = n.split('[').next().unwrap_or(n);
+            let parts: Vec<String> = base.split("::").skip(1).map(str::to_owned).collect();
+            let parts = if parts.is_empty() {
+                vec![base.to_owned()]
+            } else {
+                parts
+            };
+            let keep = unique(parts[parts.len().saturating_sub(2)..].iter().cloned())?;
+            let term = match keep.as_slice() {
+                [class, function] => format!("({class} and {function})"),
+                _ => keep.join(""),
+            };
+            if !names.contains(&term) {
+                names.push(term);
+            }
+        }
         out.extend(["-k".to_owned(), names.join(" or ")]);
         return Ok(("pytest", out, names));
     }
@@ -124,6 +143,16 @@ fn narrow_argv(
             }
             let names = unique(failing.iter().cloned())?;
             out.extend(names.iter().cloned());
+            // libtest prints a test's whole path, so it is matched exactly, not as a substring
+            // of every other name.
+            // Not where a word before `--` may be cargo's own name filter (`cargo test adds`),
+            // which `--exact` would change too.
+            let sub_at = argv.iter().position(|a| a == "test").unwrap_or(argv.len());
+            let before = &argv[(sub_at + 1).min(argv.len())..after.unwrap_or(argv.len())];
+            let words_before = before.iter().any(|a| !a.starts_with('-'));
+            if !nextest && !words_before && !tail.iter().any(|a| a == "--exact") {
+                out.push("--exact".into());
+            }
             return Ok((if nextest { "nextest" } else { "libtest" }, out, names));
         }
     }
@@ -165,11 +194,6 @@ fn narrow_argv(
 }
 
 /// `a::b::c[x]` → `c`: the last part of a node id, without parameters.
-fn last_part(name: &str, sep: &str) -> String {
-    let base = name.split('[').next().unwrap_or(name);
-    base.rsplit(sep).next().unwrap_or(base).to_owned()
-}
-
 fn unique(names: impl Iterator<Item = String>) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     for n in names {
@@ -206,7 +230,7 @@ mod tests {
                 &["tests/t.py::test_a", "tests/t.py::T::test_b[1-2]"]
             )
             .unwrap(),
-            "python3 -m pytest -q tests -k 'test_a or test_b'"
+            "python3 -m pytest -q tests -k 'test_a or (T and test_b)'"
         );
         assert_eq!(
             shell("pytest", &["t.py::test_a"]).unwrap(),
@@ -222,11 +246,11 @@ mod tests {
         );
         assert_eq!(
             shell("cargo test -q", &["tests::adds", "visible"]).unwrap(),
-            "cargo test -q -- tests::adds visible"
+            "cargo test -q -- tests::adds visible --exact"
         );
         assert_eq!(
             shell("cargo test -- --test-threads=1", &["a::b"]).unwrap(),
-            "cargo test -- '--test-threads=1' a::b"
+            "cargo test -- '--test-threads=1' a::b --exact"
         );
         assert_eq!(
             shell("cargo nextest run", &["a::b"]).unwrap(),
@@ -248,7 +272,13 @@ mod tests {
         .unwrap();
         assert_eq!(
             argv.invocation,
-            Invocation::Argv(vec!["cargo".into(), "test".into(), "--".into(), "x".into()])
+            Invocation::Argv(vec![
+                "cargo".into(),
+                "test".into(),
+                "--".into(),
+                "x".into(),
+                "--exact".into()
+            ])
         );
         assert_eq!((argv.runner, argv.names), ("libtest", vec!["x".to_owned()]));
     }

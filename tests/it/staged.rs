@@ -241,3 +241,36 @@ fn where_no_test_passed_the_failing_tests_are_the_whole_run_and_run_once() {
     assert_eq!(ran(&b.join("attempts/0_baseline/rerun_1/default")), PYTEST);
     assert!(!b.join("attempts/1/failing_first").exists());
 }
+
+#[test]
+fn a_failing_subtest_is_proven_fixed_whatever_pytest_counts_subtests_as() {
+    // pytest 9 counts a failed subtest as one `failed` beside its test's PASSED, and passed
+    // subtests as `N subtests passed`; older pytest fails the test itself.
+    let env = TestEnv::new(&[
+        ("calc.py", CALC),
+        (
+            "test_calc.py",
+            "import unittest\nfrom calc import add, mul\n\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        for a, b, want in [(0, 0, 0), (2, 3, 5)]:\n            with self.subTest(a=a, b=b):\n                self.assertEqual(add(a, b), want)\n\n    def test_mul(self):\n        self.assertEqual(mul(2, 3), 6)\n",
+        ),
+    ]);
+    let provider = env.proposer(&[&json_diff(FIX)]);
+    let out = env.pp(&["run", PYTEST, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let b = bundle(&v);
+    let base = json_file(&b.join("attempts/0_baseline/default/result.json"));
+    assert_eq!(base["tests"]["ran"], 2, "{base}");
+    assert_eq!(
+        base["tests"]["failing"][0], "test_calc.py::T::test_add",
+        "{base}"
+    );
+    let full = json_file(&b.join("attempts/1/verify/default/result.json"));
+    assert_eq!(
+        (
+            full["tests"]["ran"].as_u64(),
+            full["tests"]["failed"].as_u64()
+        ),
+        (Some(2), Some(0)),
+        "{full}"
+    );
+}
