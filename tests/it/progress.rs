@@ -396,3 +396,31 @@ fn an_events_file_pp_cannot_create_is_a_usage_error_naming_it() {
     // Nothing ran: no bundle.
     assert!(!env.root().join(".pp-artifacts").exists());
 }
+
+#[test]
+fn on_a_terminal_a_spinner_stands_in_for_the_heartbeat_lines() {
+    let mut env = calc_env();
+    // Without a terminal this would print a `still running` line every second.
+    env.extra_env.push(("PP_HEARTBEAT_SECS".into(), "1".into()));
+    let cmd = format!("sleep 2; {TEST_CMD}");
+    let out = env.pp_on_terminal(&["run", &cmd, "--provider", "stub"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The spinner redraws its line in place (clear line, carriage return) with a frame and the
+    // command's elapsed time, and leaves the plain phase lines standing.
+    assert!(text.contains("\x1b[2K"), "no line redrawn:\n{text:?}");
+    assert!(
+        text.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+        "no spinner frame:\n{text:?}"
+    );
+    assert!(text.contains("baseline: running default (1s)"), "{text:?}");
+    assert!(
+        !text.contains("still running"),
+        "heartbeat lines on a terminal:\n{text:?}"
+    );
+    assert!(text.contains("] done: not_proven"), "{text:?}");
+    // NO_COLOR holds on a terminal too.
+    assert!(
+        !text.contains("\x1b[3"),
+        "colour despite NO_COLOR:\n{text:?}"
+    );
+}

@@ -123,9 +123,27 @@ impl TestEnv {
 
     /// pp with the test's environment: none of the caller's `PP_*` variables, GitHub Actions
     /// variables nor `CARGO_TARGET_DIR`, no colour, and `extra_env`.
+    /// Runs pp with a terminal for stdin, stdout and stderr (util-linux `script` makes one);
+    /// returns everything it wrote there.
+    pub fn pp_on_terminal(&self, args: &[&str]) -> Output {
+        let line = shlex::try_join(std::iter::once(pp_bin()).chain(args.iter().copied())).unwrap();
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"])
+            .current_dir(self.root());
+        self.scrub(&mut cmd);
+        cmd.stdin(std::process::Stdio::null()).output().unwrap()
+    }
+
     fn pp_command(&self, cwd: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(pp_bin());
         cmd.args(args).current_dir(cwd);
+        self.scrub(&mut cmd);
+        cmd
+    }
+
+    /// The environment every pp a test runs gets: none of pp's own variables or GitHub's from
+    /// the test's environment, `NO_COLOR`, and the test's `extra_env`.
+    fn scrub(&self, cmd: &mut Command) {
         for (k, _) in std::env::vars() {
             if k.starts_with("PP_") {
                 cmd.env_remove(k);
@@ -147,7 +165,6 @@ impl TestEnv {
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
-        cmd
     }
 
     /// The first event named `event` of the (first) session under `.pp-artifacts`, once it is
