@@ -433,3 +433,42 @@ pub fn probe(self_exe: &Path) -> Result<Probe, String> {
         user_namespace,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Entry` checks the holder's identity before anything is spawned: a pid whose mount
+    /// namespace is not the recorded one (the holder exited and the pid was reused) is refused,
+    /// and so is a pid that is gone.
+    #[test]
+    fn an_entry_is_opened_only_for_the_recorded_namespace() {
+        let pid = std::process::id();
+        let ino = std::fs::metadata(format!("/proc/{pid}/ns/mnt"))
+            .unwrap()
+            .ino();
+        let here = Path::new("/");
+        let ours = Entry::open(Holder { pid, mnt_ino: ino }, here).unwrap();
+        // Our own user namespace is not entered again.
+        assert!(ours.user.is_none());
+        let err = Entry::open(
+            Holder {
+                pid,
+                mnt_ino: ino + 1,
+            },
+            here,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("gone"), "{err}");
+        assert!(
+            Entry::open(
+                Holder {
+                    pid: u32::MAX - 1,
+                    mnt_ino: ino
+                },
+                here
+            )
+            .is_err()
+        );
+    }
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::schemas::close;
 use crate::support::*;
 
 const TEST_CMD: &str = CALC_CMD;
@@ -36,20 +37,6 @@ fn event_schema() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas/event.schema.json");
     let mut schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert!(jsonschema::meta::is_valid(&schema));
-    fn close(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                if map.get("properties").is_some_and(Value::is_object)
-                    && !map.contains_key("additionalProperties")
-                {
-                    map.insert("additionalProperties".into(), Value::Bool(false));
-                }
-                map.values_mut().for_each(close);
-            }
-            Value::Array(items) => items.iter_mut().for_each(close),
-            _ => {}
-        }
-    }
     let variants: Vec<String> = schema["oneOf"]
         .as_array()
         .unwrap()

@@ -41,7 +41,7 @@ fn schema(file: &str) -> Value {
 }
 
 /// Gives every object schema that lists `properties` an `additionalProperties: false`.
-fn close(v: &mut Value) {
+pub(crate) fn close(v: &mut Value) {
     match v {
         Value::Object(map) => {
             if map.get("properties").is_some_and(Value::is_object)
