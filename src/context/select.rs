@@ -1,8 +1,9 @@
 //! Running only what decides: a target's command narrowed to the tests that failed in the
 //! baseline, with each runner's own selection (pytest and unittest `-k`, libtest and nextest
-//! name filters, `go test -run`, jest and vitest `-t`). Pure: it rewrites the allowed command's
-//! arguments and never invents a command; where a command cannot be narrowed safely it says why
-//! and the caller runs the whole command.
+//! name filters, `go test -run`, jest and vitest `-t`; for `cargo test`, also the test targets
+//! cargo itself named for a rerun, so only those are built and started). Pure: it rewrites the
+//! allowed command's arguments and never invents a command; where a command cannot be narrowed
+//! safely it says why and the caller runs the whole command.
 
 use std::sync::LazyLock;
 
@@ -27,11 +28,63 @@ static SAFE_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_:./\-]*$").unwrap_or_else(|_| unreachable!())
 });
 
+/// cargo's own note, on stderr, of how to rerun a test target that failed (`error: test failed,
+/// to rerun pass `--test foo``; `-p pkg --lib` in a workspace).
+static CARGO_RERUN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^error: test failed, to rerun pass `([^`\n]+)`")
+        .unwrap_or_else(|_| unreachable!())
+});
+
+/// cargo's arguments that select test targets: a command with one of them already chose.
+const CARGO_TARGET_FLAGS: &[&str] = &[
+    "--lib",
+    "--bin",
+    "--bins",
+    "--test",
+    "--tests",
+    "--example",
+    "--examples",
+    "--bench",
+    "--benches",
+    "--all-targets",
+    "--doc",
+];
+
+/// cargo's options (of `cargo test`) whose value is the next word, not a test name filter.
+const CARGO_VALUE_FLAGS: &[&str] = &[
+    "-p",
+    "--package",
+    "--exclude",
+    "-F",
+    "--features",
+    "--target",
+    "--target-dir",
+    "--manifest-path",
+    "-j",
+    "--jobs",
+    "--profile",
+    "--bin",
+    "--test",
+    "--example",
+    "--bench",
+    "--color",
+    "--message-format",
+    "--config",
+    "-Z",
+    "--lockfile-path",
+];
+
 /// Most failing tests selected by name; beyond this the whole command is cheaper to read.
 const MAX_NAMES: usize = 50;
 
 /// `invocation` narrowed to `failing` (names as the runner printed them), or why not.
-pub fn narrow(invocation: &Invocation, failing: &[String]) -> Result<Selection, String> {
+/// `stderr` is what the baseline's run printed there: `cargo test` names the failed test targets
+/// in it.
+pub fn narrow(
+    invocation: &Invocation,
+    failing: &[String],
+    stderr: &str,
+) -> Result<Selection, String> {
     if failing.is_empty() {
         return Err("the baseline names no failing test".into());
     }
@@ -55,7 +108,7 @@ pub fn narrow(invocation: &Invocation, failing: &[String]) -> Result<Selection, 
             shlex::split(s).ok_or_else(|| "the command's quoting cannot be read".to_owned())?
         }
     };
-    let (runner, narrowed, names) = narrow_argv(&argv, failing)?;
+    let (runner, narrowed, names) = narrow_argv(&argv, failing, stderr)?;
     let invocation = match invocation {
         Invocation::Argv(_) => Invocation::Argv(narrowed),
         Invocation::Shell(_) => Invocation::Shell(
@@ -87,6 +140,7 @@ fn has_any(args: &[String], flags: &[&str]) -> bool {
 fn narrow_argv(
     argv: &[String],
     failing: &[String],
+    stderr: &str,
 ) -> Result<(&'static str, Vec<String>, Vec<String>), String> {
     let prog = program(argv);
     let python = prog.starts_with("python");
@@ -149,9 +203,17 @@ fn narrow_argv(
             // which `--exact` would change too.
             let sub_at = argv.iter().position(|a| a == "test").unwrap_or(argv.len());
             let before = &argv[(sub_at + 1).min(argv.len())..after.unwrap_or(argv.len())];
-            let words_before = before.iter().any(|a| !a.starts_with('-'));
+            let words_before = before.iter().enumerate().any(|(i, a)| {
+                !a.starts_with('-')
+                    && !(i > 0 && CARGO_VALUE_FLAGS.contains(&before[i - 1].as_str()))
+            });
             if !nextest && !words_before && !tail.iter().any(|a| a == "--exact") {
                 out.push("--exact".into());
+            }
+            if !nextest && !has_any(before, CARGO_TARGET_FLAGS) {
+                let at = after.unwrap_or(argv.len());
+                let flags = cargo_rerun_targets(stderr, before);
+                out.splice(at..at, flags);
             }
             return Ok((if nextest { "nextest" } else { "libtest" }, out, names));
         }
@@ -193,6 +255,48 @@ fn narrow_argv(
     ))
 }
 
+/// The test targets cargo named for a rerun in `stderr` (`--lib`, `--test foo`, `-p pkg --bin x`),
+/// as arguments, without a package `args` already names. Empty when cargo named none, or named
+/// one pp does not pass on (a doc-test run, a word that is not a plain name): the name filter
+/// alone then selects, in every target.
+fn cargo_rerun_targets(stderr: &str, args: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for caps in CARGO_RERUN.captures_iter(stderr) {
+        let words: Vec<&str> = caps[1].split_whitespace().collect();
+        let mut i = 0;
+        while i < words.len() {
+            let (flag, value) = match words[i] {
+                "--lib" => ("--lib", None),
+                f @ ("-p" | "--package" | "--bin" | "--test" | "--example" | "--bench") => {
+                    match words.get(i + 1) {
+                        Some(v) if SAFE_NAME.is_match(v) && !v.starts_with('-') => (f, Some(*v)),
+                        _ => return Vec::new(),
+                    }
+                }
+                _ => return Vec::new(),
+            };
+            i += 1 + usize::from(value.is_some());
+            let flag = if flag == "--package" { "-p" } else { flag };
+            let given = |v: &str| {
+                args.windows(2)
+                    .any(|w| (w[0] == "-p" || w[0] == "--package") && w[1] == v)
+                    || args.iter().any(|a| *a == format!("--package={v}"))
+            };
+            if flag == "-p" && value.is_some_and(given) {
+                continue;
+            }
+            let pair: Vec<String> = std::iter::once(flag)
+                .chain(value)
+                .map(str::to_owned)
+                .collect();
+            if !out.windows(pair.len()).any(|w| w == pair.as_slice()) {
+                out.extend(pair);
+            }
+        }
+    }
+    out
+}
+
 /// `a::b::c[x]` → `c`: the last part of a node id, without parameters.
 fn unique(names: impl Iterator<Item = String>) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
@@ -215,8 +319,12 @@ mod tests {
     use super::*;
 
     fn shell(s: &str, failing: &[&str]) -> Result<String, String> {
+        shell_after(s, failing, "")
+    }
+
+    fn shell_after(s: &str, failing: &[&str], stderr: &str) -> Result<String, String> {
         let f: Vec<String> = failing.iter().map(|s| s.to_string()).collect();
-        narrow(&Invocation::Shell(s.into()), &f).map(|sel| match sel.invocation {
+        narrow(&Invocation::Shell(s.into()), &f, stderr).map(|sel| match sel.invocation {
             Invocation::Shell(s) => s,
             Invocation::Argv(_) => unreachable!(),
         })
@@ -268,6 +376,7 @@ mod tests {
         let argv = narrow(
             &Invocation::Argv(vec!["cargo".into(), "test".into()]),
             &["x".into()],
+            "",
         )
         .unwrap();
         assert_eq!(
@@ -281,6 +390,54 @@ mod tests {
             ])
         );
         assert_eq!((argv.runner, argv.names), ("libtest", vec!["x".to_owned()]));
+    }
+
+    /// cargo names the failed test targets on stderr; only those are built and run again.
+    #[test]
+    fn cargo_test_is_narrowed_to_the_targets_cargo_named() {
+        let one = "   Compiling semver v1.0.23\n     Running tests/test_version_req.rs (target/debug/deps/test_version_req-1)\nerror: test failed, to rerun pass `--test test_version_req`\n";
+        assert_eq!(
+            shell_after("cargo test --offline -q", &["test_tilde"], one).unwrap(),
+            "cargo test --offline -q --test test_version_req -- test_tilde --exact"
+        );
+        // `--no-fail-fast` names every failed target; a workspace names the package too, once
+        // per target, and a package the command already names is not named again.
+        let many = "error: test failed, to rerun pass `-p a --lib`\nerror: test failed, to rerun pass `-p a --test it`\nerror: test failed, to rerun pass `--bin tool-x`\nerror: 3 targets failed:\n    `-p a --lib`\n";
+        assert_eq!(
+            shell_after(
+                "cargo test --no-fail-fast -- --test-threads=1",
+                &["t", "u"],
+                many
+            )
+            .unwrap(),
+            "cargo test --no-fail-fast -p a --lib --test it --bin tool-x -- '--test-threads=1' t u --exact"
+        );
+        assert_eq!(
+            shell_after("cargo test -p a", &["t"], many).unwrap(),
+            "cargo test -p a --lib --test it --bin tool-x -- t --exact"
+        );
+        // A command that already chose its targets keeps them; a doc-test target, or a word pp
+        // does not know, leaves the name filter to select in every target.
+        assert_eq!(
+            shell_after("cargo test --lib", &["t"], one).unwrap(),
+            "cargo test --lib -- t --exact"
+        );
+        for odd in [
+            "error: test failed, to rerun pass `--doc`\n",
+            "error: test failed, to rerun pass `--test $(x)`\n",
+            "error: test failed, to rerun pass `--test`\n",
+        ] {
+            assert_eq!(
+                shell_after("cargo test", &["t"], odd).unwrap(),
+                "cargo test -- t --exact",
+                "{odd}"
+            );
+        }
+        // nextest prints no such note and keeps its own selection.
+        assert_eq!(
+            shell_after("cargo nextest run", &["a::b"], one).unwrap(),
+            "cargo nextest run -- a::b"
+        );
     }
 
     #[test]
@@ -313,6 +470,15 @@ mod tests {
         assert_eq!(
             shell("cargo test adds", &["a::b"]).unwrap(),
             "cargo test adds -- a::b"
+        );
+        // The value of one of cargo's options is not a name filter; a word after it is.
+        assert_eq!(
+            shell("cargo test -p a --features x", &["a::b"]).unwrap(),
+            "cargo test -p a --features x -- a::b --exact"
+        );
+        assert_eq!(
+            shell("cargo test -p a adds", &["a::b"]).unwrap(),
+            "cargo test -p a adds -- a::b"
         );
     }
 }

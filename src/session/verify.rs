@@ -76,7 +76,8 @@ impl FailingFirst {
             let narrowed = if none_passed {
                 Err("no test passed in the baseline: the failing tests are the whole run".into())
             } else {
-                context::narrow(&t.invocation, &failing)
+                let stderr = crate::exec::read_log(&run.capture.log_dir.join("stderr.log"));
+                context::narrow(&t.invocation, &failing, &stderr)
             };
             match narrowed {
                 Ok(sel) => {

@@ -192,6 +192,10 @@ fn unittest_and_cargo_suites_run_their_failing_tests_alone_first() {
             "src/lib.rs",
             "pub fn add(a: i64, b: i64) -> i64 {\n    a - b\n}\n\npub fn mul(a: i64, b: i64) -> i64 {\n    a * b\n}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn adds() {\n        assert_eq!(add(2, 3), 5);\n    }\n\n    #[test]\n    fn multiplies() {\n        assert_eq!(mul(2, 3), 6);\n    }\n}\n",
         ),
+        (
+            "tests/mul.rs",
+            "#[test]\nfn multiplies_by_zero() {\n    assert_eq!(demo::mul(4, 0), 0);\n}\n",
+        ),
         (".gitignore", "target/\n"),
     ]);
     let wrong = "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1,3 +1,3 @@\n pub fn add(a: i64, b: i64) -> i64 {\n-    a - b\n+    a * b\n }\n";
@@ -208,15 +212,28 @@ fn unittest_and_cargo_suites_run_their_failing_tests_alone_first() {
         alone.starts_with(cargo) && alone.contains("tests::adds"),
         "{alone}"
     );
+    // cargo named the failed target (the lib's unit tests): only it is built and started,
+    // not `tests/mul.rs` nor the doc-tests.
+    assert!(alone.contains(" --lib -- tests::adds --exact"), "{alone}");
     let first = json_file(&b.join("attempts/1/failing_first/default/result.json"));
     assert_eq!(
         first["tests"]["ran"], 1,
         "only the failing test ran alone: {first}"
     );
+    let binaries = |dir: &str| {
+        std::fs::read_to_string(b.join(dir).join("stdout.log"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("running "))
+            .count()
+    };
+    assert_eq!(binaries("attempts/1/failing_first/default"), 1);
     assert!(!b.join("attempts/1/verify").exists());
     let full = json_file(&b.join("attempts/2/verify/default/result.json"));
     assert_eq!(full["command"], cargo);
-    assert_eq!(full["tests"]["passed"], 2, "{full}");
+    assert_eq!(full["tests"]["passed"], 3, "{full}");
+    // The proof ran every target: the lib's tests, `tests/mul.rs` and the doc-tests.
+    assert_eq!(binaries("attempts/2/verify/default"), 3);
 }
 
 #[test]
