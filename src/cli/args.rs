@@ -138,15 +138,22 @@ pub struct ReplayArgs {
     /// Replay even when the source differs from the recorded one (reported, never as a plain pass).
     #[arg(long)]
     pub allow_different_source: bool,
-    /// Environment variable holding the HMAC key, for --verify-attestation.
-    #[arg(long, value_name = "NAME", default_value = "PP_ATTEST_HMAC_KEY")]
-    pub key_env: String,
-    /// Ed25519 public key (SPKI PEM) to trust, for --verify-attestation; may be repeated.
-    #[arg(long, value_name = "F")]
-    pub public_key: Vec<PathBuf>,
+    #[command(flatten)]
+    pub keys: TrustedKeys,
     /// Print exactly one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The keys a bundle's attestation is checked with (`verify-attestation`, `replay`, `show`).
+#[derive(Debug, Args)]
+pub struct TrustedKeys {
+    /// Environment variable holding the HMAC key the attestation is checked with.
+    #[arg(long, value_name = "NAME", default_value = "PP_ATTEST_HMAC_KEY")]
+    pub key_env: String,
+    /// Ed25519 public key (SPKI PEM) to trust; may be repeated.
+    #[arg(long, value_name = "F")]
+    pub public_key: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -183,12 +190,8 @@ pub struct VerifyArgs {
     /// Fail unless the bundle carries a valid signature of this kind.
     #[arg(long, value_name = "KIND")]
     pub require: Option<RequireArg>,
-    /// Environment variable holding the HMAC key.
-    #[arg(long, value_name = "NAME", default_value = "PP_ATTEST_HMAC_KEY")]
-    pub key_env: String,
-    /// Ed25519 public key (SPKI PEM) to trust; may be repeated.
-    #[arg(long, value_name = "F")]
-    pub public_key: Vec<PathBuf>,
+    #[command(flatten)]
+    pub keys: TrustedKeys,
     /// With no key configured, accept the bundle on integrity alone (its files match the attested digests; trust: unsigned).
     #[arg(long)]
     pub allow_unsigned: bool,
@@ -218,12 +221,8 @@ pub struct ShowArgs {
     /// Also write the report as one self-contained HTML page to FILE.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Environment variable holding the HMAC key the attestation is checked with.
-    #[arg(long, value_name = "NAME", default_value = "PP_ATTEST_HMAC_KEY")]
-    pub key_env: String,
-    /// Ed25519 public key (SPKI PEM) to check the attestation with; may be repeated.
-    #[arg(long, value_name = "F")]
-    pub public_key: Vec<PathBuf>,
+    #[command(flatten)]
+    pub keys: TrustedKeys,
     /// Print the pp.show/v1 document instead of the report.
     #[arg(long)]
     pub json: bool,

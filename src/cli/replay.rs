@@ -11,14 +11,14 @@ pub(super) async fn replay(a: ReplayArgs, env: &Env) -> Result<u8, Error> {
     // Verification comes first whenever there is something to verify with or against: a key,
     // a required trust level, or an attestation in the bundle. A bundle nothing vouches for is
     // replayed only on request (`--allow-unsigned`): its commands and policy are its author's.
-    let keyed = crate::session::verify_key_configured(env, &a.key_env, &a.public_key);
+    let keyed = crate::session::verify_key_configured(env, &a.keys.key_env, &a.keys.public_key);
     let attested = a.bundle.join("attestation.json").symlink_metadata().is_ok();
     let verified = if a.verify_attestation || keyed || a.require.is_some() || attested {
         let report = crate::session::verify_bundle(
             &a.bundle,
             env,
-            &a.key_env,
-            &a.public_key,
+            &a.keys.key_env,
+            &a.keys.public_key,
             super::verify::require(a.require),
             a.allow_unsigned,
         )?;
@@ -46,7 +46,7 @@ pub(super) async fn replay(a: ReplayArgs, env: &Env) -> Result<u8, Error> {
         }
         let problem = format!(
             "the bundle is unsigned (no attestation.json) and no verification key is configured: nothing vouches for the commands, policy and patch it would run (hint: replay a bundle attested with `pp attest` while {} or --public-key gives its key, or pass --allow-unsigned to run it as it is)",
-            a.key_env
+            a.keys.key_env
         );
         return Ok(refuse_replay(&[problem], a.json));
     };
@@ -56,7 +56,7 @@ pub(super) async fn replay(a: ReplayArgs, env: &Env) -> Result<u8, Error> {
         allow_different_source: a.allow_different_source,
         self_exe: output::self_exe()?,
         env: env.vars().to_vec(),
-        withheld: vec![a.key_env.clone()],
+        withheld: vec![a.keys.key_env.clone()],
         verified,
     };
     let out = crate::session::replay(&opts, super::entry::cancel_on_signals()).await?;

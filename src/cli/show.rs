@@ -87,7 +87,8 @@ fn check_attestation(
             ..ShowAttestation::default()
         });
     }
-    let report = crate::session::verify_bundle(dir, env, &a.key_env, &a.public_key, None, false)?;
+    let report =
+        crate::session::verify_bundle(dir, env, &a.keys.key_env, &a.keys.public_key, None, false)?;
     Ok(ShowAttestation {
         present,
         verified: report.ok,

@@ -13,8 +13,8 @@ pub(super) fn verify_attestation(a: VerifyArgs, env: &Env) -> Result<u8, Error> 
     let report = crate::session::verify_bundle(
         &a.bundle,
         env,
-        &a.key_env,
-        &a.public_key,
+        &a.keys.key_env,
+        &a.keys.public_key,
         require(a.require),
         a.allow_unsigned,
     )?;
