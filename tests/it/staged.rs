@@ -236,6 +236,67 @@ fn unittest_and_cargo_suites_run_their_failing_tests_alone_first() {
     assert_eq!(binaries("attempts/2/verify/default"), 3);
 }
 
+/// `go` on PATH; CI installs Debian's `golang-go` (.ci/run).
+fn require_go() {
+    let found = std::process::Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "this test runs a real `go test` and found no `go` on PATH: install it (`apt-get install golang-go` on Debian; .ci/run does)"
+    );
+}
+
+#[test]
+fn a_go_suite_runs_its_failing_test_alone_first_and_the_full_run_decides() {
+    require_go();
+    let go = "go test -v ./...";
+    let env = TestEnv::new(&[
+        ("go.mod", "module calc\n\ngo 1.19\n"),
+        (
+            "calc.go",
+            "package calc\n\nfunc Add(a, b int) int {\n\treturn a - b\n}\n\nfunc Mul(a, b int) int {\n\treturn a * b\n}\n",
+        ),
+        (
+            "calc_test.go",
+            "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif Add(2, 3) != 5 {\n\t\tt.Fatalf(\"Add(2, 3) = %d\", Add(2, 3))\n\t}\n}\n\nfunc TestMul(t *testing.T) {\n\tif Mul(2, 3) != 6 {\n\t\tt.Fatalf(\"Mul(2, 3) = %d\", Mul(2, 3))\n\t}\n}\n",
+        ),
+    ]);
+    let hunk = |add: &str, mul: &str| {
+        format!(
+            "--- a/calc.go\n+++ b/calc.go\n@@ -1,9 +1,9 @@\n package calc\n \n func Add(a, b int) int {{\n-\treturn a - b\n+\treturn {add}\n }}\n \n func Mul(a, b int) int {{\n-\treturn a * b\n+\treturn {mul}\n }}\n"
+        )
+    };
+    // Still wrong; then right for TestAdd alone but breaking TestMul; then the fix.
+    let wrong = hunk("a * b", "a * b");
+    let breaks_mul = hunk("a + b", "a + b");
+    let fix = "--- a/calc.go\n+++ b/calc.go\n@@ -1,5 +1,5 @@\n package calc\n \n func Add(a, b int) int {\n-\treturn a - b\n+\treturn a + b\n }\n";
+    let provider = env.proposer(&[&json_diff(&wrong), &json_diff(&breaks_mul), &json_diff(fix)]);
+    let out = env.pp(&["run", go, "--provider", &provider, "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    assert_eq!(v["attempts_used"], 3);
+    let b = bundle(&v);
+    let notes = json_file(&b.join("attempts/0_baseline/failing_first.json"));
+    assert_eq!(notes["targets"]["default"]["runner"], "gotest", "{notes}");
+    let alone = "go test -run '^(TestAdd)$' -v ./...";
+    assert_eq!(ran(&b.join("attempts/0_baseline/rerun_1/default")), alone);
+    // The wrong candidate: rejected by TestAdd alone, the full suite never ran.
+    assert_eq!(ran(&b.join("attempts/1/failing_first/default")), alone);
+    let first = json_file(&b.join("attempts/1/failing_first/default/result.json"));
+    assert_eq!(first["tests"]["ran"], 1, "{first}");
+    assert!(!b.join("attempts/1/verify").exists());
+    // TestAdd passes alone; the full run catches TestMul and rejects the candidate.
+    let second = json_file(&b.join("attempts/2/verification.json"));
+    assert_ne!(second["failing_tests_only"], true, "{second}");
+    assert_eq!(second["passed"], false, "{second}");
+    assert_eq!(ran(&b.join("attempts/2/verify/default")), go);
+    let full = json_file(&b.join("attempts/3/verify/default/result.json"));
+    assert_eq!(full["command"], go);
+    assert_eq!(full["tests"]["passed"], 2, "{full}");
+}
+
 #[test]
 fn where_no_test_passed_the_failing_tests_are_the_whole_run_and_run_once() {
     let env = TestEnv::new(&[
