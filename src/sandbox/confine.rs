@@ -36,6 +36,10 @@ pub const BWRAP_ENV: &str = "PP_BWRAP";
 /// private too: it is a plain directory of the fresh `/dev` bubblewrap builds.
 const PRIVATE_DIRS: &[&str] = &["/tmp", "/var/tmp", "/run"];
 
+/// Parts of `/proc` a uid 0 could write to change the host (besides `/proc/irq` and `/proc/bus`,
+/// which bubblewrap covers itself): bound read-only over the fresh `/proc`.
+const PROC_READ_ONLY: &[&str] = &["/proc/sys", "/proc/sysrq-trigger"];
+
 /// How one sandbox's commands are confined.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Confinement {
@@ -118,6 +122,15 @@ impl Confinement {
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
+        // The kernel's switches under the fresh `/proc` are read-only. bubblewrap covers them
+        // only where its own check finds them writable, which for `/proc/sys` (a 0555
+        // directory) fails when pp runs as root: its files would stay writable to uid 0,
+        // capabilities or not (`kernel.core_pattern` runs a program as root on the host).
+        // bubblewrap binds from the old root, whose `/proc/sys` shows the same values (the
+        // network's per namespace, by the reader's).
+        for p in PROC_READ_ONLY {
+            push(&mut a, "--ro-bind-try", &[Path::new(p), Path::new(p)]);
+        }
         if self.deny_network {
             a.push("--unshare-net".to_owned());
         }

@@ -470,3 +470,38 @@ fn the_tracer_s_folder_cannot_be_turned_into_a_way_out() {
         planted
     );
 }
+
+/// The kernel's switches under `/proc` stay out of reach, as root too: uid 0 may write most of
+/// `/proc/sys` with no capability, and `kernel.core_pattern` names a program the kernel runs as
+/// root on the host. The attack writes each switch's own value back, so that a failed defence
+/// changes nothing on the machine running the tests.
+#[test]
+fn a_test_cannot_write_the_kernel_s_switches_under_proc() {
+    let env = calc_env(&[]);
+    let cmd = format!(
+        "for f in /proc/sys/kernel/core_pattern /proc/sys/vm/swappiness /proc/sys/kernel/hostname; do \
+           if [ -e $f ]; then v=$(cat $f); if printf '%s\\n' \"$v\" > $f 2>/dev/null; then echo \"written: $f\"; else echo \"refused: $f\"; fi; fi; \
+         done; \
+         grep ' /proc/sys ' /proc/self/mountinfo; {TEST_CMD}"
+    );
+    let out = env.pp(&["run", &cmd, "--provider", "stub", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
+    let log = baseline_stdout(&v);
+    assert!(
+        log.contains("refused: /proc/sys/kernel/core_pattern"),
+        "the attack did not run: {log}"
+    );
+    assert!(
+        !log.contains("written:"),
+        "a /proc/sys switch was written: {log}"
+    );
+    // Read-only because of the mount, not only the caller's uid.
+    assert!(
+        log.lines().any(|l| l.contains(" /proc/sys ")
+            && l.split(' ')
+                .nth(5)
+                .is_some_and(|o| o.split(',').any(|f| f == "ro"))),
+        "/proc/sys is not a read-only mount: {log}"
+    );
+}
