@@ -57,6 +57,9 @@ pub struct Confinement {
     pub read_only: Vec<PathBuf>,
     /// Paths inside a writable tree that must be unreachable (an overlay's view of the bundle).
     pub masked: Vec<PathBuf>,
+    /// Files no command may read (pp's signing key): an empty, read-only file is bound over
+    /// each, last, so no other bind shows them again.
+    pub unreadable: Vec<PathBuf>,
 }
 
 /// The layers a confined command actually got, as the inner stage saw them.
@@ -154,6 +157,9 @@ impl Confinement {
         for m in &self.masked {
             push(&mut a, "--tmpfs", &[m]);
             push(&mut a, "--remount-ro", &[m]);
+        }
+        for f in &self.unreadable {
+            push(&mut a, "--ro-bind", &[Path::new("/dev/null"), f]);
         }
         push(&mut a, "--ro-bind", &[&self.self_exe, Path::new(INNER_EXE)]);
         a.extend([
@@ -337,6 +343,7 @@ pub async fn probe_host(
         writable: vec![scratch.path().to_owned()],
         read_only: Vec::new(),
         masked: Vec::new(),
+        unreadable: Vec::new(),
     };
     let layers = probe.probe().await?;
     Ok((bwrap, layers))
@@ -381,6 +388,7 @@ mod tests {
             writable: vec!["/tmp/pp-sandbox-x/repo".into()],
             read_only: vec!["/tmp/pp-sandbox-x/repo/.git".into()],
             masked: vec![],
+            unreadable: vec![],
         }
     }
 

@@ -116,6 +116,8 @@ pub struct Sandbox {
     /// The user's real tree (the repository's top, or the workspace), which confined commands
     /// must not reach.
     user_tree: PathBuf,
+    /// The user's workspace, whose files `command_cwd` shows.
+    workspace: PathBuf,
     self_exe: PathBuf,
     setup_ms: f64,
 }
@@ -251,6 +253,7 @@ impl Sandbox {
         Ok(Self {
             kind,
             user_tree: user_tree(workspace),
+            workspace: workspace.to_owned(),
             self_exe: self_exe.to_owned(),
             command_cwd: root.clone(),
             root,
@@ -302,6 +305,7 @@ impl Sandbox {
             Ok(mut ov) => Ok(Self {
                 watch: ov.take_watch(),
                 user_tree: lower.clone(),
+                workspace: ws.clone(),
                 self_exe: self_exe.to_owned(),
                 guard: None,
                 kind: BackendKind::Overlay,
@@ -344,8 +348,15 @@ impl Sandbox {
 
     /// How commands run in this sandbox are confined (see `confine.rs`): the sandbox tree
     /// writable, its `.git` read-only, the user's real tree hidden (an overlay covers it by
-    /// itself), the bundle folder masked. `bwrap` is the bubblewrap to run.
-    pub fn confinement(&self, deny_network: bool, bwrap: &Path) -> Confinement {
+    /// itself), the bundle folder masked, and every file of `secrets` (pp's signing key)
+    /// unreadable, where it is and, for one inside the workspace, where the sandbox holds it.
+    /// `bwrap` is the bubblewrap to run.
+    pub fn confinement(
+        &self,
+        deny_network: bool,
+        bwrap: &Path,
+        secrets: &[PathBuf],
+    ) -> Confinement {
         let overlay = self.overlay.as_ref().map(overlay::Overlay::holder);
         let writable = match (&overlay, &self.worktree_of) {
             // The overlay is mounted over the whole repository.
@@ -374,6 +385,27 @@ impl Sandbox {
                 masked.push(artifacts);
             }
         }
+        let mut unreadable: Vec<PathBuf> = Vec::new();
+        for s in secrets {
+            // The path named, what it links to, and its copy in the sandbox.
+            let real = std::fs::canonicalize(s).ok();
+            let copies = [Some(s.clone()), real.clone()]
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    p.strip_prefix(&self.workspace)
+                        .ok()
+                        .map(|rel| self.command_cwd.join(rel))
+                })
+                .collect::<Vec<_>>();
+            for p in [Some(s.clone()), real].into_iter().flatten().chain(copies) {
+                if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file())
+                    && !unreadable.contains(&p)
+                {
+                    unreadable.push(p);
+                }
+            }
+        }
         Confinement {
             bwrap: bwrap.to_owned(),
             self_exe: self.self_exe.clone(),
@@ -387,6 +419,7 @@ impl Sandbox {
             writable: vec![writable],
             read_only,
             masked,
+            unreadable,
         }
     }
 

@@ -490,7 +490,7 @@ async fn plan(
     repro: &Repro,
 ) -> Result<Result<(Plan, Option<String>), sandbox::ContainerError>, Error> {
     if p.sandbox.backend != BackendKind::Container {
-        let plan = workbench::plan_confined(p, &opts.self_exe, &opts.env)
+        let plan = workbench::plan_confined(p, &opts.self_exe, &opts.env, Vec::new())
             .await
             .map_err(|e| Error::Usage {
                 message: format!(

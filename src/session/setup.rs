@@ -47,10 +47,34 @@ pub(super) async fn plan(settings: &Settings, rec: &mut Recorder) -> ControlFlow
         }
     };
     if p.sandbox.backend == BackendKind::Container {
+        // A container sees the sandbox's copy of the workspace whole: a key kept in the
+        // workspace would be in it.
+        if let Some(key) = settings
+            .attest
+            .key_file
+            .as_ref()
+            .filter(|k| inside(k, &settings.workspace))
+        {
+            return ControlFlow::Break(End::new(
+                Status::PolicyViolation,
+                format!(
+                    "the signing key {} lies inside the workspace, which the container sees whole",
+                    key.display()
+                ),
+                Some("keep `policy.attestation.key_file` outside the workspace"),
+            ));
+        }
         return plan_container(settings, rec).await;
     }
     // Probed before anything is made: a machine that cannot confine stops here, quickly.
-    match workbench::plan_confined(p, &settings.self_exe, &settings.env).await {
+    match workbench::plan_confined(
+        p,
+        &settings.self_exe,
+        &settings.env,
+        settings.attest.key_file.iter().cloned().collect(),
+    )
+    .await
+    {
         Ok(plan) => {
             rec.isolation = workbench::isolation_record(p.network, &plan);
             ControlFlow::Continue(plan)
@@ -67,6 +91,12 @@ pub(super) async fn plan(settings: &Settings, rec: &mut Recorder) -> ControlFlow
             })
         }
     }
+}
+
+/// Whether `path`, or the file it links to, lies inside `dir`.
+fn inside(path: &std::path::Path, dir: &std::path::Path) -> bool {
+    let real = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    path.starts_with(dir) || real(path).starts_with(real(dir))
 }
 
 /// A container per command: the engine must answer and start the image first.

@@ -18,6 +18,8 @@ pub(crate) enum Plan {
         bwrap: PathBuf,
         deny_network: bool,
         layers: ConfinementLayers,
+        /// Files of pp's own secrets (a signing key) that no command may read.
+        secrets: Vec<PathBuf>,
     },
     /// A container per command; the spec is completed once the sandbox root exists.
     Container(Box<dyn FnOnce(PathBuf) -> ContainerSpec + Send>),
@@ -30,11 +32,13 @@ pub(crate) struct Workbench {
 }
 
 /// Checks that this machine can confine commands as `p` asks, by running `true` under that
-/// confinement (never for containers: their engine confines them).
+/// confinement (never for containers: their engine confines them). `secrets` are files of pp's
+/// own (a signing key) hidden from every command.
 pub(crate) async fn plan_confined(
     p: &Policy,
     self_exe: &Path,
     env: &[(String, String)],
+    secrets: Vec<PathBuf>,
 ) -> Result<Plan, Unconfinable> {
     let deny_network = p.network == Network::Deny;
     let (bwrap, layers) = sandbox::probe_host(deny_network, self_exe, env).await?;
@@ -42,6 +46,7 @@ pub(crate) async fn plan_confined(
         bwrap,
         deny_network,
         layers,
+        secrets,
     })
 }
 
@@ -88,9 +93,10 @@ pub(crate) fn open(
         Plan::Confined {
             bwrap,
             deny_network,
+            secrets,
             ..
         } => {
-            let confinement = sandbox.confinement(deny_network, &bwrap);
+            let confinement = sandbox.confinement(deny_network, &bwrap, &secrets);
             let (program, args) = confinement.wrapper();
             Isolation::Wrapper {
                 program,

@@ -505,3 +505,88 @@ fn a_test_cannot_write_the_kernel_s_switches_under_proc() {
         "/proc/sys is not a read-only mount: {log}"
     );
 }
+
+/// pp's Ed25519 signing key stays out of the test's reach wherever it lies: outside the
+/// workspace (in the user's home, which the sandbox otherwise shows read-only), inside it (an
+/// untracked file the sandbox copies), and through a symlink to it.
+#[test]
+fn a_test_cannot_read_pp_s_signing_key_file() {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap();
+    let keys = tempfile::Builder::new()
+        .prefix("pp-attack-keys-")
+        .tempdir_in(&home)
+        .unwrap();
+    for (name, inside) in [("outside", false), ("inside", true), ("linked", false)] {
+        let env = calc_env(&[]);
+        let key = if inside {
+            env.root().join("signing.pem")
+        } else {
+            keys.path().join(format!("{name}.pem"))
+        };
+        let out = env.pp(&["attest", "--generate-key", key.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let named = if name == "linked" {
+            let link = keys.path().join("link.pem");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&key, &link).unwrap();
+            link
+        } else {
+            key.clone()
+        };
+        env.write(
+            "pp.yaml",
+            &format!(
+                "policy:\n  attestation: {{enabled: true, mode: ed25519, key_file: \"{}\"}}\n",
+                named.display()
+            ),
+        );
+        env.commit("policy");
+        let pem = std::fs::read_to_string(&key).unwrap();
+        let secret_line = pem.lines().nth(1).unwrap().to_owned();
+        // The key's bytes, hex-encoded so no redaction would hide them, from every path the test
+        // could read it by: the one named, its target, and the sandbox's own copy.
+        let cmd = format!(
+            "for f in '{}' '{}' ./signing.pem; do echo \"$f: $(od -An -tx1 \"$f\" 2>&1 | tr -d ' \\n' | head -c 400)\"; done; {TEST_CMD}",
+            named.display(),
+            key.display()
+        );
+        let out = env.pp(&["run", &cmd, "--provider", "stub", "--json"]);
+        let v = json_out(&out);
+        assert_eq!(v["status"], "not_proven", "{name}: {}", stderr(&out));
+        let log = baseline_stdout(&v);
+        let hex: String = pem.bytes().take(40).map(|b| format!("{b:02x}")).collect();
+        assert!(log.contains(": "), "{name}: the attack did not run: {log}");
+        assert!(
+            !log.contains(&hex),
+            "{name}: the test read the signing key: {log}"
+        );
+        assert!(!log.contains(&secret_line), "{name}: {log}");
+        // The session still signed with it.
+        let att = std::fs::read_to_string(bundle(&v).join("attestation.json")).unwrap();
+        assert!(att.contains("signatures"), "{name}: {att}");
+    }
+}
+
+/// A container sees the sandbox's copy of the workspace whole, so a signing key kept in the
+/// workspace is refused there before any engine is asked.
+#[test]
+fn a_container_session_refuses_a_signing_key_inside_the_workspace() {
+    let env = calc_env(&[]);
+    let key = env.root().join("keys/signing.pem");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    let out = env.pp(&["attest", "--generate-key", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    env.write(
+        "pp.yaml",
+        "policy:\n  sandbox: {backend: container}\n  attestation: {enabled: true, mode: ed25519, key_file: keys/signing.pem}\n",
+    );
+    env.commit("policy");
+    let out = env.pp(&["run", TEST_CMD, "--provider", "stub", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "policy_violation", "{v}");
+    let message = v["message"].as_str().unwrap();
+    assert!(
+        message.contains("signing key") && message.contains("inside the workspace"),
+        "{message}"
+    );
+}
