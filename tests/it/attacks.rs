@@ -590,3 +590,159 @@ fn a_container_session_refuses_a_signing_key_inside_the_workspace() {
         "{message}"
     );
 }
+
+/// Makes `repo`'s git configuration define a filter driver named by `* filter=evil`, in a place
+/// only git itself evaluates (`how`: an `includeIf "hasconfig:…"` include, or per-worktree
+/// configuration), whose program leaves `marker` behind, with what it saw of pp's environment.
+fn plant_hidden_filter(repo: &Path, how: &str, marker: &Path) {
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let script = repo.join(".git/evil.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1 ran: $PP_ATTEST_HMAC_KEY\" >> '{}'\ncat\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let driver = format!(
+        "[filter \"evil\"]\n\tclean = {s} clean\n\tsmudge = {s} smudge\n",
+        s = script.display()
+    );
+    match how {
+        "include" => {
+            std::fs::write(repo.join(".git/evil.cfg"), driver).unwrap();
+            git(&["remote", "add", "origin", "https://evil.example/x.git"]);
+            git(&[
+                "config",
+                "--add",
+                "includeIf.hasconfig:remote.*.url:https://evil.example/**.path",
+                "evil.cfg",
+            ]);
+        }
+        _ => {
+            git(&["config", "extensions.worktreeConfig", "true"]);
+            std::fs::write(repo.join(".git/config.worktree"), driver).unwrap();
+        }
+    }
+}
+
+/// The `git_worktree` backend runs git over the user's repository, which may be a checkout
+/// someone handed over: a filter driver git alone sees (an include, per-worktree configuration)
+/// never runs, in a session or in a replay against that checkout.
+#[test]
+fn a_hostile_checkout_s_hidden_git_filters_never_run_on_the_host() {
+    for how in ["include", "worktree"] {
+        let env = calc_env(&[(".gitattributes", "* filter=evil\n")]);
+        env.write(
+            "pp.yaml",
+            &format!(
+                "policy:\n  allowed_commands: [\"{TEST_CMD}\"]\n  sandbox: {{backend: git_worktree}}\n"
+            ),
+        );
+        env.commit("policy");
+        // A genuine bundle first, from the clean repository.
+        let provider = env.proposer(&[&json_diff(FIX)]);
+        let v = json_out(&env.pp(&["run", TEST_CMD, "--provider", &provider, "--json"]));
+        assert_eq!(v["status"], "proven", "{how}: {v}");
+        let b = bundle(&v);
+
+        let marker = env.scratch.path().join(format!("{how}.ran"));
+        plant_hidden_filter(env.root(), how, &marker);
+        // Git itself would run it: the planted driver is real.
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(env.root())
+            .args(["diff", "HEAD", "--quiet"])
+            .output()
+            .unwrap();
+        assert!(out.status.code().is_some());
+        assert!(
+            marker.exists(),
+            "{how}: the planted filter does not run under git"
+        );
+        std::fs::remove_file(&marker).unwrap();
+
+        let mut hostile = TestEnv::new(&[]);
+        hostile.extra_env.push((
+            "PP_ATTEST_HMAC_KEY".into(),
+            "hostile-test-key-0123456789abcdefghij".into(),
+        ));
+        let out = hostile.pp_in(
+            env.root(),
+            &["run", TEST_CMD, "--provider", "stub", "--json"],
+        );
+        let v = json_out(&out);
+        assert_eq!(v["status"], "not_proven", "{how}: {}", stderr(&out));
+        assert!(
+            !marker.exists(),
+            "{how}: a session ran the checkout's filter: {}",
+            std::fs::read_to_string(&marker).unwrap_or_default()
+        );
+        let out = hostile.pp_in(
+            env.root(),
+            &[
+                "replay",
+                b.to_str().unwrap(),
+                "--cwd",
+                env.root().to_str().unwrap(),
+                "--allow-unsigned",
+                "--allow-different-source",
+                "--json",
+            ],
+        );
+        assert!(json_out(&out)["status"].is_string(), "{}", stderr(&out));
+        assert!(
+            !marker.exists(),
+            "{how}: replay ran the checkout's filter: {}",
+            std::fs::read_to_string(&marker).unwrap_or_default()
+        );
+    }
+}
+
+/// A checkout can hold a link where the user's tree shows a folder (the link marked
+/// skip-worktree): the untracked files under that folder are never written through the link.
+#[test]
+fn untracked_files_are_never_copied_through_a_link_in_the_checkout() {
+    let env = calc_env(&[]);
+    let outside = env.scratch.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("victim.txt"), "original\n").unwrap();
+    std::os::unix::fs::symlink(&outside, env.root().join("lnk")).unwrap();
+    env.write(
+        "pp.yaml",
+        &format!(
+            "policy:\n  allowed_commands: [\"{TEST_CMD}\"]\n  sandbox: {{backend: git_worktree}}\n"
+        ),
+    );
+    env.commit("link");
+    env.git(&["update-index", "--skip-worktree", "lnk"]);
+    std::fs::remove_file(env.root().join("lnk")).unwrap();
+    env.write("lnk/victim.txt", "overwritten by the checkout\n");
+    env.write("lnk/planted.sh", "echo planted\n");
+    let out = env.pp(&["run", TEST_CMD, "--provider", "stub", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(
+        std::fs::read_to_string(outside.join("victim.txt")).unwrap(),
+        "original\n"
+    );
+    assert!(!outside.join("planted.sh").exists());
+    assert_eq!(v["status"], "policy_violation", "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("lnk"),
+        "the refusal names the link: {v}"
+    );
+}
