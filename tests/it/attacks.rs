@@ -594,19 +594,10 @@ fn a_container_session_refuses_a_signing_key_inside_the_workspace() {
 /// Makes `repo`'s git configuration define a filter driver named by `* filter=evil`, in a place
 /// only git itself evaluates (`how`: an `includeIf "hasconfig:…"` include, or per-worktree
 /// configuration), whose program leaves `marker` behind, with what it saw of pp's environment.
-fn plant_hidden_filter(repo: &Path, how: &str, marker: &Path) {
+fn plant_hidden_filter(env: &TestEnv, how: &str, marker: &Path) {
+    let repo = env.root();
     let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(repo)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        env.git(args);
     };
     let script = repo.join(".git/evil.sh");
     std::fs::write(
@@ -661,7 +652,7 @@ fn a_hostile_checkout_s_hidden_git_filters_never_run_on_the_host() {
         let b = bundle(&v);
 
         let marker = env.scratch.path().join(format!("{how}.ran"));
-        plant_hidden_filter(env.root(), how, &marker);
+        plant_hidden_filter(&env, how, &marker);
         // Git itself would run it: the planted driver is real.
         let out = std::process::Command::new("git")
             .arg("-C")
