@@ -203,10 +203,12 @@ fn narrow_argv(
             // which `--exact` would change too.
             let sub_at = argv.iter().position(|a| a == "test").unwrap_or(argv.len());
             let before = &argv[(sub_at + 1).min(argv.len())..after.unwrap_or(argv.len())];
-            let words_before = before.iter().enumerate().any(|(i, a)| {
-                !a.starts_with('-')
-                    && !(i > 0 && CARGO_VALUE_FLAGS.contains(&before[i - 1].as_str()))
-            });
+            let value_of_option =
+                |i: usize| i > 0 && CARGO_VALUE_FLAGS.contains(&before[i - 1].as_str());
+            let words_before = before
+                .iter()
+                .enumerate()
+                .any(|(i, a)| !a.starts_with('-') && !value_of_option(i));
             if !nextest && !words_before && !tail.iter().any(|a| a == "--exact") {
                 out.push("--exact".into());
             }
