@@ -222,14 +222,21 @@ fn definitions(file: &SourceFile) -> Vec<(String, std::ops::RangeInclusive<u32>)
     let pattern: &Regex = match file.lang {
         Lang::Python => &PY_DEF,
         Lang::Rust => &RS_FN,
+        Lang::JavaScript | Lang::TypeScript | Lang::Tsx => &JS_FUNCTION,
+        Lang::Go => &GO_FUNC,
     };
     let mut out = Vec::new();
     for (i, l) in file.text.lines().enumerate() {
-        if let Some(c) = pattern.captures(l) {
+        if let Some(name) = pattern
+            .captures(l)
+            .and_then(|c| c.iter().skip(1).flatten().next())
+            .map(|m| m.as_str().to_owned())
+            .filter(|n| !matches!(n.as_str(), "if" | "for" | "while" | "switch" | "catch"))
+        {
             let line = i as u32 + 1;
             let range = file.enclosing_lines(line + 1);
             if range.start() <= &line && range.end() > &line {
-                out.push((c[1].to_owned(), (line + 1)..=*range.end()));
+                out.push((name, (line + 1)..=*range.end()));
             }
         }
     }
@@ -242,6 +249,22 @@ static PY_DEF: LazyLock<Regex> = LazyLock::new(|| {
 });
 static RS_FN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?fn\s+([A-Za-z_][A-Za-z0-9_]*)")
+        .unwrap_or_else(|_| unreachable!())
+});
+
+/// `function name(`, `name = function`, `name = (…) =>`, `name = x =>` and methods
+/// (`name(…) {`), with `export`, `async` and TypeScript modifiers.
+static JS_FUNCTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)",
+        r"|^\s*(?:export\s+)?(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=]*)?=\s*(?:async\s+)?(?:function\b|\([^)]*\)\s*(?::[^=]*)?=>|[A-Za-z_$][\w$]*\s*=>)",
+        r"|^\s*(?:(?:public|private|protected|static|async|override|readonly)\s+)*([A-Za-z_$][\w$]*)\s*\([^)]*\)\s*(?::[^{]*)?\{\s*$",
+    ))
+    .unwrap_or_else(|_| unreachable!())
+});
+/// `func Name(` and methods `func (r *T) Name(`.
+static GO_FUNC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^func\s+(?:\([^)]*\)\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*[\[(]")
         .unwrap_or_else(|_| unreachable!())
 });
 
