@@ -2,15 +2,16 @@
 """Benchmarks the model-free `search` proposer (not a test; run by hand, figures go to the README).
 
 Builds a corpus of small programs written for this benchmark, each with one known one-line bug
-and its tests (Python with unittest, Rust with cargo test), runs `pp run TEST --provider search
+and its tests (Python with unittest, Rust with cargo test, JavaScript with `node --test`, Go with
+`go test`), runs `pp run TEST --provider search
 --json` on each, and reports per program: proven, correct (the proven file equals the known fix,
 or passes the program's held-back tests, which pp never sees), trials and seconds. Programs are
 tagged `op` when one of search's operators can fix the bug and `out` when none can (a missing
 statement, a wrong string or function name): the goals are >= 80 % proven on `op` with a median
 under 60 trials, and >= 50 % on the whole mixed set.
 
-Usage: scripts/bench_search.py [--pp target/release/pp] [--only NAME,...] [--lang python|rust]
-                               [--keep DIR]
+Usage: scripts/bench_search.py [--pp target/release/pp] [--only NAME,...]
+                               [--lang python|rust|javascript|go] [--keep DIR]
 """
 
 import argparse
@@ -25,6 +26,8 @@ import time
 
 PY_TEST_CMD = "python3 -m unittest discover -s tests -v"
 RS_TEST_CMD = "cargo test --offline -q"
+JS_TEST_CMD = "node --test"
+GO_TEST_CMD = "go test ./..."
 
 # name, kind ("op" or "out"), correct source, (buggy line, fixed line), visible tests, held-back tests.
 # Visible tests are what pp runs; held-back tests judge whether a proven patch is the right fix.
@@ -223,6 +226,117 @@ RS = [
      "assert_eq!(greet(\"Ada\"), \"Hello, Ada\");", "assert_eq!(greet(\"\"), \"Hello, \");"),
 ]
 
+# JavaScript (CommonJS, `node --test`): visible tests are `assert` lines in one `test()`.
+JS = [
+    ("js_add", "op", "function add(a, b) {\n  return a + b;\n}\n\nmodule.exports = { add };\n",
+     ("  return a + b;", "  return a - b;"),
+     "assert.equal(add(2, 3), 5);\nassert.equal(add(0, 0), 0);", "assert.equal(add(-4, 10), 6);"),
+    ("js_bigger", "op",
+     "function bigger(a, b) {\n  if (a > b) {\n    return a;\n  }\n  return b;\n}\n\nmodule.exports = { bigger };\n",
+     ("  if (a > b) {", "  if (a < b) {"),
+     "assert.equal(bigger(1, 2), 2);\nassert.equal(bigger(5, 3), 5);", "assert.equal(bigger(-1, -7), -1);"),
+    ("js_is_even", "op", "function isEven(n) {\n  return n % 2 === 0;\n}\n\nmodule.exports = { isEven };\n",
+     ("  return n % 2 === 0;", "  return n % 2 === 1;"),
+     "assert.ok(isEven(4));\nassert.ok(!isEven(3));", "assert.ok(isEven(0) && !isEven(-3));"),
+    ("js_last", "op", "function last(xs) {\n  return xs[xs.length - 1];\n}\n\nmodule.exports = { last };\n",
+     ("  return xs[xs.length - 1];", "  return xs[xs.length - 2];"),
+     "assert.equal(last([1, 2, 3]), 3);", "assert.equal(last([9]), 9);"),
+    ("js_count_pos", "op",
+     "function countPositive(xs) {\n  let n = 0;\n  for (const x of xs) {\n    if (x > 0) {\n      n += 1;\n    }\n  }\n  return n;\n}\n\nmodule.exports = { countPositive };\n",
+     ("    if (x > 0) {", "    if (x >= 0) {"),
+     "assert.equal(countPositive([0, 1, -2, 3]), 2);", "assert.equal(countPositive([0, 0]), 0);"),
+    ("js_both", "op", "function both(a, b) {\n  return a && b;\n}\n\nmodule.exports = { both };\n",
+     ("  return a && b;", "  return a || b;"),
+     "assert.equal(both(true, false), false);\nassert.equal(both(true, true), true);",
+     "assert.equal(both(false, true), false);"),
+    ("js_sum_to", "op",
+     "function sumTo(n) {\n  let t = 0;\n  for (let k = 1; k <= n; k++) {\n    t += k;\n  }\n  return t;\n}\n\nmodule.exports = { sumTo };\n",
+     ("  for (let k = 1; k <= n; k++) {", "  for (let k = 1; k < n; k++) {"),
+     "assert.equal(sumTo(3), 6);\nassert.equal(sumTo(1), 1);", "assert.equal(sumTo(10), 55);"),
+    ("js_factorial", "op",
+     "function factorial(n) {\n  let r = 1;\n  for (let k = 2; k <= n; k++) {\n    r *= k;\n  }\n  return r;\n}\n\nmodule.exports = { factorial };\n",
+     ("  let r = 1;", "  let r = 0;"),
+     "assert.equal(factorial(4), 24);", "assert.equal(factorial(0), 1);\nassert.equal(factorial(5), 120);"),
+    ("js_first_n", "op", "function firstN(xs, n) {\n  return xs.slice(0, n);\n}\n\nmodule.exports = { firstN };\n",
+     ("  return xs.slice(0, n);", "  return xs.slice(0, n - 1);"),
+     "assert.deepEqual(firstN([1, 2, 3], 2), [1, 2]);", "assert.deepEqual(firstN([4, 5, 6], 3), [4, 5, 6]);"),
+    ("js_gap", "op", "function gap(hi, lo) {\n  return hi - lo;\n}\n\nmodule.exports = { gap };\n",
+     ("  return hi - lo;", "  return lo - hi;"),
+     "assert.equal(gap(10, 4), 6);", "assert.equal(gap(3, 5), -2);"),
+    ("js_cart", "op",
+     "function subtotal(items) {\n  let t = 0;\n  for (const it of items) {\n    t += it.price * it.qty;\n  }\n  return t;\n}\n\n"
+     "function discount(total) {\n  if (total >= 100) {\n    return total * 0.1;\n  }\n  return 0;\n}\n\n"
+     "function total(items) {\n  const s = subtotal(items);\n  return s - discount(s);\n}\n\n"
+     "module.exports = { subtotal, discount, total };\n",
+     ("  if (total >= 100) {", "  if (total > 100) {"),
+     "assert.equal(subtotal([{ price: 2, qty: 3 }]), 6);\nassert.equal(total([{ price: 50, qty: 2 }]), 90);\nassert.equal(total([{ price: 10, qty: 1 }]), 10);",
+     "assert.equal(total([{ price: 101, qty: 1 }]), 90.9);\nassert.equal(discount(99), 0);"),
+    ("js_greet", "out", "function greet(name) {\n  return 'Hello, ' + name;\n}\n\nmodule.exports = { greet };\n",
+     ("  return 'Hello, ' + name;", "  return 'Helo, ' + name;"),
+     "assert.equal(greet('Ada'), 'Hello, Ada');", "assert.equal(greet(''), 'Hello, ');"),
+    ("js_largest", "out", "function largest(xs) {\n  return Math.max(...xs);\n}\n\nmodule.exports = { largest };\n",
+     ("  return Math.max(...xs);", "  return Math.min(...xs);"),
+     "assert.equal(largest([3, 9, 2]), 9);", "assert.equal(largest([-5, -1]), -1);"),
+]
+
+# Go (`package prog`, `go test`): visible tests are `eq(t, got, want)` lines in one test.
+GO = [
+    ("go_add", "op", "package prog\n\nfunc Add(a, b int) int {\n\treturn a + b\n}\n",
+     ("\treturn a + b", "\treturn a - b"),
+     "eq(t, Add(2, 3), 5)\neq(t, Add(0, 0), 0)", "eq(t, Add(-4, 10), 6)"),
+    ("go_bigger", "op",
+     "package prog\n\nfunc Bigger(a, b int) int {\n\tif a > b {\n\t\treturn a\n\t}\n\treturn b\n}\n",
+     ("\tif a > b {", "\tif a < b {"),
+     "eq(t, Bigger(1, 2), 2)\neq(t, Bigger(5, 3), 5)", "eq(t, Bigger(-1, -7), -1)"),
+    ("go_is_even", "op", "package prog\n\nfunc IsEven(n int) bool {\n\treturn n%2 == 0\n}\n",
+     ("\treturn n%2 == 0", "\treturn n%2 == 1"),
+     "eq(t, IsEven(4), true)\neq(t, IsEven(3), false)", "eq(t, IsEven(0), true)\neq(t, IsEven(-3), false)"),
+    ("go_last", "op", "package prog\n\nfunc Last(xs []int) int {\n\treturn xs[len(xs)-1]\n}\n",
+     ("\treturn xs[len(xs)-1]", "\treturn xs[len(xs)-2]"),
+     "eq(t, Last([]int{1, 2, 3}), 3)", "eq(t, Last([]int{9}), 9)"),
+    ("go_count_pos", "op",
+     "package prog\n\nfunc CountPositive(xs []int) int {\n\tn := 0\n\tfor _, x := range xs {\n\t\tif x > 0 {\n\t\t\tn++\n\t\t}\n\t}\n\treturn n\n}\n",
+     ("\t\tif x > 0 {", "\t\tif x >= 0 {"),
+     "eq(t, CountPositive([]int{0, 1, -2, 3}), 2)", "eq(t, CountPositive([]int{0, 0}), 0)"),
+    ("go_both", "op", "package prog\n\nfunc Both(a, b bool) bool {\n\treturn a && b\n}\n",
+     ("\treturn a && b", "\treturn a || b"),
+     "eq(t, Both(true, false), false)\neq(t, Both(true, true), true)", "eq(t, Both(false, true), false)"),
+    ("go_sum_to", "op",
+     "package prog\n\nfunc SumTo(n int) int {\n\tt := 0\n\tfor k := 1; k <= n; k++ {\n\t\tt += k\n\t}\n\treturn t\n}\n",
+     ("\tfor k := 1; k <= n; k++ {", "\tfor k := 1; k < n; k++ {"),
+     "eq(t, SumTo(3), 6)\neq(t, SumTo(1), 1)", "eq(t, SumTo(10), 55)"),
+    ("go_factorial", "op",
+     "package prog\n\nfunc Factorial(n int) int {\n\tr := 1\n\tfor k := 2; k <= n; k++ {\n\t\tr *= k\n\t}\n\treturn r\n}\n",
+     ("\tr := 1", "\tr := 0"),
+     "eq(t, Factorial(4), 24)", "eq(t, Factorial(0), 1)\neq(t, Factorial(5), 120)"),
+    ("go_first_n", "op", "package prog\n\nfunc FirstN(xs []int, n int) []int {\n\treturn xs[:n]\n}\n",
+     ("\treturn xs[:n]", "\treturn xs[:n-1]"),
+     "eq(t, FirstN([]int{1, 2, 3}, 2), []int{1, 2})", "eq(t, FirstN([]int{4, 5, 6}, 3), []int{4, 5, 6})"),
+    ("go_clamp", "op",
+     "package prog\n\nfunc Clamp(x, lo, hi int) int {\n\tif x < lo {\n\t\treturn lo\n\t}\n\tif x > hi {\n\t\treturn hi\n\t}\n\treturn x\n}\n",
+     ("\t\treturn hi", "\t\treturn lo"),
+     "eq(t, Clamp(5, 0, 3), 3)\neq(t, Clamp(-1, 0, 3), 0)\neq(t, Clamp(2, 0, 3), 2)", "eq(t, Clamp(100, 1, 9), 9)"),
+    ("go_stack", "op",
+     "package prog\n\ntype Stack struct{ items []int }\n\nfunc (s *Stack) Push(x int) { s.items = append(s.items, x) }\n\n"
+     "func (s *Stack) Len() int { return len(s.items) }\n\n"
+     "func (s *Stack) Peek() (int, bool) {\n\tif len(s.items) == 0 {\n\t\treturn 0, false\n\t}\n\treturn s.items[len(s.items)-1], true\n}\n",
+     ("\treturn s.items[len(s.items)-1], true", "\treturn s.items[len(s.items)-2], true"),
+     "s := &Stack{}\ns.Push(1)\ns.Push(2)\ns.Push(3)\neq(t, s.Len(), 3)\ntop, _ := s.Peek()\neq(t, top, 3)",
+     "s := &Stack{}\n_, ok := s.Peek()\neq(t, ok, false)\ns.Push(9)\ntop, _ := s.Peek()\neq(t, top, 9)"),
+    ("go_greet", "out", "package prog\n\nfunc Greet(name string) string {\n\treturn \"Hello, \" + name\n}\n",
+     ("\treturn \"Hello, \" + name", "\treturn \"Helo, \" + name"),
+     "eq(t, Greet(\"Ada\"), \"Hello, Ada\")", "eq(t, Greet(\"\"), \"Hello, \")"),
+    ("go_total", "out",
+     "package prog\n\nfunc Total(xs []int) int {\n\tt := 0\n\tfor _, x := range xs {\n\t\tt += x\n\t}\n\treturn t\n}\n",
+     ("\t\tt += x", "\t\tt = x"),
+     "eq(t, Total([]int{1, 2, 3}), 6)", "eq(t, Total(nil), 0)\neq(t, Total([]int{5}), 5)"),
+]
+
+GO_HELPER = (
+    "func eq(t *testing.T, got, want interface{}) {\n\tt.Helper()\n"
+    "\tif !reflect.DeepEqual(got, want) {\n\t\tt.Fatalf(\"got %v, want %v\", got, want)\n\t}\n}\n"
+)
+
 
 def sh(cmd, cwd, timeout=600):
     return subprocess.run(cmd, cwd=cwd, shell=True, capture_output=True, text=True, timeout=timeout)
@@ -260,7 +374,44 @@ def rust_program(d, name, good, bug, visible, target_dir):
     return "src/lib.rs", RS_TEST_CMD
 
 
+def js_program(d, name, good, bug, visible):
+    src = good.replace(bug[0], bug[1], 1)
+    os.makedirs(os.path.join(d, "test"))
+    with open(os.path.join(d, "prog.js"), "w") as f:
+        f.write(src)
+    body = "\n".join("  " + line for line in visible.splitlines())
+    names = good.rsplit("module.exports = {", 1)[1].split("}")[0].strip()
+    with open(os.path.join(d, "test", "prog.test.js"), "w") as f:
+        f.write("const { test } = require('node:test');\nconst assert = require('node:assert/strict');\n"
+                f"const {{ {names} }} = require('../prog.js');\n\ntest('{name}', () => {{\n{body}\n}});\n")
+    return "prog.js", JS_TEST_CMD
+
+
+def go_program(d, name, good, bug, visible):
+    src = good.replace(bug[0], bug[1], 1)
+    with open(os.path.join(d, "go.mod"), "w") as f:
+        f.write("module example.com/prog\n\ngo 1.19\n")
+    with open(os.path.join(d, "prog.go"), "w") as f:
+        f.write(src)
+    body = "\n".join("\t" + line for line in visible.splitlines())
+    test_name = "Test" + "".join(p.title() for p in name.split("_"))
+    with open(os.path.join(d, "prog_test.go"), "w") as f:
+        f.write(f"package prog\n\nimport (\n\t\"reflect\"\n\t\"testing\"\n)\n\n{GO_HELPER}\n"
+                f"func {test_name}(t *testing.T) {{\n{body}\n}}\n")
+    return "prog.go", GO_TEST_CMD
+
+
 def held_back_passes(lang, d, name, hidden):
+    if lang == "javascript":
+        code = ("const assert = require('node:assert/strict');\n"
+                f"Object.assign(globalThis, require('./prog.js'));\n{hidden}\n")
+        r = subprocess.run(["node", "-e", code], cwd=d, capture_output=True, text=True, timeout=60)
+        return r.returncode == 0
+    if lang == "go":
+        body = "\n".join("\t" + line for line in hidden.splitlines())
+        with open(os.path.join(d, "held_back_test.go"), "w") as f:
+            f.write(f"package prog\n\nimport \"testing\"\n\nfunc TestHeldBack(t *testing.T) {{\n{body}\n}}\n")
+        return sh("go test -run '^TestHeldBack$' ./...", d).returncode == 0
     if lang == "python":
         r = subprocess.run([sys.executable, "-c", f"from prog import *\n{hidden}\n"], cwd=d,
                            capture_output=True, text=True, timeout=60)
@@ -275,6 +426,10 @@ def run_one(pp, lang, entry, keep):
     d = tempfile.mkdtemp(prefix=f"pp-search-{name}-", dir=keep)
     if lang == "python":
         path, cmd = python_program(d, name, good, bug, visible)
+    elif lang == "javascript":
+        path, cmd = js_program(d, name, good, bug, visible)
+    elif lang == "go":
+        path, cmd = go_program(d, name, good, bug, visible)
     else:
         path, cmd = rust_program(d, name, good, bug, visible, None)
     with open(os.path.join(d, "pp.yaml"), "w") as f:
@@ -321,7 +476,8 @@ def main():
     args = ap.parse_args()
     pp = os.path.abspath(args.pp)
     only = set(filter(None, args.only.split(",")))
-    corpus = [("python", e) for e in PY] + [("rust", e) for e in RS]
+    corpus = ([("python", e) for e in PY] + [("rust", e) for e in RS]
+              + [("javascript", e) for e in JS] + [("go", e) for e in GO])
     rows = []
     for lang, entry in corpus:
         if (only and entry[0] not in only) or (args.lang and lang != args.lang):
@@ -333,7 +489,7 @@ def main():
     for label, sel in [("op (an operator can fix it)", lambda r: r["kind"] == "op"),
                        ("out (no operator can)", lambda r: r["kind"] == "out"),
                        ("mixed (all)", lambda r: True)]:
-        for lang in ["python", "rust", None]:
+        for lang in ["python", "rust", "javascript", "go", None]:
             rs = [r for r in rows if sel(r) and (lang is None or r["lang"] == lang)]
             if not rs:
                 continue
@@ -341,7 +497,7 @@ def main():
             correct = [r for r in proven if r["correct"]]
             trials = [r["trials"] for r in proven if r["trials"] is not None]
             secs = [r["seconds"] for r in proven]
-            print(f"{label:30} {lang or 'both':7} n={len(rs):3} proven={len(proven):3} "
+            print(f"{label:30} {lang or 'all':10} n={len(rs):3} proven={len(proven):3} "
                   f"({100 * len(proven) / len(rs):5.1f} %) correct={len(correct):3} "
                   f"median trials={statistics.median(trials) if trials else '-'} "
                   f"median s={round(statistics.median(secs), 1) if secs else '-'}")

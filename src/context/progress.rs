@@ -8,7 +8,7 @@
 //! Also `is_test_command`, which tells a test runner's command line from other commands.
 
 use super::pattern::{compile, strip_ansi};
-use super::summaries::{gotest, jest, libtest, pytest, vitest};
+use super::summaries::{gotest, jest, libtest, nodetest, pytest, vitest};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 /// Where a test runner got to in one command's output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunnerProgress {
-    /// `libtest`, `nextest`, `pytest`, `unittest`, `gotest`, `jest` or `vitest`.
+    /// `libtest`, `nextest`, `pytest`, `unittest`, `gotest`, `jest`, `vitest` or `node`.
     pub runner: String,
     /// The line that showed it starting (or, when it printed no start line, its summary).
     pub started: String,
@@ -81,6 +81,7 @@ static GO_EVENT_TEST: LazyLock<Regex> = LazyLock::new(|| compile(r#""Test":"([^"
 
 static JEST_START: LazyLock<Regex> =
     LazyLock::new(|| compile(r"^\s*(?:PASS|FAIL|RUNS)\s+\S+\.[cm]?[jt]sx?(?:\s|$)"));
+static NODE_START: LazyLock<Regex> = LazyLock::new(|| compile(r"^TAP version \d+\s*$"));
 static VITEST_START: LazyLock<Regex> =
     LazyLock::new(|| compile(r"^\s*RUN\s+v\d+\.\d+\.\d+(?:\s|$)"));
 
@@ -198,6 +199,18 @@ static SIGNATURES: &[Signature] = &[
         begun: none,
         ended: none,
     },
+    Signature {
+        runner: "node",
+        paired: false,
+        start: |l| NODE_START.is_match(l),
+        close: |l| {
+            nodetest::TOTAL
+                .captures(l)
+                .is_some_and(|c| &c[1] == "tests")
+        },
+        begun: none,
+        ended: none,
+    },
 ];
 
 /// Where the runner in `output` got to: the first runner that started and did not finish,
@@ -269,13 +282,15 @@ static TEST_COMMAND: LazyLock<Regex> = LazyLock::new(|| {
         r"|python[\d.]*(?:\s+-\S+)*\s+-m\s+(?:pytest|unittest)",
         r"|go\s+test",
         r"|jest|vitest|mocha",
+        r"|node(?:\s+-\S+)*\s+--test",
         r"|(?:npm|yarn|pnpm|bun)\s+(?:run\s+)?test",
         r")(?:\s|$)",
     ))
 });
 
 /// True when `command` runs one of the test runners pp reads (`cargo test`, `cargo nextest`,
-/// `pytest`, `python -m pytest|unittest`, `go test`, `jest`, `vitest`, `mocha`, `npm test` and
+/// `pytest`, `python -m pytest|unittest`, `go test`, `jest`, `vitest`, `mocha`, `node --test`,
+/// `npm test` and
 /// the like): such a command must show a test report before an exit 0 counts.
 pub fn is_test_command(command: &str) -> bool {
     TEST_COMMAND.is_match(command)

@@ -1,9 +1,9 @@
 //! Running only what decides: a target's command narrowed to the tests that failed in the
 //! baseline, with each runner's own selection (pytest and unittest `-k`, libtest and nextest
-//! name filters, `go test -run`, jest and vitest `-t`; for `cargo test`, also the test targets
-//! cargo itself named for a rerun, so only those are built and started). Pure: it rewrites the
-//! allowed command's arguments and never invents a command; where a command cannot be narrowed
-//! safely it says why and the caller runs the whole command.
+//! name filters, `go test -run`, jest and vitest `-t`, `node --test --test-name-pattern`; for
+//! `cargo test`, also the test targets cargo itself named for a rerun, so only those are built
+//! and started). Pure: it rewrites the allowed command's arguments and never invents a command;
+//! where a command cannot be narrowed safely it says why and the caller runs the whole command.
 
 use std::sync::LazyLock;
 
@@ -16,7 +16,7 @@ use crate::policy::Invocation;
 pub struct Selection {
     pub invocation: Invocation,
     /// The runner that selects (`pytest`, `unittest`, `libtest`, `nextest`, `gotest`, `jest`,
-    /// `vitest`).
+    /// `vitest`, `node`).
     pub runner: &'static str,
     /// The names it selects by.
     pub names: Vec<String>,
@@ -73,6 +73,14 @@ const CARGO_VALUE_FLAGS: &[&str] = &[
     "-Z",
     "--lockfile-path",
 ];
+
+/// Test titles of the JavaScript runners, which select by a regular expression pp escapes:
+/// words and spaces as people write them, nothing a shell would read (the command is quoted
+/// anyway) and no leading `-` that a runner could take for a flag.
+static SAFE_TITLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_:./\- ,'()\[\]#<>=+*?!@%^]*$")
+        .unwrap_or_else(|_| unreachable!())
+});
 
 /// Most failing tests selected by name; beyond this the whole command is cheaper to read.
 const MAX_NAMES: usize = 50;
@@ -235,11 +243,29 @@ fn narrow_argv(
         return Ok(("gotest", out, names));
     }
     let js = |name: &str| prog == name || argv.iter().take(3).any(|a| a == name);
+    if prog == "node" && argv.iter().any(|a| a == "--test") {
+        if has_any(argv, &["--test-name-pattern", "--test-only"]) {
+            return Err("the command already selects tests with --test-name-pattern".into());
+        }
+        let names = unique_titles(failing.iter().cloned())?;
+        // Anchored: Node matches each test's own title, and runs a suite to reach a match.
+        let pattern = format!(
+            "^(?:{})$",
+            names
+                .iter()
+                .map(|n| regex::escape(n))
+                .collect::<Vec<_>>()
+                .join("|")
+        );
+        out.insert(1, pattern);
+        out.insert(1, "--test-name-pattern".to_owned());
+        return Ok(("node", out, names));
+    }
     if js("jest") || js("vitest") {
         if has_any(argv, &["-t", "--testNamePattern"]) {
             return Err("the command already selects tests with -t".into());
         }
-        let names = unique(
+        let names = unique_titles(
             failing
                 .iter()
                 .map(|n| n.rsplit(" > ").next().unwrap_or(n).to_owned()),
@@ -297,6 +323,23 @@ fn cargo_rerun_targets(stderr: &str, args: &[String]) -> Vec<String> {
         }
     }
     out
+}
+
+/// Like [`unique`], for titles the runner selects by an escaped regular expression.
+fn unique_titles(names: impl Iterator<Item = String>) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        if !SAFE_TITLE.is_match(&n) {
+            return Err(format!(
+                "the failing test `{}` has a name pp does not pass on as a selector",
+                n.chars().take(80).collect::<String>()
+            ));
+        }
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
 }
 
 /// `a::b::c[x]` → `c`: the last part of a node id, without parameters.
@@ -370,9 +413,28 @@ mod tests {
             shell("go test ./...", &["TestAdd/small", "TestSub"]).unwrap(),
             "go test -run '^(TestAdd|TestSub)$' ./..."
         );
+        // JavaScript runners select by an escaped pattern: titles with spaces are fine.
         assert_eq!(
-            shell("npx vitest run", &["adds numbers"]).unwrap_err(),
-            "the failing test `adds numbers` has a name pp does not pass on as a selector"
+            shell("npx vitest run", &["adds numbers", "a (b)"]).unwrap(),
+            r#"npx vitest run -t "adds numbers|a \\(b\\)""#
+        );
+        assert_eq!(
+            shell("npx vitest run", &["a`b"]).unwrap_err(),
+            "the failing test `a`b` has a name pp does not pass on as a selector"
+        );
+        assert_eq!(
+            shell("node --test", &["adds numbers", "clamp"]).unwrap(),
+            "node --test-name-pattern '^(?:adds numbers|clamp)$' --test"
+        );
+        assert_eq!(
+            shlex::split(&shell("node --test test/", &["x.y"]).unwrap()).unwrap(),
+            [
+                "node",
+                "--test-name-pattern",
+                r"^(?:x\.y)$",
+                "--test",
+                "test/"
+            ]
         );
         assert_eq!(shell("npx jest", &["adds"]).unwrap(), "npx jest -t adds");
         let argv = narrow(
@@ -454,6 +516,14 @@ mod tests {
             ("cd x && pytest", "shell script"),
             ("pytest $ARGS", "shell script"),
             ("go test -run X ./...", "already selects tests with -run"),
+            (
+                "node --test --test-name-pattern=x",
+                "already selects tests with --test-name-pattern",
+            ),
+            (
+                "node test.js",
+                "pp does not know how to select tests of `node`",
+            ),
         ] {
             let err = shell(cmd, &["t.py::test_a"]).unwrap_err();
             assert!(err.contains(why), "{cmd}: {err}");

@@ -3,7 +3,7 @@
 //! runner.
 
 use super::pattern::strip_ansi;
-use super::summaries::{gotest, jest, libtest, plain, pytest, unittest, vitest};
+use super::summaries::{gotest, jest, libtest, nodetest, plain, pytest, unittest, vitest};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(default)]
 pub struct TestSummary {
-    /// `libtest`, `nextest`, `pytest`, `unittest`, `gotest`, `jest`, `vitest`, `junit` or
-    /// `plain` (a bare `N passed, M failed` line).
+    /// `libtest`, `nextest`, `pytest`, `unittest`, `gotest`, `jest`, `vitest`, `node`
+    /// (`node --test`), `junit` or `plain` (a bare `N passed, M failed` line).
     pub format: String,
     pub ran: u32,
     pub passed: u32,
@@ -130,7 +130,7 @@ fn push_unique(list: &mut Vec<String>, name: &str) {
 /// `N passed, M failed` line of hand-written suites comes last.
 pub fn test_summary(output: &str) -> Option<TestSummary> {
     let text = strip_ansi(output);
-    let parsers: [fn(&str) -> Option<TestSummary>; 8] = [
+    let parsers: [fn(&str) -> Option<TestSummary>; 9] = [
         libtest::parse_nextest,
         libtest::parse,
         pytest::parse,
@@ -138,6 +138,7 @@ pub fn test_summary(output: &str) -> Option<TestSummary> {
         gotest::parse,
         jest::parse,
         vitest::parse,
+        nodetest::parse,
         plain::parse,
     ];
     parsers.iter().find_map(|parse| parse(&text))

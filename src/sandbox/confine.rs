@@ -13,6 +13,9 @@
 //! - its own mount namespace: everything read-only except the sandbox tree and private, empty
 //!   `/tmp`, `/var/tmp`, `/run` (so `/var/run`), `/dev/shm` (in a fresh `/dev`); `.git`
 //!   read-only; the user's real tree (the whole repository) hidden under an empty tmpfs;
+//! - a private cache directory of the sandbox's own (outside the workspace, gone with the
+//!   sandbox), named by `XDG_CACHE_HOME` and `GOCACHE`: build caches (`go test`'s) stay warm
+//!   across the session's commands while the user's own `~/.cache` stays read-only;
 //! - a fresh network namespace with loopback up under `network: deny`;
 //! - no new privileges, no capabilities, a new session (no terminal to inject into), a seccomp
 //!   filter against namespace, mount, ptrace, keyring, bpf and module calls, Landlock on top.
@@ -60,6 +63,9 @@ pub struct Confinement {
     /// Files no command may read (pp's signing key): an empty, read-only file is bound over
     /// each, last, so no other bind shows them again.
     pub unreadable: Vec<PathBuf>,
+    /// The sandbox's private cache directory: writable, and named by `XDG_CACHE_HOME` and
+    /// `GOCACHE` (the user's home stays read-only, where go cannot keep its build cache).
+    pub cache: Option<PathBuf>,
 }
 
 /// The layers a confined command actually got, as the inner stage saw them.
@@ -151,6 +157,9 @@ impl Confinement {
         for w in &self.writable {
             push(&mut a, "--bind", &[w, w]);
         }
+        if let Some(c) = &self.cache {
+            push(&mut a, "--bind", &[c, c]);
+        }
         for r in &self.read_only {
             push(&mut a, "--ro-bind", &[r, r]);
         }
@@ -167,18 +176,37 @@ impl Confinement {
             "TMPDIR".to_owned(),
             "/tmp".to_owned(),
         ]);
+        if let Some(c) = &self.cache {
+            let c = c.to_string_lossy();
+            a.extend([
+                "--setenv".to_owned(),
+                "XDG_CACHE_HOME".to_owned(),
+                c.to_string(),
+            ]);
+            a.extend([
+                "--setenv".to_owned(),
+                "GOCACHE".to_owned(),
+                format!("{c}/go-build"),
+            ]);
+        }
         a.extend([
             "--".to_owned(),
             INNER_EXE.to_owned(),
             ISOLATE_SUBCOMMAND.to_owned(),
             "--confine".to_owned(),
         ]);
-        for w in self.writable.iter().map(|p| p.as_path()).chain(
-            PRIVATE_DIRS
-                .iter()
-                .chain(&["/dev", "/proc"])
-                .map(|d| Path::new(*d)),
-        ) {
+        for w in self
+            .writable
+            .iter()
+            .chain(&self.cache)
+            .map(|p| p.as_path())
+            .chain(
+                PRIVATE_DIRS
+                    .iter()
+                    .chain(&["/dev", "/proc"])
+                    .map(|d| Path::new(*d)),
+            )
+        {
             a.extend(["--rw".to_owned(), w.to_string_lossy().into_owned()]);
         }
         a
@@ -344,6 +372,7 @@ pub async fn probe_host(
         read_only: Vec::new(),
         masked: Vec::new(),
         unreadable: Vec::new(),
+        cache: None,
     };
     let layers = probe.probe().await?;
     Ok((bwrap, layers))
@@ -389,6 +418,7 @@ mod tests {
             read_only: vec!["/tmp/pp-sandbox-x/repo/.git".into()],
             masked: vec![],
             unreadable: vec![],
+            cache: Some("/tmp/pp-sandbox-x/pp-cache".into()),
         }
     }
 
@@ -414,6 +444,22 @@ mod tests {
         assert!(git < sep);
         assert!(pos(&a, &["--rw", "/tmp/pp-sandbox-x/repo"]) > sep);
         assert!(!a.iter().skip(sep + 1).any(|x| x == "--"));
+        // The private cache: bound writable after /tmp is emptied, named for go and XDG tools,
+        // and writable for the inner stage's Landlock too.
+        let cache = pos(&a, &["--bind", "/tmp/pp-sandbox-x/pp-cache"]);
+        assert!(tmp < cache && cache < sep, "{a:?}");
+        pos(
+            &a,
+            &["--setenv", "GOCACHE", "/tmp/pp-sandbox-x/pp-cache/go-build"],
+        );
+        pos(
+            &a,
+            &["--setenv", "XDG_CACHE_HOME", "/tmp/pp-sandbox-x/pp-cache"],
+        );
+        assert!(pos(&a, &["--rw", "/tmp/pp-sandbox-x/pp-cache"]) > sep);
+        let mut none = spec();
+        none.cache = None;
+        assert!(!none.bwrap_args().iter().any(|x| x == "GOCACHE"));
     }
 
     #[test]

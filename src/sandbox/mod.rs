@@ -420,7 +420,20 @@ impl Sandbox {
             read_only,
             masked,
             unreadable,
+            cache: self.cache_dir(),
         }
+    }
+
+    /// The sandbox's private cache directory (see `Confinement::cache`), made on first use in
+    /// the sandbox's temp dir, beside the sandbox tree; `None` when it cannot be made.
+    fn cache_dir(&self) -> Option<PathBuf> {
+        let temp = self.temp.as_ref()?.path();
+        let dir = ["pp-cache", "pp-cache.d"]
+            .iter()
+            .map(|n| temp.join(n))
+            .find(|d| !self.root.starts_with(d) && !self.command_cwd.starts_with(d))?;
+        std::fs::create_dir_all(&dir).ok()?;
+        Some(dir)
     }
 
     /// Where a command's process group is reported, so it is killed should pp die (the

@@ -1,11 +1,12 @@
 //! The `search` proposer's session side (see `propose::search`): once per session, in the
-//! attempt where the chain reaches it, rank lines (a traced run for Python suites, the failure's
-//! frames and the functions the failing tests call), then try small edits one by one in the
+//! attempt where the chain reaches it, rank lines (a traced run for Python suites, a
+//! `RUST_BACKTRACE=1` run of the failing tests for cargo, the failure's frames and the
+//! functions the failing tests call), then try small edits one by one in the
 //! attempt's sandbox: apply, run the baseline's failing tests alone (each runner's own
 //! selection), then every target, undo. The first edit that passes everything is returned as
 //! the attempt's proposal and verified like any other candidate.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
@@ -13,7 +14,7 @@ use super::attempt::Attempter;
 use super::events::{Event, Events, Phase};
 use super::recorder::Recorder;
 use super::verify::{Runner, judge};
-use crate::context::DiskTree;
+use crate::context::{DiskTree, PathMap};
 use crate::error::Error;
 use crate::outcome::TargetRun;
 use crate::patch;
@@ -44,9 +45,16 @@ pub(super) async fn run(
     } else {
         trace(att, n, rec).await?
     };
+    let backtrace = backtrace(att, n, rec).await?;
     let tree = DiskTree::new(&att.root);
     let editable = |path: &str| att.rules.check_path(path).is_ok();
-    let ranking = search::localize(&tree, &att.context, spectrum.as_ref(), &editable);
+    let ranking = search::localize(
+        &tree,
+        &att.context,
+        spectrum.as_ref(),
+        &backtrace,
+        &editable,
+    );
     let logs = tempfile::Builder::new()
         .prefix("pp-search-")
         .tempdir()
@@ -82,6 +90,7 @@ pub(super) async fn run(
         &json!({
             "format_version": report.format_version,
             "spectrum": spectrum.is_some(),
+            "backtrace": backtrace.len(),
             "failing_first": narrowing,
             "report": &report,
         }),
@@ -140,7 +149,7 @@ fn stop_text(stop: &search::Stop) -> String {
         search::Stop::TrialLimit => "`policy.search.max_trials` reached".into(),
         search::Stop::TimeLimit => "`policy.search.max_seconds` reached".into(),
         search::Stop::NothingToTry => {
-            "no ranked line is in a Python or Rust file the policy lets it edit".into()
+            "no ranked line is in a Python, Rust, JavaScript, TypeScript or Go file the policy lets it edit".into()
         }
         search::Stop::Aborted(why) => format!("stopped: {why}"),
     }
@@ -214,6 +223,59 @@ async fn trace(att: &Attempter<'_>, n: u32, rec: &Recorder) -> Result<Option<Spe
     let _ = std::fs::remove_dir_all(&dir);
     ran?;
     Ok(text.ok().and_then(|t| Spectrum::from_trace(&t, &failing)))
+}
+
+/// One run of the failing cargo tests alone (the failing-first selection) with
+/// `RUST_BACKTRACE=1`: the frames of their backtraces in the project's source, deepest first.
+/// The same commands the trials run first, under the trials' time limit. Empty when no failing
+/// target is a cargo command.
+async fn backtrace(
+    att: &Attempter<'_>,
+    n: u32,
+    rec: &Recorder,
+) -> Result<Vec<(String, u32)>, Error> {
+    let cargo = |t: &Target| {
+        let argv = shlex::split(&t.invocation.display()).unwrap_or_default();
+        argv.iter().any(|w| w.rsplit('/').next() == Some("cargo"))
+    };
+    let targets: Vec<Target> = att
+        .first
+        .targets
+        .iter()
+        .filter(|t| cargo(t))
+        .cloned()
+        .collect();
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut runner = trial_runner(&att.runner, &rec.baseline);
+    runner.env.retain(|(k, _)| k != "RUST_BACKTRACE");
+    runner
+        .env
+        .push(("RUST_BACKTRACE".to_owned(), "1".to_owned()));
+    let logs = tempfile::tempdir().map_err(|e| Error::Io {
+        what: "create a directory for the backtrace run's logs".into(),
+        source: e,
+    })?;
+    let runs = runner
+        .run_all(&targets, logs.path(), Phase::SearchTrace { attempt: n })
+        .await?;
+    let p = &att.settings.doc().policy;
+    let map = PathMap {
+        workspace: att.settings.workspace.clone(),
+        sandbox: att.root.clone(),
+        container_workdir: (p.sandbox.backend == BackendKind::Container)
+            .then(|| PathBuf::from(&p.sandbox.container_workdir)),
+    };
+    let mut frames: Vec<(String, u32)> = Vec::new();
+    for r in &runs {
+        for f in search::rust_backtrace(&r.capture.combined_tail(), &map) {
+            if !frames.contains(&f) {
+                frames.push(f);
+            }
+        }
+    }
+    Ok(frames)
 }
 
 /// Trials in the attempt's sandbox: apply, the failing tests alone, everything, undo.

@@ -27,6 +27,7 @@ mod patch_fixtures;
 mod progress;
 mod schemas;
 mod search;
+mod search_lang;
 mod session;
 mod show;
 mod snapshots;

@@ -4,6 +4,7 @@ pub(crate) mod gotest;
 pub(crate) mod jest;
 pub(crate) mod junit;
 pub(crate) mod libtest;
+pub(crate) mod nodetest;
 pub(crate) mod plain;
 pub(crate) mod pytest;
 pub(crate) mod unittest;

@@ -1,4 +1,4 @@
-//! The languages `search` can edit, and the node kinds of their tree-sitter grammars it reads.
+//! The languages `search` can edit (Python, Rust, JavaScript, TypeScript, Go), and the node kinds of their tree-sitter grammars it reads.
 //! Everything grammar-specific is a table here; `mutate` walks trees with these tables only.
 
 use tree_sitter::Language;
@@ -8,6 +8,11 @@ use tree_sitter::Language;
 pub enum Lang {
     Python,
     Rust,
+    JavaScript,
+    TypeScript,
+    /// TypeScript with JSX (`.tsx`): its own grammar, the same table as TypeScript.
+    Tsx,
+    Go,
 }
 
 /// Node kinds and spellings of one grammar.
@@ -74,6 +79,8 @@ pub(crate) enum IndexField {
     Field(&'static str),
     /// The n-th named child.
     NamedChild(usize),
+    /// Several named fields, each a bound (Go's `s[lo:hi]`).
+    Fields(&'static [&'static str]),
 }
 
 fn negate_python(cond: &str) -> String {
@@ -82,6 +89,14 @@ fn negate_python(cond: &str) -> String {
 
 fn negate_rust(cond: &str) -> String {
     format!("!({cond})")
+}
+
+fn return_js(v: Option<&str>) -> String {
+    v.map_or_else(|| "return;".to_owned(), |v| format!("return {v};"))
+}
+
+fn return_go(v: Option<&str>) -> String {
+    v.map_or_else(|| "return".to_owned(), |v| format!("return {v}"))
 }
 
 static PYTHON: Grammar = Grammar {
@@ -172,6 +187,126 @@ static RUST: Grammar = Grammar {
     and_or_not: ("&&", "||", "!"),
 };
 
+/// JavaScript, TypeScript and TSX: the TypeScript grammar is JavaScript's with types, which are
+/// never identifiers (`type_identifier`, `predefined_type`), so one table serves all three.
+static JAVASCRIPT: Grammar = Grammar {
+    binary: &["binary_expression"],
+    comparison_chain: None,
+    negation: "unary_expression",
+    negation_token: Some("!"),
+    conditional: &[
+        "if_statement",
+        "while_statement",
+        "do_statement",
+        "ternary_expression",
+    ],
+    not_a_condition: &[],
+    integer: "number",
+    booleans: &["true", "false"],
+    true_false: ("true", "false"),
+    negate: negate_rust,
+    index: &[("subscript_expression", IndexField::Field("index"))],
+    arguments: "arguments",
+    identifier: "identifier",
+    function: &[
+        "function_declaration",
+        "function_expression",
+        "generator_function_declaration",
+        "arrow_function",
+        "method_definition",
+    ],
+    binding_parents: &[
+        "formal_parameters",
+        "required_parameter",
+        "optional_parameter",
+        "variable_declarator",
+        "assignment_expression",
+        "augmented_assignment_expression",
+        "assignment_pattern",
+        "arrow_function",
+        "for_in_statement",
+        "array_pattern",
+    ],
+    deletable: &["expression_statement"],
+    deleted: "",
+    compound: &["augmented_assignment_expression"],
+    range: None,
+    name_positions: &[
+        ("call_expression", "function"),
+        ("new_expression", "constructor"),
+        ("function_declaration", "name"),
+        ("function_expression", "name"),
+        ("class_declaration", "name"),
+        ("import_specifier", "name"),
+        ("import_specifier", "alias"),
+        ("export_specifier", "name"),
+        ("labeled_statement", "label"),
+    ],
+    statements: &[
+        "expression_statement",
+        "lexical_declaration",
+        "variable_declaration",
+        "if_statement",
+        "for_statement",
+        "for_in_statement",
+        "while_statement",
+    ],
+    return_stmt: return_js,
+    and_or_not: ("&&", "||", "!"),
+};
+
+static GO: Grammar = Grammar {
+    binary: &["binary_expression"],
+    comparison_chain: None,
+    negation: "unary_expression",
+    negation_token: Some("!"),
+    conditional: &["if_statement", "for_clause"],
+    not_a_condition: &[],
+    integer: "int_literal",
+    booleans: &["true", "false"],
+    true_false: ("true", "false"),
+    negate: negate_rust,
+    index: &[
+        ("index_expression", IndexField::Field("index")),
+        ("slice_expression", IndexField::Fields(&["start", "end"])),
+    ],
+    arguments: "argument_list",
+    identifier: "identifier",
+    function: &["function_declaration", "method_declaration", "func_literal"],
+    binding_parents: &[
+        "parameter_declaration",
+        "variadic_parameter_declaration",
+        "var_spec",
+        "const_spec",
+        "expression_list",
+    ],
+    deletable: &[
+        "expression_statement",
+        "assignment_statement",
+        "inc_statement",
+        "dec_statement",
+    ],
+    deleted: "",
+    compound: &["assignment_statement"],
+    range: None,
+    name_positions: &[
+        ("call_expression", "function"),
+        ("function_declaration", "name"),
+        ("labeled_statement", "label"),
+    ],
+    statements: &[
+        "expression_statement",
+        "short_var_declaration",
+        "assignment_statement",
+        "inc_statement",
+        "dec_statement",
+        "if_statement",
+        "for_statement",
+    ],
+    return_stmt: return_go,
+    and_or_not: ("&&", "||", "!"),
+};
+
 impl Lang {
     /// The language of a workspace-relative path, by extension.
     pub fn of_path(path: &str) -> Option<Lang> {
@@ -179,6 +314,10 @@ impl Lang {
         match ext {
             "py" => Some(Lang::Python),
             "rs" => Some(Lang::Rust),
+            "js" | "mjs" | "cjs" | "jsx" => Some(Lang::JavaScript),
+            "ts" | "mts" | "cts" => Some(Lang::TypeScript),
+            "tsx" => Some(Lang::Tsx),
+            "go" => Some(Lang::Go),
             _ => None,
         }
     }
@@ -187,6 +326,10 @@ impl Lang {
         match self {
             Lang::Python => tree_sitter_python::LANGUAGE.into(),
             Lang::Rust => tree_sitter_rust::LANGUAGE.into(),
+            Lang::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+            Lang::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            Lang::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
+            Lang::Go => tree_sitter_go::LANGUAGE.into(),
         }
     }
 
@@ -194,6 +337,8 @@ impl Lang {
         match self {
             Lang::Python => &PYTHON,
             Lang::Rust => &RUST,
+            Lang::JavaScript | Lang::TypeScript | Lang::Tsx => &JAVASCRIPT,
+            Lang::Go => &GO,
         }
     }
 
@@ -201,6 +346,10 @@ impl Lang {
         match self {
             Lang::Python => "python",
             Lang::Rust => "rust",
+            Lang::JavaScript => "javascript",
+            Lang::TypeScript => "typescript",
+            Lang::Tsx => "tsx",
+            Lang::Go => "go",
         }
     }
 }

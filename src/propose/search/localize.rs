@@ -1,8 +1,12 @@
 //! Fault localization: which lines to edit first. Two sources, best first:
 //! - a **spectrum** (which lines each failing and passing test ran), scored by Ochiai, when the
-//!   session could record one;
-//! - the **stack**: frames in the project's own source files, then the functions the failing
-//!   test's frames call (found by name in the files the test exercises), then the functions
+//!   session could record one (Python);
+//! - a **backtrace** of the failing tests (Rust, run once with `RUST_BACKTRACE=1`): the frames
+//!   in the project's own source, deepest first;
+//! - the **stack**: frames in the project's own source files (tracebacks, panics, node stack
+//!   traces, go test and goroutine lines, as `context` extracts them), then the functions the
+//!   failing test's frames call (found by name in the files the test exercises; first those
+//!   called on the failing line, then those called earlier in the test), then the functions
 //!   around the frames.
 //!
 //! Pure over a [`SourceTree`]; the ranking is recorded in the bundle as is.
@@ -15,7 +19,7 @@ use serde::Serialize;
 
 use super::lang::Lang;
 use super::mutate::SourceFile;
-use crate::context::{FailureContext, SourceTree, is_test_file};
+use crate::context::{FailureContext, PathMap, SourceTree, is_test_file};
 
 /// Why a line is ranked where it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -23,6 +27,8 @@ use crate::context::{FailureContext, SourceTree, is_test_file};
 pub enum Reason {
     /// Ochiai suspiciousness from the failing and passing tests' coverage.
     Spectrum,
+    /// A frame of the failing test's `RUST_BACKTRACE=1` backtrace in the project's source.
+    Backtrace,
     /// A frame of the failure's traceback or panic in the project's source.
     Frame,
     /// In a function the failing test calls.
@@ -94,17 +100,76 @@ impl Spectrum {
     }
 }
 
+/// The frames of `RUST_BACKTRACE=1` backtraces in `output` that are the project's own code, in
+/// printed order (deepest first), each (workspace-relative path, line) once. Frames outside
+/// the workspace (`/rustc/…`, `~/.cargo/registry`, vendored crates) and the test functions
+/// themselves (in a `tests` module, or in a test file) are left out: they are the harness and
+/// the assertion, not code to edit.
+pub fn rust_backtrace(output: &str, map: &PathMap) -> Vec<(String, u32)> {
+    let text = crate::context::strip_ansi(output);
+    let mut out: Vec<(String, u32)> = Vec::new();
+    let mut symbol: Option<String> = None;
+    let mut inside = false;
+    for line in text.lines() {
+        if line.starts_with("stack backtrace:") {
+            inside = true;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        if let Some(c) = BT_SYMBOL.captures(line) {
+            symbol = Some(c[1].to_owned());
+            continue;
+        }
+        let Some(c) = BT_AT.captures(line) else {
+            // A line that is neither a frame nor its location ends this backtrace.
+            inside = false;
+            symbol = None;
+            continue;
+        };
+        let Some(sym) = symbol.as_deref() else {
+            continue;
+        };
+        let test_code = sym.split("::").any(|p| p == "tests" || p == "test");
+        let Some(mapped) = map.map(&c[1]) else {
+            continue;
+        };
+        let line_no: u32 = c[2].parse().unwrap_or(0);
+        let key = (mapped.path, line_no);
+        if mapped.in_workspace
+            && line_no > 0
+            && !test_code
+            && !is_test_file(&key.0)
+            && !out.contains(&key)
+        {
+            out.push(key);
+        }
+    }
+    out
+}
+
+/// `  12: crate::module::function` (the `N:` index of a backtrace frame).
+static BT_SYMBOL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*\d+: (\S.*)$").unwrap_or_else(|_| unreachable!()));
+/// `             at ./src/lib.rs:4:5`.
+static BT_AT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s+at (\S.*?):(\d+)(?::\d+)?$").unwrap_or_else(|_| unreachable!())
+});
+
 /// The tracer `Spectrum::from_trace` reads: installed as `sitecustomize` for one run.
 pub const PYTHON_TRACER: &str = include_str!("trace.py");
 
 /// Most lines considered; beyond this, a search would not reach them within any budget.
 const MAX_LINES: usize = 400;
 
-/// The ranking for a failure. `editable` is the policy's write rule.
+/// The ranking for a failure. `backtrace` is what [`rust_backtrace`] found (deepest first);
+/// `editable` is the policy's write rule.
 pub fn localize(
     tree: &dyn SourceTree,
     ctx: &FailureContext,
     spectrum: Option<&Spectrum>,
+    backtrace: &[(String, u32)],
     editable: &dyn Fn(&str) -> bool,
 ) -> Vec<RankedLine> {
     let mut files = Files::new(tree, editable);
@@ -129,6 +194,13 @@ pub fn localize(
             }
         }
     }
+    // Backtrace frames between the spectrum and the printed frames: a backtrace names the
+    // callers a panic message leaves out.
+    for (k, (path, line)) in backtrace.iter().enumerate() {
+        if !is_test_file(path) && files.get(path).is_some() {
+            push(path, *line, 1.9 - 0.001 * k as f64, Reason::Backtrace);
+        }
+    }
     let frames: Vec<(String, u32)> = ctx
         .locations
         .iter()
@@ -141,14 +213,37 @@ pub fn localize(
         }
     }
     // Functions the failing tests' frames call, and the functions around source frames.
+    // A frame's own line first; then, in a test, the lines of the test above it (go test's
+    // `t.Errorf` line reports a value an earlier line computed).
     let mut called: Vec<String> = Vec::new();
+    let mut called_before: Vec<String> = Vec::new();
     for (path, line) in &frames {
-        if let Some(text) = tree.read(path)
-            && let Some(l) = text.lines().nth((*line as usize).saturating_sub(1))
-        {
+        let Some(text) = tree.read(path) else {
+            continue;
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let at = (*line as usize).saturating_sub(1);
+        if let Some(l) = lines.get(at) {
             for c in CALL.captures_iter(l) {
                 if !called.contains(&c[1].to_owned()) {
                     called.push(c[1].to_owned());
+                }
+            }
+        }
+        if !is_test_file(path) {
+            continue;
+        }
+        let Some(pattern) = Lang::of_path(path).map(definition_pattern) else {
+            continue;
+        };
+        for l in lines[..at.min(lines.len())].iter().rev().take(30) {
+            if pattern.is_match(l) {
+                break;
+            }
+            for c in CALL.captures_iter(l) {
+                let name = c[1].to_owned();
+                if !called.contains(&name) && !called_before.contains(&name) {
+                    called_before.push(name);
                 }
             }
         }
@@ -164,10 +259,15 @@ pub fn localize(
             continue;
         };
         for (name, range) in definitions(file) {
-            if called.contains(&name) {
-                for (i, line) in range.enumerate() {
-                    push(path, line, 1.0 - 0.001 * i as f64, Reason::CalledFunction);
-                }
+            let base = if called.contains(&name) {
+                1.0
+            } else if called_before.contains(&name) {
+                0.9
+            } else {
+                continue;
+            };
+            for (i, line) in range.enumerate() {
+                push(path, line, base - 0.001 * i as f64, Reason::CalledFunction);
             }
         }
     }
@@ -219,21 +319,34 @@ static CALL: LazyLock<Regex> = LazyLock::new(|| {
 /// Function definitions of a file: name and the 1-based lines of its body (after the signature
 /// line).
 fn definitions(file: &SourceFile) -> Vec<(String, std::ops::RangeInclusive<u32>)> {
-    let pattern: &Regex = match file.lang {
-        Lang::Python => &PY_DEF,
-        Lang::Rust => &RS_FN,
-    };
+    let pattern = definition_pattern(file.lang);
     let mut out = Vec::new();
     for (i, l) in file.text.lines().enumerate() {
-        if let Some(c) = pattern.captures(l) {
+        if let Some(name) = pattern
+            .captures(l)
+            .and_then(|c| c.iter().skip(1).flatten().next())
+            .map(|m| m.as_str().to_owned())
+            .filter(|n| !matches!(n.as_str(), "if" | "for" | "while" | "switch" | "catch"))
+        {
             let line = i as u32 + 1;
             let range = file.enclosing_lines(line + 1);
             if range.start() <= &line && range.end() > &line {
-                out.push((c[1].to_owned(), (line + 1)..=*range.end()));
+                out.push((name, (line + 1)..=*range.end()));
             }
         }
     }
     out
+}
+
+/// The line that opens a function definition in `lang`; its first capture group that matched
+/// is the name.
+fn definition_pattern(lang: Lang) -> &'static Regex {
+    match lang {
+        Lang::Python => &PY_DEF,
+        Lang::Rust => &RS_FN,
+        Lang::JavaScript | Lang::TypeScript | Lang::Tsx => &JS_FUNCTION,
+        Lang::Go => &GO_FUNC,
+    }
 }
 
 static PY_DEF: LazyLock<Regex> = LazyLock::new(|| {
@@ -242,6 +355,22 @@ static PY_DEF: LazyLock<Regex> = LazyLock::new(|| {
 });
 static RS_FN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?fn\s+([A-Za-z_][A-Za-z0-9_]*)")
+        .unwrap_or_else(|_| unreachable!())
+});
+
+/// `function name(`, `name = function`, `name = (…) =>`, `name = x =>` and methods
+/// (`name(…) {`), with `export`, `async` and TypeScript modifiers.
+static JS_FUNCTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)",
+        r"|^\s*(?:export\s+)?(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=]*)?=\s*(?:async\s+)?(?:function\b|\([^)]*\)\s*(?::[^=]*)?=>|[A-Za-z_$][\w$]*\s*=>)",
+        r"|^\s*(?:(?:public|private|protected|static|async|override|readonly)\s+)*([A-Za-z_$][\w$]*)\s*\([^)]*\)\s*(?::[^{]*)?\{\s*$",
+    ))
+    .unwrap_or_else(|_| unreachable!())
+});
+/// `func Name(` and methods `func (r *T) Name(`.
+static GO_FUNC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^func\s+(?:\([^)]*\)\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*[\[(]")
         .unwrap_or_else(|_| unreachable!())
 });
 
@@ -309,7 +438,7 @@ mod tests {
             related: vec!["calc.py".into()],
             ..FailureContext::default()
         };
-        let r = localize(&tree, &ctx, None, &|_| true);
+        let r = localize(&tree, &ctx, None, &[], &|_| true);
         assert_eq!((r[0].path.as_str(), r[0].line), ("calc.py", 4));
         assert_eq!(r[0].reason, Reason::CalledFunction);
         // `sub` is in the file the test exercises, but ranks below what the test calls.
@@ -329,7 +458,7 @@ mod tests {
             locations: vec![loc("lib.py", 3), loc("lib.py", 6)],
             ..FailureContext::default()
         };
-        let r = localize(&tree, &ctx, None, &|_| true);
+        let r = localize(&tree, &ctx, None, &[], &|_| true);
         // The deepest frame (printed last) first, then the other frame, then their functions.
         assert_eq!(r[0].line, 6);
         assert_eq!(r[1].line, 3);
@@ -344,7 +473,7 @@ mod tests {
         };
         s.lines.insert(("lib.py".into(), 2), (1, 0));
         s.lines.insert(("lib.py".into(), 5), (0, 3));
-        let r = localize(&tree, &ctx, Some(&s), &|_| true);
+        let r = localize(&tree, &ctx, Some(&s), &[], &|_| true);
         assert_eq!((r[0].line, r[0].reason), (2, Reason::Spectrum));
         // A line only passing tests ran is no suspect of the spectrum's.
         assert!(
@@ -389,7 +518,7 @@ mod tests {
         assert_eq!(s.lines.get(&("calc.py".to_owned(), 6)), Some(&(1, 0)));
         assert_eq!(s.lines.get(&("calc.py".to_owned(), 2)), Some(&(0, 1)));
         let tree = crate::context::DiskTree::new(root);
-        let r = localize(&tree, &FailureContext::default(), Some(&s), &|_| true);
+        let r = localize(&tree, &FailureContext::default(), Some(&s), &[], &|_| true);
         assert_eq!(r[0].reason, Reason::Spectrum);
         assert!(
             r.iter().take(2).all(|x| x.line == 5 || x.line == 6),
@@ -402,6 +531,123 @@ mod tests {
         // Unreadable traces and traces that saw no failing test do not rank.
         assert!(Spectrum::from_trace("not json", &[]).is_none());
         assert!(Spectrum::from_trace(&trace, &["other.test_x".to_owned()]).is_none());
+    }
+
+    /// Real `RUST_BACKTRACE=1` output of `cargo test` (Rust 1.95): an index out of bounds in a
+    /// helper, called with the wrong index by `stats::last`, two calls below the test.
+    const BACKTRACE: &str = include_str!("testdata/rust_backtrace.txt");
+
+    #[test]
+    fn rust_backtrace_keeps_the_projects_frames_deepest_first() {
+        let frames = rust_backtrace(BACKTRACE, &PathMap::local("/w"));
+        assert_eq!(
+            frames,
+            vec![
+                ("src/util.rs".to_owned(), 3),
+                ("src/stats.rs".to_owned(), 11),
+                ("src/stats.rs".to_owned(), 5),
+            ],
+            "std frames (/rustc/…) and the test in tests/stats.rs are left out"
+        );
+        // Frames of a `tests` module, dependencies and absolute paths in the workspace.
+        let unit = "stack backtrace:\n   0: core::panicking::panic_fmt\n             at /rustc/abc/library/core/src/panicking.rs:80:14\n   1: demo::calc::half\n             at /w/src/calc.rs:7:9\n   2: itoa::fmt\n             at /root/.cargo/registry/src/index.crates.io-1/itoa-1.0.0/src/lib.rs:4:1\n   3: demo::calc::tests::halves\n             at ./src/calc.rs:20:9\n   4: demo::calc::half\n             at ./src/calc.rs:7:9\nnote: Some details are omitted\n   5: demo::late\n             at ./src/late.rs:1:1\n";
+        assert_eq!(
+            rust_backtrace(unit, &PathMap::local("/w")),
+            vec![("src/calc.rs".to_owned(), 7)]
+        );
+        // No backtrace, or garbage: nothing, and no panic.
+        for text in [
+            "",
+            "stack backtrace:",
+            "stack backtrace:\n 1: x\n at :0:0\n at a.rs:99999999999:1\n",
+        ] {
+            assert!(
+                rust_backtrace(text, &PathMap::local("/w")).is_empty(),
+                "{text}"
+            );
+        }
+    }
+
+    /// With the backtrace, the caller that passes the wrong index ranks right after the panic
+    /// line; without it, the panic message names only the helper.
+    #[test]
+    fn backtrace_frames_rank_the_callers() {
+        let tree = MemTree::with(&[
+            ("src/lib.rs", "pub mod stats;\npub mod util;\n"),
+            (
+                "src/util.rs",
+                "/// The `i`-th value.\npub fn nth(xs: &[i64], i: usize) -> i64 {\n    xs[i]\n}\n",
+            ),
+            (
+                "src/stats.rs",
+                "use crate::util::nth;\n\n/// The largest value minus the smallest of a sorted slice.\npub fn spread(sorted: &[i64]) -> i64 {\n    last(sorted) - nth(sorted, 0)\n}\n\n/// The last value.\npub fn last(xs: &[i64]) -> i64 {\n    let n = xs.len();\n    nth(xs, n)\n}\n",
+            ),
+        ]);
+        let ctx = FailureContext {
+            locations: vec![loc("src/util.rs", 3)],
+            ..FailureContext::default()
+        };
+        let frames = rust_backtrace(BACKTRACE, &PathMap::local("/w"));
+        let r = localize(&tree, &ctx, None, &frames, &|_| true);
+        let top: Vec<(&str, u32, Reason)> = r
+            .iter()
+            .take(3)
+            .map(|x| (x.path.as_str(), x.line, x.reason))
+            .collect();
+        assert_eq!(
+            top,
+            vec![
+                ("src/util.rs", 3, Reason::Backtrace),
+                ("src/stats.rs", 11, Reason::Backtrace),
+                ("src/stats.rs", 5, Reason::Backtrace),
+            ]
+        );
+        let without = localize(&tree, &ctx, None, &[], &|_| true);
+        assert!(!without.iter().any(|x| x.path == "src/stats.rs"));
+    }
+
+    /// go test reports the `t.Errorf` line; the call that computed the value is above it.
+    #[test]
+    fn go_and_node_frames_lead_to_the_functions_the_test_calls() {
+        let tree = MemTree::with(&[
+            (
+                "calc.go",
+                "package calc\n\nfunc Max(a, b int) int {\n\tif a < b {\n\t\treturn a\n\t}\n\treturn b\n}\n\nfunc (c *Counter) Add(n int) {\n\tc.n += n\n}\n",
+            ),
+            (
+                "calc_test.go",
+                "package calc\n\nimport \"testing\"\n\nfunc TestMax(t *testing.T) {\n\tgot := Max(2, 3)\n\tif got != 3 {\n\t\tt.Errorf(\"Max(2, 3) = %d\", got)\n\t}\n}\n",
+            ),
+            (
+                "src/calc.js",
+                "export function clamp(x, lo, hi) {\n  if (x > hi) {\n    return lo;\n  }\n  return x;\n}\n\nexport const twice = (x) => {\n  return x * 2;\n};\n",
+            ),
+            (
+                "test/calc.test.js",
+                "import { clamp } from '../src/calc.js';\ntest('clamps', () => {\n  assert.equal(clamp(5, 0, 3), 3);\n});\n",
+            ),
+        ]);
+        let ctx = FailureContext {
+            locations: vec![loc("calc_test.go", 8)],
+            related: vec!["calc.go".into()],
+            ..FailureContext::default()
+        };
+        let r = localize(&tree, &ctx, None, &[], &|_| true);
+        assert_eq!((r[0].path.as_str(), r[0].line), ("calc.go", 4), "{r:?}");
+        assert_eq!(r[0].reason, Reason::CalledFunction);
+        // The method of a type the test does not call ranks below.
+        let add = r.iter().position(|x| x.line == 11).unwrap();
+        assert_eq!(r[add].reason, Reason::RelatedFile);
+        let ctx = FailureContext {
+            locations: vec![loc("test/calc.test.js", 3)],
+            related: vec!["src/calc.js".into()],
+            ..FailureContext::default()
+        };
+        let r = localize(&tree, &ctx, None, &[], &|_| true);
+        assert_eq!((r[0].path.as_str(), r[0].line), ("src/calc.js", 2), "{r:?}");
+        assert_eq!(r[0].reason, Reason::CalledFunction);
+        let twice = r.iter().position(|x| x.line == 9).unwrap();
+        assert_eq!(r[twice].reason, Reason::RelatedFile);
     }
 
     #[test]
@@ -422,6 +668,6 @@ mod tests {
             locations: vec![loc("lib.py", 2)],
             ..FailureContext::default()
         };
-        assert!(localize(&tree, &ctx, None, &|p| p != "lib.py").is_empty());
+        assert!(localize(&tree, &ctx, None, &[], &|p| p != "lib.py").is_empty());
     }
 }

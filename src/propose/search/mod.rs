@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use lang::Lang;
-pub use localize::{PYTHON_TRACER, RankedLine, Reason, Spectrum, localize};
+pub use localize::{PYTHON_TRACER, RankedLine, Reason, Spectrum, localize, rust_backtrace};
 pub use mutate::{Mutant, Operator, SourceFile};
 
 use crate::context::SourceTree;

@@ -165,6 +165,12 @@ impl SourceFile {
         out
     }
 
+    /// Whether the parse found a syntax error (tests check that edits keep files parseable).
+    #[cfg(test)]
+    pub(crate) fn has_error(&self) -> bool {
+        self.tree.root_node().has_error()
+    }
+
     /// 1-based lines of the function (or the whole file when outside one) around `line`.
     pub fn enclosing_lines(&self, line: u32) -> std::ops::RangeInclusive<u32> {
         let g = self.lang.grammar();
@@ -269,7 +275,7 @@ impl Collector<'_> {
             }
         }
         if g.conditional.contains(&kind)
-            && let Some(cond) = n.child_by_field_name("condition")
+            && let Some(cond) = n.child_by_field_name("condition").map(unparenthesized)
             && self.starts_here(cond)
             && !g.not_a_condition.contains(&cond.kind())
         {
@@ -299,6 +305,12 @@ impl Collector<'_> {
                 let idx = match field {
                     IndexField::Field(f) => n.child_by_field_name(f),
                     IndexField::NamedChild(i) => n.named_child(*i as u32),
+                    IndexField::Fields(fs) => {
+                        for b in fs.iter().filter_map(|f| n.child_by_field_name(f)) {
+                            self.bound(b);
+                        }
+                        None
+                    }
                 };
                 if let Some(idx) = idx {
                     self.bound(idx);
@@ -448,7 +460,7 @@ impl Collector<'_> {
             return; // hexadecimal, octal, binary: left alone
         }
         let suffix = &text[digits.len()..];
-        if suffix.starts_with(['x', 'o', 'b', '.', 'e', 'E', 'j', 'J']) {
+        if suffix.starts_with(['x', 'X', 'o', 'O', 'b', 'B', '.', 'e', 'E', 'j', 'J', '_']) {
             return;
         }
         let Ok(v) = digits.parse::<i128>() else {
@@ -470,7 +482,13 @@ impl Collector<'_> {
         }
         if !matches!(
             idx.kind(),
-            "identifier" | "attribute" | "field_expression" | "call" | "call_expression"
+            "identifier"
+                | "attribute"
+                | "field_expression"
+                | "member_expression"
+                | "selector_expression"
+                | "call"
+                | "call_expression"
         ) {
             return;
         }
@@ -533,14 +551,9 @@ impl Collector<'_> {
                 return false;
             }
         }
-        if self.g.binding_parents.contains(&parent.kind()) {
-            // `x = …` and parameters: the left side is a binding, not a use.
-            let left = parent
-                .child_by_field_name("left")
-                .or_else(|| parent.child_by_field_name("pattern"));
-            if left.is_none_or(|l| l.id() == n.id()) {
-                return false;
-            }
+        // `x = …` and parameters: the left side is a binding, not a use.
+        if self.g.binding_parents.contains(&parent.kind()) && self.is_binding(n) {
+            return false;
         }
         !matches!(self.text(n), "self" | "cls" | "super")
     }
@@ -590,8 +603,28 @@ impl Collector<'_> {
     }
 
     fn is_binding(&self, n: Node) -> bool {
-        let Some(parent) = n.parent() else {
+        let Some(mut parent) = n.parent() else {
             return false;
+        };
+        let mut child = n;
+        // Go binds through a list: `a, b := …`, `a = …`, `for i, v := range …`.
+        if parent.kind() == "expression_list" {
+            let Some(owner) = parent.parent() else {
+                return false;
+            };
+            if !matches!(
+                owner.kind(),
+                "short_var_declaration" | "assignment_statement" | "range_clause"
+            ) {
+                return false;
+            }
+            child = parent;
+            parent = owner;
+        }
+        let field_is = |field: &str| {
+            parent
+                .child_by_field_name(field)
+                .is_some_and(|f| f.id() == child.id())
         };
         match parent.kind() {
             "parameters"
@@ -609,9 +642,36 @@ impl Collector<'_> {
             "assignment" | "augmented_assignment" | "for_statement" => parent
                 .child_by_field_name("left")
                 .is_some_and(|l| l.id() == n.id()),
+            // JavaScript and TypeScript.
+            "formal_parameters" | "array_pattern" => true,
+            "variable_declarator" => field_is("name"),
+            "assignment_expression"
+            | "augmented_assignment_expression"
+            | "assignment_pattern"
+            | "for_in_statement"
+            | "short_var_declaration"
+            | "assignment_statement"
+            | "range_clause" => field_is("left"),
+            "arrow_function" => field_is("parameter"),
+            "required_parameter" | "optional_parameter" => field_is("pattern"),
+            // Go: every identifier of a parameter or `var` spec outside its value is a name.
+            "parameter_declaration" | "variadic_parameter_declaration" => true,
+            "var_spec" | "const_spec" => !field_is("value"),
             _ => false,
         }
     }
+}
+
+/// A parenthesized condition's inside (`if (x)` in JavaScript): the edit goes within the
+/// parentheses, which the statement needs.
+fn unparenthesized(n: Node) -> Node {
+    if n.kind() == "parenthesized_expression"
+        && n.named_child_count() == 1
+        && let Some(inner) = n.named_child(0)
+    {
+        return inner;
+    }
+    n
 }
 
 const NON_COMMUTATIVE: &[&str] = &["-", "/", "//", "%", "**", "<", "<=", ">", ">=", "<<", ">>"];
@@ -627,6 +687,8 @@ fn alternatives(lang: Lang, op: &str) -> (Operator, &'static [&'static str]) {
         ">=" => Some(&[">", "<=", "<", "==", "!="]),
         "==" => Some(&["!=", "<=", ">="]),
         "!=" => Some(&["==", "<", ">"]),
+        "===" => Some(&["!==", "<=", ">="]),
+        "!==" => Some(&["===", "<", ">"]),
         "in" if lang == Lang::Python => Some(&["not in"]),
         "not in" if lang == Lang::Python => Some(&["in"]),
         "is" if lang == Lang::Python => Some(&["is not"]),
@@ -639,8 +701,9 @@ fn alternatives(lang: Lang, op: &str) -> (Operator, &'static [&'static str]) {
     let logic: Option<&'static [&'static str]> = match (lang, op) {
         (Lang::Python, "and") => Some(&["or"]),
         (Lang::Python, "or") => Some(&["and"]),
-        (Lang::Rust, "&&") => Some(&["||"]),
-        (Lang::Rust, "||") => Some(&["&&"]),
+        (Lang::Python, _) => None,
+        (_, "&&") => Some(&["||"]),
+        (_, "||") => Some(&["&&"]),
         _ => None,
     };
     if let Some(l) = logic {
@@ -650,13 +713,13 @@ fn alternatives(lang: Lang, op: &str) -> (Operator, &'static [&'static str]) {
         (_, "+") => &["-", "*"],
         (_, "-") => &["+"],
         (Lang::Python, "*") => &["/", "+", "**", "//"],
-        (Lang::Rust, "*") => &["/", "+"],
+        (_, "*") => &["/", "+"],
         (Lang::Python, "/") => &["//", "*"],
-        (Lang::Rust, "/") => &["*", "%"],
+        (_, "/") => &["*", "%"],
         (Lang::Python, "//") => &["/", "%", "*"],
         (Lang::Python, "%") => &["//"],
-        (Lang::Rust, "%") => &["/"],
-        (Lang::Python, "**") => &["*"],
+        (_, "%") => &["/"],
+        (_, "**") => &["*"],
         (_, "<<") => &[">>"],
         (_, ">>") => &["<<"],
         (_, "&") => &["|"],
@@ -666,7 +729,7 @@ fn alternatives(lang: Lang, op: &str) -> (Operator, &'static [&'static str]) {
         (_, "-=") => &["+="],
         (_, "*=") => &["/=", "+="],
         (Lang::Python, "/=") => &["//=", "*="],
-        (Lang::Rust, "/=") => &["*="],
+        (_, "/=") => &["*="],
         (Lang::Python, "//=") => &["/="],
         _ => &[],
     };

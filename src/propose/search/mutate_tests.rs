@@ -264,3 +264,243 @@ fn insertions_and_condition_synthesis() {
             .all(|m| m.operator != Operator::InsertReturn && m.operator != Operator::CopyStatement)
     );
 }
+
+fn parsed(path: &str, src: &str) -> SourceFile {
+    let lang = Lang::of_path(path).unwrap();
+    SourceFile::parse(path, lang, src.to_owned()).unwrap()
+}
+
+/// Every operator family on JavaScript, through the same walker as Python and Rust: the
+/// parenthesized `if` condition is edited inside its parentheses, so every edit still parses.
+#[test]
+fn javascript_operators_edit_tokens_in_place() {
+    let src = "function f(xs, n) {\n  let total = 0;\n  for (const x of xs) {\n    if (x > 0 && x !== n) {\n      total += xs[n] * 2;\n    }\n  }\n  const done = false;\n  return Math.max(total, n);\n}\n\nconst g = (a, b) => a - b;\n";
+    for path in ["m.js", "m.mjs", "m.cjs"] {
+        assert_eq!(Lang::of_path(path), Some(Lang::JavaScript));
+    }
+    let f = parsed("m.js", src);
+    let e4 = edits(&f, 4);
+    assert!(
+        has(&e4, Operator::Relational, "    if (x >= 0 && x !== n) {"),
+        "{e4:?}"
+    );
+    assert!(has(
+        &e4,
+        Operator::Relational,
+        "    if (x > 0 && x === n) {"
+    ));
+    assert!(has(
+        &e4,
+        Operator::LogicalConnector,
+        "    if (x > 0 || x !== n) {"
+    ));
+    assert!(has(
+        &e4,
+        Operator::NegateCondition,
+        "    if (!(x > 0 && x !== n)) {"
+    ));
+    assert!(has(
+        &e4,
+        Operator::IntegerLiteral,
+        "    if (x > 1 && x !== n) {"
+    ));
+    assert!(has(
+        &e4,
+        Operator::SwapOperands,
+        "    if (0 > x && x !== n) {"
+    ));
+    assert!(has(
+        &e4,
+        Operator::ReplaceVariable,
+        "    if (x > 0 && x !== total) {"
+    ));
+    assert!(has(
+        &e4,
+        Operator::SynthesizeCondition,
+        "    if ((x > 0 && x !== n) && !done) {"
+    ));
+    let e5 = edits(&f, 5);
+    assert!(
+        has(&e5, Operator::Arithmetic, "      total -= xs[n] * 2;"),
+        "{e5:?}"
+    );
+    assert!(has(&e5, Operator::Arithmetic, "      total += xs[n] / 2;"));
+    assert!(has(
+        &e5,
+        Operator::IndexBound,
+        "      total += xs[n + 1] * 2;"
+    ));
+    assert!(has(&e5, Operator::DeleteStatement, "      "));
+    assert!(has(
+        &edits(&f, 8),
+        Operator::BooleanLiteral,
+        "  const done = true;"
+    ));
+    let e9 = edits(&f, 9);
+    assert!(
+        has(&e9, Operator::SwapArguments, "  return Math.max(n, total);"),
+        "{e9:?}"
+    );
+    assert!(has(
+        &e9,
+        Operator::IndexBound,
+        "  return Math.max(total, n - 1);"
+    ));
+    // `Math` and `max` are no variables of the function.
+    assert!(!e9.iter().any(|(_, l)| !l.contains("Math.max(")), "{e9:?}");
+    let e12 = edits(&f, 12);
+    assert!(
+        has(&e12, Operator::SwapOperands, "const g = (a, b) => b - a;"),
+        "{e12:?}"
+    );
+    assert!(has(
+        &e12,
+        Operator::ReplaceVariable,
+        "const g = (a, b) => b - b;"
+    ));
+    assert!(has(
+        &edits(&f, 3),
+        Operator::InsertReturn,
+        "  return total;"
+    ));
+    // Every edit of every line parses again without an error.
+    for line in 1..=12 {
+        for m in f.mutants_at(line) {
+            let edited = parsed("m.js", &m.apply(src));
+            assert!(!edited.has_error(), "{}", m.describe());
+        }
+    }
+}
+
+/// TypeScript and TSX: types are no variables, typed parameters are bindings.
+#[test]
+fn typescript_and_tsx() {
+    let src = "export function clamp(x: number, lo: number, hi: number): number {\n  if (x > hi) {\n    return lo;\n  }\n  return x < lo ? lo : x;\n}\n";
+    let f = parsed("m.ts", src);
+    assert_eq!(f.lang, Lang::TypeScript);
+    let e3 = edits(&f, 3);
+    assert!(
+        has(&e3, Operator::ReplaceVariable, "    return hi;"),
+        "{e3:?}"
+    );
+    assert!(!e3.iter().any(|(_, l)| l.contains("number;")));
+    let e5 = edits(&f, 5);
+    assert!(
+        has(&e5, Operator::Relational, "  return x <= lo ? lo : x;"),
+        "{e5:?}"
+    );
+    assert!(has(
+        &e5,
+        Operator::NegateCondition,
+        "  return !(x < lo) ? lo : x;"
+    ));
+    let tsx = "export const Label = (props: { n: number }) => {\n  const big = props.n > 10;\n  return <b>{big}</b>;\n};\n";
+    let t = parsed("m.tsx", tsx);
+    assert_eq!(t.lang, Lang::Tsx);
+    assert!(!t.has_error());
+    let e2 = edits(&t, 2);
+    assert!(
+        has(&e2, Operator::Relational, "  const big = props.n >= 10;"),
+        "{e2:?}"
+    );
+    assert!(has(
+        &e2,
+        Operator::IntegerLiteral,
+        "  const big = props.n > 11;"
+    ));
+}
+
+/// Go: `:=` and list assignments bind, slices have two bounds, `&&`/`||` swap, `i++` may go.
+#[test]
+fn go_operators_slices_and_bindings() {
+    let src = "package calc\n\nfunc Sum(xs []int, n int) int {\n\ttotal, seen := 0, false\n\tfor i := 0; i < n; i++ {\n\t\tif xs[i] > 0 || !seen {\n\t\t\ttotal += xs[i]\n\t\t}\n\t}\n\thead := xs[1:n]\n\treturn total + len(head)\n}\n";
+    let f = parsed("calc.go", src);
+    assert_eq!(f.lang, Lang::Go);
+    let e5 = edits(&f, 5);
+    assert!(
+        has(&e5, Operator::Relational, "\tfor i := 0; i <= n; i++ {"),
+        "{e5:?}"
+    );
+    assert!(has(
+        &e5,
+        Operator::IntegerLiteral,
+        "\tfor i := 1; i < n; i++ {"
+    ));
+    assert!(has(
+        &e5,
+        Operator::NegateCondition,
+        "\tfor i := 0; !(i < n); i++ {"
+    ));
+    let e6 = edits(&f, 6);
+    assert!(
+        has(
+            &e6,
+            Operator::LogicalConnector,
+            "\t\tif xs[i] > 0 && !seen {"
+        ),
+        "{e6:?}"
+    );
+    assert!(has(
+        &e6,
+        Operator::NegateCondition,
+        "\t\tif xs[i] > 0 || seen {"
+    ));
+    assert!(has(
+        &e6,
+        Operator::IndexBound,
+        "\t\tif xs[i - 1] > 0 || !seen {"
+    ));
+    assert!(has(
+        &e6,
+        Operator::ReplaceVariable,
+        "\t\tif xs[i] > 0 || !total {"
+    ));
+    let e7 = edits(&f, 7);
+    assert!(
+        has(&e7, Operator::Arithmetic, "\t\t\ttotal -= xs[i]"),
+        "{e7:?}"
+    );
+    assert!(has(&e7, Operator::DeleteStatement, "\t\t\t"));
+    assert!(has(
+        &edits(&f, 4),
+        Operator::BooleanLiteral,
+        "\ttotal, seen := 0, true"
+    ));
+    let e10 = edits(&f, 10);
+    assert!(
+        has(&e10, Operator::IndexBound, "\thead := xs[1:n + 1]"),
+        "{e10:?}"
+    );
+    assert!(has(&e10, Operator::IntegerLiteral, "\thead := xs[0:n]"));
+    let e11 = edits(&f, 11);
+    assert!(
+        has(&e11, Operator::Arithmetic, "\treturn total - len(head)"),
+        "{e11:?}"
+    );
+    // `len` is a builtin, not a variable; `head` may stand for `total`.
+    assert!(!e11.iter().any(|(_, l)| l.contains("total(head)")));
+    assert!(has(
+        &e11,
+        Operator::ReplaceVariable,
+        "\treturn head + len(head)"
+    ));
+    for line in 1..=12 {
+        for m in f.mutants_at(line) {
+            let edited = parsed("calc.go", &m.apply(src));
+            assert!(!edited.has_error(), "{}", m.describe());
+        }
+    }
+}
+
+/// Text no grammar reads as code still parses (with error nodes) and yields no panic.
+#[test]
+fn bad_input_never_panics() {
+    for path in ["x.js", "x.ts", "x.tsx", "x.go"] {
+        for src in ["", "}}}{{{", "func (", "if (x > ) {", "\u{0}\u{1}é"] {
+            let f = parsed(path, src);
+            for line in 0..4 {
+                let _ = f.mutants_at(line);
+            }
+        }
+    }
+}
