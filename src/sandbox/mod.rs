@@ -122,6 +122,10 @@ pub struct Sandbox {
     setup_ms: f64,
 }
 
+/// Names of the commands' private cache directory in a sandbox's temp dir (the second when the
+/// sandbox tree itself bears the first name).
+pub(crate) const CACHE_DIRS: [&str; 2] = ["pp-cache", "pp-cache.d"];
+
 /// What the bundle records about the sandbox.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SandboxInfo {
@@ -428,7 +432,7 @@ impl Sandbox {
     /// the sandbox's temp dir, beside the sandbox tree; `None` when it cannot be made.
     fn cache_dir(&self) -> Option<PathBuf> {
         let temp = self.temp.as_ref()?.path();
-        let dir = ["pp-cache", "pp-cache.d"]
+        let dir = CACHE_DIRS
             .iter()
             .map(|n| temp.join(n))
             .find(|d| !self.root.starts_with(d) && !self.command_cwd.starts_with(d))?;

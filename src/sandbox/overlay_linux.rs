@@ -214,12 +214,16 @@ pub fn hold(lower: &str, upper: &str, work: &str) -> u8 {
             let _ = std::fs::remove_dir_all(upper);
             prepare_removal(Path::new(work));
             let _ = std::fs::remove_dir_all(work);
-            // The temp dir pp made for the two layers, when it is now empty.
+            // The temp dir pp made for the two layers and the commands' private cache, when it
+            // is now empty.
             if let Some(parent) = Path::new(upper).parent()
                 && parent
                     .file_name()
                     .is_some_and(|n| n.to_string_lossy().starts_with("pp-sandbox-"))
             {
+                for cache in super::CACHE_DIRS {
+                    let _ = std::fs::remove_dir_all(parent.join(cache));
+                }
                 let _ = std::fs::remove_dir(parent);
             }
             0

@@ -592,6 +592,8 @@ impl Collector<'_> {
                     .parent()
                     .is_some_and(|p| self.g.binding_parents.contains(&p.kind()))
                 && self.is_binding(child)
+                // Go's blank identifier binds nothing.
+                && self.text(child) != "_"
             {
                 names.insert(self.text(child).to_owned());
             }

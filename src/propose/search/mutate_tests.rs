@@ -477,6 +477,13 @@ fn go_operators_slices_and_bindings() {
         has(&e11, Operator::Arithmetic, "\treturn total - len(head)"),
         "{e11:?}"
     );
+    // The blank identifier is no variable to use.
+    let r = parsed(
+        "r.go",
+        "package r\n\nfunc F(xs []int) int {\n\tt := 0\n\tfor _, x := range xs {\n\t\tt += x\n\t}\n\treturn t\n}\n",
+    );
+    assert!(!r.mutants_at(6).iter().any(|m| m.replacement.contains('_')));
+    assert!(has(&edits(&r, 6), Operator::ReplaceVariable, "\t\tt += t"));
     // `len` is a builtin, not a variable; `head` may stand for `total`.
     assert!(!e11.iter().any(|(_, l)| l.contains("total(head)")));
     assert!(has(
