@@ -114,6 +114,7 @@ pub(super) async fn run(
         proposal,
         http: None,
         details: Some(details),
+        alternatives: Vec::new(),
     };
     Ok((exchange, note))
 }
