@@ -190,9 +190,10 @@ fn phase_words(phase: Phase) -> (String, &'static str) {
         Phase::Minimize { run, .. } => (format!("minimizing (run {run})"), "running"),
         Phase::SearchTrace { attempt } => (format!("attempt {attempt}: search"), "tracing"),
         Phase::SearchTrial { attempt } => (format!("attempt {attempt}: search"), "trying"),
-        Phase::Candidate { attempt, candidate } => {
-            (format!("attempt {attempt}: candidate {candidate}"), "verifying")
-        }
+        Phase::Candidate { attempt, candidate } => (
+            format!("attempt {attempt}: candidate {candidate}"),
+            "verifying",
+        ),
         Phase::Replay => ("replay".into(), "running"),
     }
 }

@@ -627,7 +627,8 @@ async fn ask_model(
         let first = texts.next().unwrap_or_default();
         let proposal = parse_reply(&first);
         let alternatives: Vec<Alternative> = texts.map(Alternative::new).collect();
-        let empty = proposal.body.is_none() && alternatives.iter().all(|a| a.proposal.body.is_none());
+        let empty =
+            proposal.body.is_none() && alternatives.iter().all(|a| a.proposal.body.is_none());
         if !empty || round == 1 {
             return Ok(Exchange {
                 proposer: name.into(),

@@ -248,7 +248,10 @@ pub(super) async fn judge_all(
                 "the same diff as candidate {} of this attempt: verified once",
                 same.index
             );
-            judged.push(early(CandidateVerdict::Duplicate, Some("duplicate"), feedback).with_diff(&diff, &parsed));
+            judged.push(
+                early(CandidateVerdict::Duplicate, Some("duplicate"), feedback)
+                    .with_diff(&diff, &parsed),
+            );
             continue;
         }
         queue.push(Parsed {
@@ -459,7 +462,10 @@ fn conclude(
             Ok(c) => c,
             Err(rej) => {
                 // It applied to a sandbox of the same source: this would be pp's bug.
-                tracing::warn!("the winning candidate no longer applies: {}", rej.feedback());
+                tracing::warn!(
+                    "the winning candidate no longer applies: {}",
+                    rej.feedback()
+                );
                 return Err(Error::Bug(
                     "the winning candidate does not apply to the session's sandbox",
                 ));
@@ -571,7 +577,12 @@ mod tests {
     fn the_next_attempt_hears_every_candidate() {
         let judged = [
             Judged::early(1, CandidateVerdict::NoChange, None, "nothing".into()),
-            Judged::early(2, CandidateVerdict::Rejected, Some("path_not_allowed"), "no".into()),
+            Judged::early(
+                2,
+                CandidateVerdict::Rejected,
+                Some("path_not_allowed"),
+                "no".into(),
+            ),
         ];
         let f = combined_feedback(&judged);
         assert!(f.contains("Candidate 1 (no_change):\nnothing"), "{f}");

@@ -24,7 +24,9 @@ mod verify;
 mod workbench;
 
 pub use crate::outcome::{Outcome, Status, TargetOutcome, TargetRun};
-pub use events::{Busy, CandidateVerdict, EVENT_SCHEMA, Event, EventLine, Events, Phase, Progress, Watchers};
+pub use events::{
+    Busy, CandidateVerdict, EVENT_SCHEMA, Event, EventLine, Events, Phase, Progress, Watchers,
+};
 pub use replay::{ReplayOptions, ReplayOutcome, ReplayRefused, ReplayTarget, replay};
 pub use run::run_session;
 pub use sign::{sign_keys, verify_bundle, verify_key_configured, verify_keys};
