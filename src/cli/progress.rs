@@ -472,6 +472,7 @@ mod tests {
                     edit: "a.py:3: `-` → `+`".into(),
                     verdict: crate::propose::search::Verdict::FailingStillFail,
                     duration_ms: 5,
+                    sandbox: None,
                 },
             )
         };

@@ -34,7 +34,7 @@ const FEEDBACK_PER_CANDIDATE: usize = 3000;
 
 /// A sandbox beside the session's own and the runner of its commands.
 pub(super) struct Lane {
-    pub runner: Runner,
+    runner: Runner,
     /// Held for the runner's sake: dropping it removes the sandbox (its guard does, should pp
     /// die), as for the session's own.
     _sandbox: Sandbox,
@@ -47,6 +47,20 @@ pub(super) struct Lane {
 pub(super) struct Lanes {
     plan: Option<Plan>,
     open: RefCell<Vec<Lane>>,
+}
+
+impl Lane {
+    /// `base` (the session's runner, or search's with its shorter limit) running its commands
+    /// in this sandbox instead.
+    pub fn runner(&self, base: &Runner) -> Runner {
+        Runner {
+            cwd: self.runner.cwd.clone(),
+            files: self.runner.files.clone(),
+            isolation: self.runner.isolation.clone(),
+            watch: self.runner.watch.clone(),
+            ..base.clone()
+        }
+    }
 }
 
 impl Lanes {
@@ -271,8 +285,8 @@ pub(super) async fn judge_all(
     let p = &att.settings.doc().policy;
     let wanted = p.parallelism().min(queue.len()).max(1);
     let extra = att.lanes.take(att.settings, &att.runner, wanted - 1);
-    let runners: Vec<&Runner> = std::iter::once(&att.runner)
-        .chain(extra.iter().map(|l| &l.runner))
+    let runners: Vec<Runner> = std::iter::once(att.runner.clone())
+        .chain(extra.iter().map(|l| l.runner(&att.runner)))
         .take(wanted)
         .collect();
     let verified = {

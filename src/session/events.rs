@@ -132,6 +132,9 @@ pub enum Event {
         edit: String,
         verdict: Verdict,
         duration_ms: u64,
+        /// The sandbox it ran in, when several try edits at once (`policy.parallelism`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sandbox: Option<u32>,
     },
     /// Candidate `candidate` of attempt `attempt` (one of several, `policy.candidates`) starts:
     /// it is checked, applied in sandbox `sandbox` (0 is the session's own) and verified; no

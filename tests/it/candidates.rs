@@ -354,3 +354,67 @@ fn interrupting_pp_while_candidates_run_removes_them_and_says_so() {
     assert_eq!(code(&out), 130, "{}", stderr(&out));
     assert_eq!(json_out(&out)["status"], "interrupted");
 }
+
+/// A module whose `clamp` returns the wrong bound: `search` finds the one-token fix.
+fn clamp_env(policy: &str) -> TestEnv {
+    TestEnv::new(&[
+        (
+            "shapes.py",
+            "def area(w, h):\n    return w * h\n\n\ndef clamp(x, lo, hi):\n    if x < lo:\n        return lo\n    if x > hi:\n        return lo\n    return x\n\n\ndef double(x):\n    return x + x\n",
+        ),
+        (
+            "tests/test_shapes.py",
+            "import unittest\nfrom shapes import area, clamp, double\n\n\nclass Shapes(unittest.TestCase):\n    def test_area(self):\n        self.assertEqual(area(2, 3), 6)\n\n    def test_double(self):\n        self.assertEqual(double(4), 8)\n\n    def test_clamp(self):\n        self.assertEqual(clamp(5, 0, 3), 3)\n        self.assertEqual(clamp(-1, 0, 3), 0)\n        self.assertEqual(clamp(2, 0, 3), 2)\n",
+        ),
+        ("pp.yaml", policy),
+    ])
+}
+
+/// The search record of attempt 1 and the sandboxes its trials ran in.
+fn searched(parallelism: u32) -> (serde_json::Value, Vec<u64>) {
+    let env = clamp_env(&format!(
+        "policy:\n  parallelism: {parallelism}\n  minimize: false\n"
+    ));
+    let out = env.pp(&[
+        "run",
+        "python3 -m unittest discover -s tests -v",
+        "--provider",
+        "search",
+        "--json",
+    ]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "proven", "{}", stderr(&out));
+    let b = bundle(&v);
+    let record = json_file(&b.join("attempts/1/search.json"));
+    let mut sandboxes: Vec<u64> = events(&b, "search_trial")
+        .iter()
+        .filter_map(|e| e["sandbox"].as_u64())
+        .collect();
+    sandboxes.sort_unstable();
+    sandboxes.dedup();
+    (record, sandboxes)
+}
+
+#[test]
+fn search_tries_edits_in_several_sandboxes_and_finds_what_one_at_a_time_finds() {
+    let (alone, none) = searched(1);
+    assert!(none.is_empty(), "one at a time names no sandbox: {none:?}");
+    let (together, sandboxes) = searched(2);
+    assert_eq!(together["parallelism"], 2);
+    assert_eq!(sandboxes, [0, 1], "the trials did not use two sandboxes");
+    // The same winner after the same trials in ranking order, whatever finished first.
+    assert_eq!(together["report"]["winner"], alone["report"]["winner"]);
+    let edits = |r: &serde_json::Value| -> Vec<String> {
+        r["report"]["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["edit"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(edits(&together), edits(&alone));
+    // Later-ranked edits that ran while the winner was verified are kept apart, and lost.
+    for t in together["trials_beside_winner"].as_array().unwrap() {
+        assert!(!edits(&together).contains(&t["edit"].as_str().unwrap().to_owned()));
+    }
+}
