@@ -1,6 +1,7 @@
 //! The session of DESIGN §3, as stages that pass named values: `setup` (targets allowed,
 //! isolation planned) → `workbench` (the sandbox, shared with replay) → `baseline` (baseline,
-//! classification, reproduction) → `attempt` (one candidate, an `AttemptOutcome`) → `minimize`
+//! classification, reproduction) → `attempt` (one candidate, an `AttemptOutcome`; several at
+//! once, each in its own sandbox, in `candidates`) → `minimize`
 //! → `finish`; `decide` holds the pure decisions between them, `recorder` every bundle write,
 //! `events` what happens as it happens (the bundle's `events.jsonl`, the `--events` stream, the
 //! progress display), and `run` the pipeline itself. Also `replay`, which reruns a bundle without
