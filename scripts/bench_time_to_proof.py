@@ -40,9 +40,16 @@ Measured, --runs times each (medians), interleaved run by run so machine load hi
               reject the wrong candidate is read from the bundle's events.jsonl: `elapsed_ms`
               of attempt 2's `propose` minus attempt 1's `apply` (it covers running the
               candidate, the verdict and the undo); / bare.
+  cand_seq / cand_par  the issue's third figure: three wrong candidates and the fix. cand_seq:
+              `candidates: 1`, `max_attempts: 4`, the proposer replies one wrong diff per attempt,
+              then the fix (proven in attempt 4); cand_par: `candidates: 4`, the proposer
+              replies the four as one JSON list (the three wrong ones first), verified at most
+              `policy.parallelism` (default: the cores) at once (proven in attempt 1). Reported:
+              the session's wall time par / seq, and the candidates' part alone (from attempt
+              1's `propose` event to the `winner` event) par / seq. The three wrong diffs (WRONGS
+              below) each keep the failing test failing.
 A session with a run that printed no test report keeps its bundle under WORK/kept/ (bundles
-are otherwise deleted after their figures are read). The issue's third figure (candidates: 4 in parallel) is not measured: policy.candidates is not
-implemented in pp.
+are otherwise deleted after their figures are read).
 
 Usage: scripts/bench_time_to_proof.py [--pp target/release/pp] [--runs 3] [--work DIR]
                                       [--only python,rust] [--json results.json]
@@ -85,6 +92,29 @@ RS_BUG = (
     "    }\n\n    ver.pre >= cmp.pre\n}\n\nfn matches_caret",
 )
 RS_WRONG = (RS_BUG[0], RS_BUG[2], RS_BUG[2].replace("ver.patch < patch", "ver.patch <= patch"))
+
+# Three wrong candidates per workspace for the candidates figure, as (file, snippet of the
+# buggy tree, replacement): each keeps the failing test failing.
+WRONGS = {
+    "python": [
+        (PY_BUG[0], "    if default is _marker:\n        raise ValueError(\n"
+                    "            'first() was called on an empty iterable",
+         "    if default is None:\n        raise ValueError(\n"
+         "            'first() was called on an empty iterable"),
+        (PY_BUG[0], "        )\n    return None\n\n\ndef last(",
+         "        )\n    return item\n\n\ndef last("),
+        (PY_BUG[0], "    for item in iterable:\n        return item\n    if default is _marker:",
+         "    for item in iterable:\n        return default\n    if default is _marker:"),
+    ],
+    "rust": [
+        (RS_BUG[0], "            return ver.patch < patch;\n        }\n    }\n\n    ver.pre",
+         "            return ver.patch <= patch;\n        }\n    }\n\n    ver.pre"),
+        (RS_BUG[0], "            return ver.patch < patch;\n        }\n    }\n\n    ver.pre",
+         "            return ver.patch == patch;\n        }\n    }\n\n    ver.pre"),
+        (RS_BUG[0], "            return ver.patch < patch;\n        }\n    }\n\n    ver.pre",
+         "            return patch > ver.patch;\n        }\n    }\n\n    ver.pre"),
+    ],
+}
 
 GITIGNORE = "target/\n__pycache__/\n*.pyc\n.pytest_cache/\n.pp-artifacts/\npp.yaml\n"
 
@@ -178,12 +208,16 @@ def timed(cmd, cwd):
 
 
 def write_proposer(d, replies):
+    """`replies`: one diff per request; a list of diffs is one reply of several candidates."""
     os.makedirs(d, exist_ok=True)
     for f in os.listdir(d):
         os.remove(os.path.join(d, f))
     for i, r in enumerate(replies, 1):
         with open(os.path.join(d, f"reply_{i}.txt"), "w") as f:
-            f.write(json.dumps({"diff": r}))
+            if isinstance(r, list):
+                f.write(json.dumps([{"diff": x} for x in r]))
+            else:
+                f.write(json.dumps({"diff": r}))
     script = os.path.join(d, "proposer.sh")
     with open(script, "w") as f:
         f.write(
@@ -203,9 +237,10 @@ def read_json(path):
         return None
 
 
-def session(pp, ws, cmd, failing_first, replies, scratch):
+def session(pp, ws, cmd, failing_first, replies, scratch, extra_policy=""):
     with open(os.path.join(ws, "pp.yaml"), "w") as f:
-        f.write(f"policy:\n  failing_first: {str(failing_first).lower()}\n  minimize: false\n")
+        f.write(f"policy:\n  failing_first: {str(failing_first).lower()}\n  minimize: false\n"
+                + extra_policy)
     script = write_proposer(scratch, replies)
     t = time.perf_counter()
     p = subprocess.run([pp, "run", cmd, "--provider", f"command:{script}", "--json"], cwd=ws,
@@ -245,6 +280,12 @@ def session(pp, ws, cmd, failing_first, replies, scratch):
     a1, p2 = at("apply", 1), at("propose", 2)
     if a1 is not None and p2 is not None:
         out["reject_ms"] = p2 - a1
+    p1, won = at("propose", 1), at("winner")
+    if p1 is not None and won is not None:
+        out["candidates_ms"] = won - p1
+    cands = read_json(os.path.join(bundle, "attempts", "1", "candidates.json"))
+    if cands:
+        out["candidates"] = [c["verdict"] for c in cands["candidates"]]
     if any(r["ran"] is None for r in out["runs"]):
         # A run with no test report is odd here: keep its bundle to read the logs.
         kept = os.path.join(os.path.dirname(ws), "kept", os.path.basename(os.path.dirname(bundle)))
@@ -259,7 +300,7 @@ def med(xs):
     return statistics.median(xs) if xs else None
 
 
-def bench(name, ws, cmd, pp, runs, scratch):
+def bench(name, ws, cmd, pp, runs, scratch, candidates=True):
     work = os.path.dirname(ws)
     with open(os.path.join(work, f"{name}.fix.diff")) as f:
         fix = f.read()
@@ -283,7 +324,9 @@ def bench(name, ws, cmd, pp, runs, scratch):
     ms, rc = timed(cmd, ws)
     print(f"[{name}] buggy tree warm-up {ms / 1000:.1f} s (exit {rc})", file=sys.stderr)
     assert rc != 0, f"{name}: the injected bug fails no test"
-    res = {k: [] for k in ("bare", "one_on", "one_off", "wrong_on", "wrong_off")}
+    wrongs = [diff_of(ws, *w) for w in WRONGS[name]]
+    res = {k: [] for k in ("bare", "one_on", "one_off", "wrong_on", "wrong_off", "cand_seq",
+                           "cand_par")}
     for i in range(runs):
         ms, rc = timed(cmd, ws)
         res["bare"].append({"wall_ms": round(ms), "exit_code": rc})
@@ -296,6 +339,17 @@ def bench(name, ws, cmd, pp, runs, scratch):
             res[key].append(s)
             extra = f", reject {s['reject_ms'] / 1000:.1f} s" if "reject_ms" in s else ""
             print(f"[{name}] run {i + 1} {key}: {s['wall_ms'] / 1000:.1f} s{extra}",
+                  file=sys.stderr)
+        if not candidates:
+            continue
+        for key, want, policy, replies in (
+                ("cand_seq", 4, "  limits: {max_attempts: 4}\n", wrongs + [fix]),
+                ("cand_par", 1, "  candidates: 4\n", [wrongs + [fix]])):
+            s = session(pp, ws, cmd, True, replies, scratch, policy)
+            assert s["status"] == "proven" and s["attempts_used"] == want, (key, s)
+            res[key].append(s)
+            print(f"[{name}] run {i + 1} {key}: {s['wall_ms'] / 1000:.1f} s, candidates "
+                  f"{s.get('candidates_ms', 0) / 1000:.1f} s {s.get('candidates', '')}",
                   file=sys.stderr)
     os.remove(os.path.join(ws, "pp.yaml"))
     bare = med(r["wall_ms"] for r in res["bare"])
@@ -314,6 +368,13 @@ def bench(name, ws, cmd, pp, runs, scratch):
         summary[f"{k}_x_bare"] = round(summary[f"{k}_ms"] / bare, 2)
     for k in ("one_on", "one_off"):
         summary[f"{k}_x_edited"] = round(summary[f"{k}_ms"] / summary["bare_fixed_tree_just_edited_ms"], 2)
+    if res["cand_par"]:
+        for k in ("cand_seq", "cand_par"):
+            summary[f"{k}_ms"] = med(s["wall_ms"] for s in res[k])
+            summary[f"{k}_candidates_ms"] = med(s.get("candidates_ms") for s in res[k])
+        summary["cand_par_x_seq"] = round(summary["cand_par_ms"] / summary["cand_seq_ms"], 2)
+        summary["cand_par_x_seq_candidates"] = round(
+            summary["cand_par_candidates_ms"] / summary["cand_seq_candidates_ms"], 2)
     return {"summary": summary, "samples": res, "bare_fixed_tree_ms": bare_fixed,
             "bare_fixed_tree_just_edited_ms": bare_edited}
 
@@ -327,6 +388,8 @@ def main():
                     help="where the workspaces are built (kept and reused between invocations)")
     ap.add_argument("--only", default="python,rust")
     ap.add_argument("--json", default=None, help="results file (default: WORK/results.json)")
+    ap.add_argument("--no-candidates", action="store_true",
+                    help="skip the candidates: 4 against candidates: 1 sessions")
     a = ap.parse_args()
     pp = os.path.abspath(a.pp)
     if not os.path.exists(pp):
@@ -342,11 +405,11 @@ def main():
     results = {"pp": pp, "runs": a.runs, "nproc": os.cpu_count(),
                "loadavg_start": os.getloadavg(), "workspaces": {}}
     for name, ws, cmd, what in spaces:
-        r = bench(name, ws, cmd, pp, a.runs, os.path.join(work, "proposer-" + name))
+        r = bench(name, ws, cmd, pp, a.runs, os.path.join(work, "proposer-" + name),
+                  not a.no_candidates)
         r["package"], r["command"] = what, cmd
         results["workspaces"][name] = r
     results["loadavg_end"] = os.getloadavg()
-    results["candidates"] = "not measured: policy.candidates is not implemented"
     out = a.json or os.path.join(work, "results.json")
     with open(out, "w") as f:
         json.dump(results, f, indent=1)
@@ -383,8 +446,20 @@ def main():
         for key in ("one_on", "wrong_on"):
             ff = samples[key][0].get("failing_first") or {}
             print(f"\n{name} {key} failing_first.json: {json.dumps(ff)[:600]}")
-    print("\ncandidates: 4 against candidates: 1 with max_attempts: 4: "
-          "not measured: policy.candidates is not implemented")
+    print("\ncandidates: 4 (three wrong, then the fix; policy.parallelism default = "
+          f"{os.cpu_count()} cores) against candidates: 1 with max_attempts: 4:\n")
+    print("| suite | sequential: session (candidates part) | 4 at once: session (candidates part) "
+          "| ratio, session | ratio, candidates part | goal < 0.6x |")
+    print("|---|---|---|---|---|---|")
+    for name, ws, cmd, what in spaces:
+        m = results["workspaces"][name]["summary"]
+        if "cand_par_x_seq" not in m:
+            continue
+        print(f"| {what} | {s(m['cand_seq_ms'])} ({s(m['cand_seq_candidates_ms'])}) "
+              f"| {s(m['cand_par_ms'])} ({s(m['cand_par_candidates_ms'])}) "
+              f"| {m['cand_par_x_seq']}x | {m['cand_par_x_seq_candidates']}x "
+              f"| {'met' if m['cand_par_x_seq'] < 0.6 else 'missed'} (session), "
+              f"{'met' if m['cand_par_x_seq_candidates'] < 0.6 else 'missed'} (candidates part) |")
     print(f"\nresults: {out}", file=sys.stderr)
 
 

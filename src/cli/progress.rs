@@ -190,6 +190,10 @@ fn phase_words(phase: Phase) -> (String, &'static str) {
         Phase::Minimize { run, .. } => (format!("minimizing (run {run})"), "running"),
         Phase::SearchTrace { attempt } => (format!("attempt {attempt}: search"), "tracing"),
         Phase::SearchTrial { attempt } => (format!("attempt {attempt}: search"), "trying"),
+        Phase::Candidate { attempt, candidate } => (
+            format!("attempt {attempt}: candidate {candidate}"),
+            "verifying",
+        ),
         Phase::Replay => ("replay".into(), "running"),
     }
 }
@@ -353,6 +357,28 @@ fn render(line: &EventLine, verbose: bool) -> Option<String> {
             "minimized: {} of {} hunks kept",
             m.hunks_after, m.hunks_before
         ),
+        Event::CandidateStart {
+            attempt, candidate, ..
+        } if verbose => format!("attempt {attempt}: candidate {candidate} verifying"),
+        Event::CandidateVerdict {
+            attempt,
+            candidate,
+            verdict,
+            reason,
+            duration_ms,
+            ..
+        } => {
+            let verdict = serde_json::to_value(verdict).unwrap_or_default();
+            let mut t = format!(
+                "attempt {attempt}: candidate {candidate}: {} ({})",
+                verdict.as_str().unwrap_or("?"),
+                secs(*duration_ms)
+            );
+            if let Some(r) = reason.as_deref().map(first_line).filter(|r| !r.is_empty()) {
+                t.push_str(&format!(": {r}"));
+            }
+            t
+        }
         Event::Signing { mode } => format!("signing ({mode})"),
         Event::Applied { workspace } => {
             format!("applied final.patch to {}", workspace.display())
@@ -446,6 +472,7 @@ mod tests {
                     edit: "a.py:3: `-` → `+`".into(),
                     verdict: crate::propose::search::Verdict::FailingStillFail,
                     duration_ms: 5,
+                    sandbox: None,
                 },
             )
         };

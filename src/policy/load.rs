@@ -128,6 +128,11 @@ fn strip_location(msg: &str) -> String {
 }
 
 /// The rules serde cannot check: target shape, names, limits, globs.
+/// Most candidates one attempt may ask for: each costs a sandbox and a verification.
+const MAX_CANDIDATES: u32 = 16;
+/// Most sandboxes verifying at once.
+const MAX_PARALLELISM: u32 = 64;
+
 pub fn validate(path: &Path, doc: &PolicyDoc) -> Result<(), PolicyError> {
     let invalid = |key: String, message: String, hint: &str| PolicyError::Invalid {
         path: path.to_owned(),
@@ -170,6 +175,22 @@ pub fn validate(path: &Path, doc: &PolicyDoc) -> Result<(), PolicyError> {
             "policy.limits.max_attempts".into(),
             "must be at least 1".into(),
             "set max_attempts to 1 or more",
+        ));
+    }
+    if !(1..=MAX_CANDIDATES).contains(&p.candidates) {
+        return Err(invalid(
+            "policy.candidates".into(),
+            format!("`{}` is not between 1 and {MAX_CANDIDATES}", p.candidates),
+            "set how many candidates to ask per attempt, e.g. 1 (the default) or 4",
+        ));
+    }
+    if let Some(n) = p.parallelism
+        && !(1..=MAX_PARALLELISM).contains(&n)
+    {
+        return Err(invalid(
+            "policy.parallelism".into(),
+            format!("`{n}` is not between 1 and {MAX_PARALLELISM}"),
+            "set how many candidates may be verified at once, or leave the key out for the number of cores",
         ));
     }
     if p.limits.per_command_timeout_sec == 0 {
@@ -368,6 +389,23 @@ mod tests {
             err.to_string().contains("policy.write_allowlist[0]"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn candidates_and_parallelism_are_checked_by_name() {
+        let doc = yaml("policy: {candidates: 4, parallelism: 2}\n").unwrap();
+        assert_eq!((doc.policy.candidates, doc.policy.parallelism()), (4, 2));
+        assert_eq!(yaml("{}").unwrap().policy.candidates, 1);
+        assert!(yaml("{}").unwrap().policy.parallelism() >= 1);
+        for (text, key) in [
+            ("policy: {candidates: 0}\n", "policy.candidates"),
+            ("policy: {candidates: 99}\n", "policy.candidates"),
+            ("policy: {parallelism: 0}\n", "policy.parallelism"),
+            ("policy: {candidates: many}\n", "policy.candidates"),
+        ] {
+            let err = yaml(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

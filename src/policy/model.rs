@@ -64,6 +64,13 @@ pub struct Policy {
     /// Whether reproduction reruns, candidates and minimization run the failing tests alone
     /// first (each runner's own selection), the full targets only when those pass.
     pub failing_first: bool,
+    /// Candidates asked of the proposer per attempt (`n` for model proposers), each verified
+    /// in its own sandbox; the smallest that passes wins.
+    pub candidates: u32,
+    /// Most candidates (and `search` trials) verified at once, each in its own sandbox.
+    /// Absent: the number of cores of the machine (see [`Policy::parallelism`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
     pub env: EnvPolicy,
     pub provider: ProviderConfig,
     /// Upper bound, in bytes, of the code snippets sent to a proposer.
@@ -77,6 +84,17 @@ pub struct Policy {
     pub protected: Vec<String>,
     /// The model-free `search` proposer: whether it runs and its budget.
     pub search: SearchConfig,
+}
+
+impl Policy {
+    /// How many candidates or trials run at once: `policy.parallelism`, or the number of
+    /// cores when the file does not say.
+    pub fn parallelism(&self) -> usize {
+        match self.parallelism {
+            Some(n) => n.max(1) as usize,
+            None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        }
+    }
 }
 
 /// `policy.search`: the budget of the built-in `search` proposer (small edits tried against
@@ -126,6 +144,8 @@ impl Default for Policy {
             reproduce_runs: 1,
             confirm_runs: 0,
             failing_first: true,
+            candidates: 1,
+            parallelism: None,
             env: EnvPolicy::default(),
             provider: ProviderConfig::default(),
             context_budget_bytes: 24_000,

@@ -19,7 +19,7 @@ use crate::exec::Cancel;
 use crate::redact::Redactor;
 
 pub use prompt::{SYSTEM_PROMPT, render_prompt};
-pub use reply::{Proposal, parse_reply};
+pub use reply::{Proposal, parse_reply, split_replies};
 
 /// One proposer of a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,8 +168,16 @@ pub struct ProposalRequest {
     /// that file's whole new content instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub whole_file: Option<WholeFile>,
+    /// Candidates asked for (`policy.candidates`); absent when 1. A `command` proposer may
+    /// answer with a JSON list of replies; model proposers get the `n` parameter.
+    #[serde(skip_serializing_if = "is_one")]
+    pub candidates: u32,
     pub reply_format: &'static str,
     pub prompt: String,
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// A file offered for a whole-file rewrite, with its current content.
@@ -289,6 +297,40 @@ pub struct Exchange {
     /// For `suggest`: the suggestions found, what became of each, and the candidate chosen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
+    /// The further candidates of the same answer (`policy.candidates` above 1), in order:
+    /// `raw_reply` and `proposal` are the first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<Alternative>,
+}
+
+/// One further candidate of an answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alternative {
+    #[serde(skip)]
+    pub raw_reply: String,
+    pub proposal: Proposal,
+}
+
+impl Alternative {
+    fn new(raw_reply: String) -> Self {
+        Self {
+            proposal: parse_reply(&raw_reply),
+            raw_reply,
+        }
+    }
+}
+
+impl Exchange {
+    /// Every candidate of the answer, the first included: its reply text and what was read.
+    pub fn candidates(&self) -> Vec<(&str, &Proposal)> {
+        std::iter::once((self.raw_reply.as_str(), &self.proposal))
+            .chain(
+                self.alternatives
+                    .iter()
+                    .map(|a| (a.raw_reply.as_str(), &a.proposal)),
+            )
+            .collect()
+    }
 }
 
 /// The model endpoints a session may call, one client each (so a parameter fallback learnt on
@@ -376,6 +418,11 @@ pub async fn propose(
                     ex.proposal = parse_reply(&clean);
                     ex.raw_reply = clean;
                 }
+                for alt in &mut ex.alternatives {
+                    if let std::borrow::Cow::Owned(clean) = io.redactor.redact(&alt.raw_reply) {
+                        *alt = Alternative::new(clean);
+                    }
+                }
                 if let Some(h) = &mut ex.http {
                     io.redactor.redact_json(h);
                 }
@@ -441,6 +488,7 @@ async fn ask_one(
             proposal: Proposal::empty("the stub proposer proposes no change"),
             http: None,
             details: None,
+            alternatives: Vec::new(),
         }),
         // The session runs the search itself before asking the chain (it tries candidates
         // against the tests); reached here, it has run already or is off.
@@ -455,6 +503,7 @@ async fn ask_one(
             ),
             http: None,
             details: None,
+            alternatives: Vec::new(),
         }),
         // With a model after it, suggest offers only its best candidates and leaves the
         // remaining attempts to the model instead of trying every suggestion on its own.
@@ -476,15 +525,19 @@ async fn ask_one(
                 &io.cancel,
             )
             .await?;
+            // A JSON list on stdout is several candidates; any one-reply form is one.
+            let mut replies = split_replies(&reply.stdout).into_iter();
+            let first = replies.next().unwrap_or_default();
             Ok(Exchange {
                 proposer: "command".into(),
                 model: None,
                 latency_ms: reply.duration_ms,
                 fallbacks: Vec::new(),
-                proposal: parse_reply(&reply.stdout),
-                raw_reply: reply.stdout,
+                proposal: parse_reply(&first),
+                raw_reply: first,
                 http: None,
                 details: None,
+                alternatives: replies.map(Alternative::new).collect(),
             })
         }
         ProviderSpec::OpenAi | ProviderSpec::Local => {
@@ -517,41 +570,65 @@ async fn ask_model(
     ];
     let mut exchanges = Vec::new();
     let mut total_ms = 0;
+    let wanted = request.candidates.max(1) as usize;
+    let failed = |e: openai::HttpError| {
+        if e.is_infra() {
+            ProposeError::Unusable {
+                proposer: name.into(),
+                message: e.to_string(),
+                // The transport's own hint is the more precise one when it has one.
+                hint: e.hint().unwrap_or_else(|| {
+                    "check the endpoint, model name and key (PP_OPENAI_* / PP_LOCAL_*)".to_owned()
+                }),
+            }
+        } else {
+            ProposeError::Failed {
+                message: format!("{name}: {e}"),
+            }
+        }
+    };
+    let record = |c: &openai::Completion| {
+        json!({
+            "endpoint": client.endpoint(),
+            "request": c.request_body,
+            "response": c.raw_response,
+            "usage": c.usage,
+            "finish_reason": c.finish_reason,
+            "latency_ms": c.latency_ms,
+            "retries": c.retries,
+        })
+    };
     for round in 0..2 {
         let mut cancel = io.cancel.clone();
         let completion = tokio::select! {
-            r = client.complete(&messages) => r,
+            r = client.complete_n(&messages, wanted as u32) => r,
             () = cancel.cancelled() => return Err(ProposeError::Interrupted),
         };
-        let completion = completion.map_err(|e| {
-            if e.is_infra() {
-                ProposeError::Unusable {
-                    proposer: name.into(),
-                    message: e.to_string(),
-                    // The transport's own hint is the more precise one when it has one.
-                    hint: e.hint().unwrap_or_else(|| {
-                        "check the endpoint, model name and key (PP_OPENAI_* / PP_LOCAL_*)"
-                            .to_owned()
-                    }),
-                }
-            } else {
-                ProposeError::Failed {
-                    message: format!("{name}: {e}"),
-                }
-            }
-        })?;
+        let completion = completion.map_err(failed)?;
         total_ms += completion.total_ms;
-        let proposal = parse_reply(&completion.text);
-        exchanges.push(json!({
-            "endpoint": client.endpoint(),
-            "request": completion.request_body,
-            "response": completion.raw_response,
-            "usage": completion.usage,
-            "finish_reason": completion.finish_reason,
-            "latency_ms": completion.latency_ms,
-            "retries": completion.retries,
-        }));
-        let empty = proposal.body.is_none();
+        exchanges.push(record(&completion));
+        let mut texts: Vec<String> = std::iter::once(completion.text.clone())
+            .chain(completion.others.iter().cloned())
+            .take(wanted)
+            .collect();
+        // A server that ignores `n` answers with one choice: the rest are asked one by one.
+        while texts.len() < wanted {
+            let mut cancel = io.cancel.clone();
+            let more = tokio::select! {
+                r = client.complete(&messages) => r,
+                () = cancel.cancelled() => return Err(ProposeError::Interrupted),
+            };
+            let more = more.map_err(failed)?;
+            total_ms += more.total_ms;
+            exchanges.push(record(&more));
+            texts.push(more.text);
+        }
+        let mut texts = texts.into_iter();
+        let first = texts.next().unwrap_or_default();
+        let proposal = parse_reply(&first);
+        let alternatives: Vec<Alternative> = texts.map(Alternative::new).collect();
+        let empty =
+            proposal.body.is_none() && alternatives.iter().all(|a| a.proposal.body.is_none());
         if !empty || round == 1 {
             return Ok(Exchange {
                 proposer: name.into(),
@@ -561,14 +638,15 @@ async fn ask_model(
                     .or_else(|| Some(client.config().model.clone())),
                 latency_ms: total_ms,
                 fallbacks: Vec::new(),
-                raw_reply: completion.text,
+                raw_reply: first,
                 proposal,
                 http: Some(json!({"config": client.config().summary(), "exchanges": exchanges})),
                 details: None,
+                alternatives,
             });
         }
         // An empty or no-op reply: ask once more, more sharply.
-        messages.push(openai::ChatMessage::assistant(completion.text));
+        messages.push(openai::ChatMessage::assistant(first));
         messages.push(openai::ChatMessage::user(format!(
             "Your reply contained no usable change ({}). Reply with only the JSON object {{\"diff\": \"<unified diff with --- a/PATH and +++ b/PATH headers>\", \"rationale\": \"...\", \"risk_notes\": \"...\", \"confidence\": 0.5}} and nothing else. The diff must change at least one line.",
             proposal.empty_reason.unwrap_or_default()

@@ -143,6 +143,7 @@ mod tests {
                 feedback: "hunk 1 of calc.py: context not found".into(),
             }],
             whole_file: None,
+            candidates: 1,
             reply_format: REPLY_FORMAT,
             prompt: String::new(),
         }

@@ -58,6 +58,26 @@ pub fn parse_reply(text: &str) -> Proposal {
     Proposal::empty("the reply holds neither a JSON object with `diff` nor a unified diff")
 }
 
+/// Splits a reply holding several candidates (a JSON list on stdout from a `command` proposer:
+/// each item a reply object, or a string holding a reply) into one reply text each. Any other
+/// reply, the one-diff forms included, is one candidate.
+pub fn split_replies(text: &str) -> Vec<String> {
+    let trimmed = text.trim();
+    if !trimmed.starts_with('[') {
+        return vec![text.to_owned()];
+    }
+    match serde_json::from_str::<Vec<serde_json::Value>>(trimmed) {
+        Ok(items) if !items.is_empty() => items
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .collect(),
+        _ => vec![text.to_owned()],
+    }
+}
+
 fn looks_like_diff(text: &str) -> bool {
     text.lines()
         .any(|l| l.starts_with("@@") || l.starts_with("+++ ") || l.starts_with("diff --git "))
@@ -158,5 +178,18 @@ mod tests {
         assert!(parse_reply("I cannot fix this.").body.is_none());
         assert!(parse_reply("").body.is_none());
         assert!(parse_reply(r#"{"diff": ""}"#).body.is_none());
+    }
+
+    #[test]
+    fn a_json_list_is_several_candidates_and_one_reply_is_one() {
+        let list = r#"[{"diff": "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"}, "--- a/y\n+++ b/y\n@@ -1 +1 @@\n-a\n+c\n"]"#;
+        let parts = split_replies(list);
+        assert_eq!(parts.len(), 2);
+        assert!(parse_reply(&parts[0]).body.is_some(), "{}", parts[0]);
+        assert!(parse_reply(&parts[1]).body.is_some(), "{}", parts[1]);
+        let one = r#"{"diff": "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"}"#;
+        assert_eq!(split_replies(one), vec![one.to_owned()]);
+        assert_eq!(split_replies("[]"), vec!["[]".to_owned()]);
+        assert_eq!(split_replies("[not json").len(), 1);
     }
 }

@@ -163,6 +163,8 @@ pub(super) struct Attempter<'s> {
     searched: std::cell::Cell<bool>,
     /// The attempt whose candidate `search` found, with the note its summary carries.
     search_found: std::cell::RefCell<Option<(u32, String)>>,
+    /// The sandboxes candidates are verified in beside the session's own.
+    pub lanes: super::candidates::Lanes,
 }
 
 impl<'s> Attempter<'s> {
@@ -172,6 +174,7 @@ impl<'s> Attempter<'s> {
         rec: &Recorder,
         runner: Runner,
         baseline: &Baseline,
+        plan: Option<super::workbench::Plan>,
     ) -> Result<Self, Error> {
         let p = &settings.doc().policy;
         let root = runner.files.clone();
@@ -214,6 +217,7 @@ impl<'s> Attempter<'s> {
             first: baseline.first.clone(),
             searched: std::cell::Cell::new(false),
             search_found: std::cell::RefCell::default(),
+            lanes: super::candidates::Lanes::new(plan),
         })
     }
 
@@ -254,6 +258,9 @@ impl<'s> Attempter<'s> {
         });
         rec.attempt_bytes(n, "reply.txt", exchange.raw_reply.as_bytes())?;
         rec.attempt_json(n, "proposal.json", &exchange)?;
+        if !exchange.alternatives.is_empty() {
+            return super::candidates::judge_all(self, n, &exchange, history, rec).await;
+        }
         let Some(body) = exchange.proposal.body.as_ref() else {
             let feedback = format!(
                 "no change was proposed: {}",
@@ -324,6 +331,7 @@ impl<'s> Attempter<'s> {
             whole_file: whole_file
                 .then(|| whole_file_candidate(&self.context, &self.rules, &self.root))
                 .flatten(),
+            candidates: p.candidates,
             reply_format: propose::REPLY_FORMAT,
             prompt: String::new(),
         };
@@ -479,20 +487,33 @@ impl<'s> Attempter<'s> {
     /// Runs the failing tests alone, then (when they pass) every target with the candidate
     /// applied, then the confirmation runs if it passed.
     async fn verify(&self, n: u32, rec: &Recorder) -> Result<Verification, Error> {
+        self.verify_in(&self.runner, &format!("attempts/{n}"), n, None, rec)
+            .await
+    }
+
+    /// [`Attempter::verify`] with `runner` (the sandbox a candidate is applied in), logs under
+    /// the bundle's `dir`, and every run reported as `phase` when given.
+    pub async fn verify_in(
+        &self,
+        runner: &Runner,
+        dir: &str,
+        n: u32,
+        phase: Option<Phase>,
+        rec: &Recorder,
+    ) -> Result<Verification, Error> {
         let targets = &rec.targets;
-        let mut verification = self
-            .runner
+        let mut verification = runner
             .verify_staged(
                 &rec.baseline,
                 targets,
                 &self.first,
                 (
-                    &rec.path(&format!("attempts/{n}/failing_first")),
-                    Phase::VerifyFailing { attempt: n },
+                    &rec.path(&format!("{dir}/failing_first")),
+                    phase.unwrap_or(Phase::VerifyFailing { attempt: n }),
                 ),
                 (
-                    &rec.path(&format!("attempts/{n}/verify")),
-                    Phase::Verify { attempt: n },
+                    &rec.path(&format!("{dir}/verify")),
+                    phase.unwrap_or(Phase::Verify { attempt: n }),
                 ),
             )
             .await?;
@@ -500,12 +521,11 @@ impl<'s> Attempter<'s> {
             return Ok(verification);
         }
         for k in 1..=self.settings.doc().policy.confirm_runs {
-            let again = self
-                .runner
+            let again = runner
                 .run_all(
                     targets,
-                    &rec.path(&format!("attempts/{n}/confirm_{k}")),
-                    Phase::Confirm { attempt: n, run: k },
+                    &rec.path(&format!("{dir}/confirm_{k}")),
+                    phase.unwrap_or(Phase::Confirm { attempt: n, run: k }),
                 )
                 .await?;
             let confirm = judge(&rec.baseline, again);
@@ -556,7 +576,7 @@ fn rejected(
 }
 
 /// The attempt whose verification failed with exactly the change `applied`.
-fn same_change(history: &[AttemptOutcome], applied: &str) -> Option<u32> {
+pub(super) fn same_change(history: &[AttemptOutcome], applied: &str) -> Option<u32> {
     (1..).zip(history).find_map(|(k, o)| match o {
         AttemptOutcome::VerificationFailed { applied: a, .. } if a == applied => Some(k),
         _ => None,
@@ -638,7 +658,7 @@ fn whole_file_candidate(
 }
 
 /// What the next attempt is told about a failed verification.
-fn verification_feedback(v: &Verification) -> String {
+pub(super) fn verification_feedback(v: &Verification) -> String {
     let mut s = String::from("The candidate applied, but verification failed:\n");
     for p in &v.problems {
         s.push_str("- ");
@@ -657,7 +677,7 @@ fn verification_feedback(v: &Verification) -> String {
 }
 
 /// The last `max` bytes of `s`, cut at a char boundary.
-fn tail_chars(s: &str, max: usize) -> String {
+pub(super) fn tail_chars(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }

@@ -132,6 +132,31 @@ pub enum Event {
         edit: String,
         verdict: Verdict,
         duration_ms: u64,
+        /// The sandbox it ran in, when several try edits at once (`policy.parallelism`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sandbox: Option<u32>,
+    },
+    /// Candidate `candidate` of attempt `attempt` (one of several, `policy.candidates`) starts:
+    /// it is checked, applied in sandbox `sandbox` (0 is the session's own) and verified; no
+    /// sandbox when it was settled before (no change, not parsed, a duplicate).
+    CandidateStart {
+        attempt: u32,
+        candidate: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sandbox: Option<u32>,
+    },
+    /// What became of candidate `candidate` of attempt `attempt`.
+    CandidateVerdict {
+        attempt: u32,
+        candidate: u32,
+        verdict: CandidateVerdict,
+        /// The rule that refused it, or what failed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// Lines it changes, when it parsed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        changed_lines: Option<usize>,
+        duration_ms: u64,
     },
     /// Attempt `attempt`'s candidate passed: it is the winner.
     Winner { attempt: u32 },
@@ -157,6 +182,24 @@ pub enum Event {
     Error { message: String },
 }
 
+/// How one of several candidates of an attempt ended. Names are API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateVerdict {
+    /// Every target passed, with the integrity checks: it may win.
+    Passed,
+    /// The baseline's failing tests, run alone, still fail; the full targets were not run.
+    FailingStillFail,
+    /// The full run (or a confirmation run) failed or broke the integrity rules.
+    VerificationFailed,
+    /// It did not parse, or the policy or the files refused it.
+    Rejected,
+    /// The same change as another candidate of this attempt, or as an earlier failed attempt.
+    Duplicate,
+    /// The reply held no change.
+    NoChange,
+}
+
 /// Which stage ran a command, for `run_start` and `run_end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "phase", rename_all = "snake_case")]
@@ -177,6 +220,9 @@ pub enum Phase {
     SearchTrace { attempt: u32 },
     /// One of `search`'s trials: reported as `search_trial`, not run by run.
     SearchTrial { attempt: u32 },
+    /// The runs of candidate `candidate` of attempt `attempt`, one of several verified at
+    /// once: reported as `candidate_start` and `candidate_verdict`, not run by run.
+    Candidate { attempt: u32, candidate: u32 },
     /// `pp replay`'s runs.
     Replay,
 }
@@ -184,7 +230,7 @@ pub enum Phase {
 impl Phase {
     /// Whether its runs are reported one by one (`run_start`, `run_end`).
     pub fn reported(self) -> bool {
-        !matches!(self, Self::SearchTrial { .. })
+        !matches!(self, Self::SearchTrial { .. } | Self::Candidate { .. })
     }
 }
 

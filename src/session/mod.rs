@@ -1,6 +1,7 @@
 //! The session of DESIGN §3, as stages that pass named values: `setup` (targets allowed,
 //! isolation planned) → `workbench` (the sandbox, shared with replay) → `baseline` (baseline,
-//! classification, reproduction) → `attempt` (one candidate, an `AttemptOutcome`) → `minimize`
+//! classification, reproduction) → `attempt` (one candidate, an `AttemptOutcome`; several at
+//! once, each in its own sandbox, in `candidates`) → `minimize`
 //! → `finish`; `decide` holds the pure decisions between them, `recorder` every bundle write,
 //! `events` what happens as it happens (the bundle's `events.jsonl`, the `--events` stream, the
 //! progress display), and `run` the pipeline itself. Also `replay`, which reruns a bundle without
@@ -9,6 +10,7 @@
 mod apply;
 mod attempt;
 mod baseline;
+mod candidates;
 mod decide;
 mod events;
 mod finish;
@@ -23,7 +25,9 @@ mod verify;
 mod workbench;
 
 pub use crate::outcome::{Outcome, Status, TargetOutcome, TargetRun};
-pub use events::{Busy, EVENT_SCHEMA, Event, EventLine, Events, Phase, Progress, Watchers};
+pub use events::{
+    Busy, CandidateVerdict, EVENT_SCHEMA, Event, EventLine, Events, Phase, Progress, Watchers,
+};
 pub use replay::{ReplayOptions, ReplayOutcome, ReplayRefused, ReplayTarget, replay};
 pub use run::run_session;
 pub use sign::{sign_keys, verify_bundle, verify_key_configured, verify_keys};

@@ -535,14 +535,14 @@ async fn plan(
     }
     let unpinned_image = recorded.is_none().then(|| tag.clone());
     let (sb, network) = (p.sandbox.clone(), p.network);
-    let plan = Plan::Container(Box::new(move |root| {
+    let plan = Plan::Container(std::sync::Arc::new(move |root| {
         sandbox::ContainerSpec::from_policy(
             &sb,
             network,
-            info.image_id,
+            info.image_id.clone(),
             root,
-            replay_id,
-            client_env,
+            replay_id.clone(),
+            client_env.clone(),
         )
     }));
     Ok(Ok((plan, unpinned_image)))

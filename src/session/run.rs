@@ -63,6 +63,9 @@ async fn prove<'s>(
         ControlFlow::Break(end) => return stop(end),
     };
     let mut provenance = Some(setup::provenance(settings));
+    // Kept to open more sandboxes of the same kind when candidates (`policy.candidates`) or
+    // search trials are verified at once; none is opened unless needed.
+    let lanes = Some(plan.clone());
     let runner =
         match setup::open_workbench(settings, rec, plan, &mut provenance, sandbox, cancel).await? {
             ControlFlow::Continue(runner) => runner,
@@ -75,7 +78,7 @@ async fn prove<'s>(
         ControlFlow::Continue(b) => b,
         ControlFlow::Break(end) => return stop(end),
     };
-    let attempter = Attempter::new(settings, rec, runner, &baseline)?;
+    let attempter = Attempter::new(settings, rec, runner, &baseline, lanes)?;
     rec.failures = failure_marks(&attempter.context);
     attempts(settings, rec, attempter, cancel).await
 }

@@ -111,8 +111,15 @@ async fn plan_container(settings: &Settings, rec: &mut Recorder) -> ControlFlow<
                 .map(|c| c.image_id.clone())
                 .unwrap_or_else(|| p.sandbox.container_image.clone());
             let name = rec.session_id.clone();
-            ControlFlow::Continue(Plan::Container(Box::new(move |root| {
-                sandbox::ContainerSpec::from_policy(&sb, network, image, root, name, client_env)
+            ControlFlow::Continue(Plan::Container(Arc::new(move |root| {
+                sandbox::ContainerSpec::from_policy(
+                    &sb,
+                    network,
+                    image.clone(),
+                    root,
+                    name.clone(),
+                    client_env.clone(),
+                )
             })))
         }
         Err(e) => {

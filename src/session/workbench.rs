@@ -12,6 +12,8 @@ use crate::policy::{BackendKind, Network, Policy};
 use crate::sandbox::{self, ConfinementLayers, ContainerSpec, Sandbox, SandboxError, Unconfinable};
 
 /// Whether commands run in a container or confined on the host, decided before the sandbox.
+/// Cloned to open further sandboxes of the same session (one per candidate verified at once).
+#[derive(Clone)]
 pub(crate) enum Plan {
     /// Bubblewrap, with the layers the probe saw.
     Confined {
@@ -22,7 +24,7 @@ pub(crate) enum Plan {
         secrets: Vec<PathBuf>,
     },
     /// A container per command; the spec is completed once the sandbox root exists.
-    Container(Box<dyn FnOnce(PathBuf) -> ContainerSpec + Send>),
+    Container(std::sync::Arc<dyn Fn(PathBuf) -> ContainerSpec + Send + Sync>),
 }
 
 /// A live sandbox and how its commands run.

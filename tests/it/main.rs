@@ -11,6 +11,7 @@ mod attacks;
 mod attest_cli;
 mod attest_interop;
 mod attest_negative;
+mod candidates;
 mod completions;
 mod container;
 mod container_broken;

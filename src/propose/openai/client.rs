@@ -115,13 +115,28 @@ impl ChatClient {
     /// Sends `messages` and returns the assistant's reply, retrying transient failures (which
     /// are recorded in the result, not counted as attempts).
     pub async fn complete(&self, messages: &[ChatMessage]) -> Result<Completion, HttpError> {
+        self.complete_n(messages, 1).await
+    }
+
+    /// As [`ChatClient::complete`], asking for `n` choices (the `n` parameter, sent only when
+    /// above 1). A server may return fewer: the caller asks again for the rest.
+    pub async fn complete_n(
+        &self,
+        messages: &[ChatMessage],
+        n: u32,
+    ) -> Result<Completion, HttpError> {
         let started = Instant::now();
         let mut retries: Vec<RetryRecord> = Vec::new();
         let mut backoff_retries: u32 = 0;
         let mut requests: u32 = 0;
         loop {
             let compat = self.compat();
-            let body = build_request_body(&self.cfg, messages, compat);
+            let mut body = build_request_body(&self.cfg, messages, compat);
+            if n > 1
+                && let Some(map) = body.as_object_mut()
+            {
+                map.insert("n".to_owned(), serde_json::json!(n));
+            }
             let sent = Instant::now();
             requests += 1;
             let exchange = self.send(&body).await;
@@ -394,6 +409,7 @@ impl ChatClient {
                 usage: reply.usage,
                 finish_reason: reply.finish_reason,
                 refusal: reply.refusal,
+                others: reply.others,
                 latency_ms: 0,
                 total_ms: 0,
                 requests: 0,

@@ -26,6 +26,8 @@ pub struct ParsedReply {
     pub finish_reason: Option<String>,
     /// The model's refusal, when the server reports one instead of content.
     pub refusal: Option<String>,
+    /// The text of every further choice (`n` > 1), in order; choices without text are skipped.
+    pub others: Vec<String>,
 }
 
 /// A successful completion with everything the bundle records about the exchange.
@@ -36,6 +38,9 @@ pub struct Completion {
     pub usage: Option<Usage>,
     pub finish_reason: Option<String>,
     pub refusal: Option<String>,
+    /// The texts of the reply's further choices (asked for with `n`), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<String>,
     /// Duration of the exchange that succeeded.
     pub latency_ms: u64,
     /// Time from the first send to the reply, retries and waits included.
@@ -96,7 +101,24 @@ pub fn parse_reply(body: &Value) -> Result<ParsedReply, String> {
             .and_then(|m| m.get("refusal"))
             .and_then(Value::as_str)
             .map(str::to_owned),
+        others: other_choices(body),
     })
+}
+
+/// The text of `choices[1..]`, for a request that asked for several (`n`).
+fn other_choices(body: &Value) -> Vec<String> {
+    let Some(Value::Array(choices)) = body.get("choices") else {
+        return Vec::new();
+    };
+    choices
+        .iter()
+        .skip(1)
+        .filter_map(|c| match c.get("message").and_then(|m| m.get("content")) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Array(parts)) => Some(content_parts_text(parts)),
+            _ => c.get("text").and_then(Value::as_str).map(str::to_owned),
+        })
+        .collect()
 }
 
 /// Concatenates the text of content parts: `{"type":"text","text":"…"}`, bare strings, and the

@@ -234,5 +234,6 @@ fn exchange(
         proposal,
         http: None,
         details: Some(details),
+        alternatives: Vec::new(),
     }
 }

@@ -61,6 +61,32 @@ impl Reply {
         )
     }
 
+    /// A 200 chat completion with one choice per entry of `contents` (an answer to `n`).
+    pub fn choices(contents: &[&str]) -> Self {
+        let choices: Vec<Value> = contents
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                json!({
+                    "index": i,
+                    "message": {"role": "assistant", "content": c},
+                    "finish_reason": "stop"
+                })
+            })
+            .collect();
+        Reply::json(
+            200,
+            &json!({
+                "id": "chatcmpl-scripted",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "scripted-model",
+                "choices": choices,
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+            }),
+        )
+    }
+
     /// An OpenAI-style error reply: `{"error": {"message": …, "type": …}}`.
     pub fn error(status: u16, message: &str) -> Self {
         Reply::json(
