@@ -41,7 +41,7 @@ const PRIVATE_DIRS: &[&str] = &["/tmp", "/var/tmp", "/run"];
 
 /// Parts of `/proc` a uid 0 could write to change the host (besides `/proc/irq` and `/proc/bus`,
 /// which bubblewrap covers itself): bound read-only over the fresh `/proc`.
-const PROC_READ_ONLY: &[&str] = &["/proc/sys", "/proc/sysrq-trigger"];
+const PROC_READ_ONLY: &[&str] = &["/proc/sys", "/proc/sysrq-trigger", "/proc/pressure"];
 
 /// How one sandbox's commands are confined.
 #[derive(Debug, Clone, PartialEq, Eq)]

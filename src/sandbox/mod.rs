@@ -370,7 +370,9 @@ impl Sandbox {
         };
         let mut read_only = Vec::new();
         let git = writable.join(".git");
-        if std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir()) {
+        // A folder, or a worktree's `.git` file (pointing into the user's repository), which a
+        // command must not replace with a repository of its own.
+        if std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir() || m.is_file()) {
             read_only.push(git);
         }
         if self.worktree_of.is_some() {

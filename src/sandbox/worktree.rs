@@ -29,6 +29,10 @@ fn neutral_settings(dir: &Path) -> Result<Vec<(String, String)>, SandboxError> {
         ("core.untrackedCache", "false"),
         ("diff.external", ""),
         ("submodule.recurse", "false"),
+        // A submodule is a repository of its own, with a configuration of its own (filters
+        // this listing never sees): git is never to look inside one.
+        ("diff.ignoreSubmodules", "all"),
+        ("status.submoduleSummary", "false"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -169,6 +173,7 @@ fn fill(workspace: &Path, top: &Path, root: &Path) -> Result<(), SandboxError> {
             "--no-color",
             "--no-ext-diff",
             "--no-textconv",
+            "--ignore-submodules=all",
             "--",
             ".",
         ],

@@ -98,6 +98,7 @@ pub(crate) fn open(
             secrets,
             ..
         } => {
+            forget_secrets(&sandbox, source, &secrets)?;
             let confinement = sandbox.confinement(deny_network, &bwrap, &secrets);
             let (program, args) = confinement.wrapper();
             Isolation::Wrapper {
@@ -109,6 +110,33 @@ pub(crate) fn open(
         Plan::Container(spec) => Isolation::Container(spec(sandbox.root().to_owned())),
     };
     Ok(Workbench { sandbox, isolation })
+}
+
+/// Removes the sandbox's copy of each secret file kept inside the workspace (pp's signing key),
+/// so no command finds it under any name: masking a path alone would not follow the file
+/// should a command rename its folder.
+fn forget_secrets(
+    sandbox: &Sandbox,
+    source: &Path,
+    secrets: &[PathBuf],
+) -> Result<(), SandboxError> {
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    for s in secrets {
+        for (file, dir) in [(s.clone(), source.to_owned()), (real(s), real(source))] {
+            let Ok(rel) = file.strip_prefix(&dir) else {
+                continue;
+            };
+            match crate::beneath::remove_file(sandbox.root(), rel) {
+                // Not copied (an ignored file the backend leaves out): nothing to remove.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                r => r.map_err(|source| SandboxError::Copy {
+                    path: sandbox.root().join(rel),
+                    source,
+                })?,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The bundle's records name the policy's network setting; the bundle does not know the policy.

@@ -482,7 +482,7 @@ fn a_test_cannot_write_the_kernel_s_switches_under_proc() {
         "for f in /proc/sys/kernel/core_pattern /proc/sys/vm/swappiness /proc/sys/kernel/hostname; do \
            if [ -e $f ]; then v=$(cat $f); if printf '%s\\n' \"$v\" > $f 2>/dev/null; then echo \"written: $f\"; else echo \"refused: $f\"; fi; fi; \
          done; \
-         grep ' /proc/sys ' /proc/self/mountinfo; {TEST_CMD}"
+         for f in /proc/pressure/cpu /proc/pressure/io /proc/pressure/memory; do            if [ -e $f ] && [ -w $f ]; then echo \"written: $f is writable\"; fi;          done;          grep ' /proc/sys ' /proc/self/mountinfo; {TEST_CMD}"
     );
     let out = env.pp(&["run", &cmd, "--provider", "stub", "--json"]);
     let v = json_out(&out);
@@ -735,5 +735,138 @@ fn untracked_files_are_never_copied_through_a_link_in_the_checkout() {
     assert!(
         v["message"].as_str().unwrap().contains("lnk"),
         "the refusal names the link: {v}"
+    );
+}
+
+/// The sandbox's copy of a signing key kept in the workspace is gone, not only masked: a command
+/// that renames the key's folder finds nothing under the new name in the next command.
+#[test]
+fn a_renamed_folder_never_uncovers_the_signing_key() {
+    for backend in ["copy", "overlay", "git_worktree"] {
+        let env = calc_env(&[(".gitignore", "keys/\n")]);
+        let key = env.root().join("keys/signing.pem");
+        std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+        let out = env.pp(&["attest", "--generate-key", key.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        env.write(
+            "pp.yaml",
+            &format!(
+                "policy:\n  sandbox: {{backend: {backend}}}\n  attestation: {{enabled: true, mode: ed25519, key_file: keys/signing.pem}}\n"
+            ),
+        );
+        env.commit("policy");
+        let cmd = format!(
+            "for f in keys/signing.pem keys2/signing.pem; do echo \"$f: $(od -An -tx1 $f 2>&1 | tr -d ' \\n' | head -c 400)\"; done; \
+             mv keys keys2 2>/dev/null && echo renamed; {TEST_CMD}"
+        );
+        let out = env.pp(&["run", &cmd, "--provider", "stub", "--json"]);
+        let v = json_out(&out);
+        if backend == "overlay" && v["status"] == "policy_violation" {
+            // No overlay on this machine (auto would have copied): nothing to check here.
+            continue;
+        }
+        assert_eq!(v["status"], "not_proven", "{backend}: {}", stderr(&out));
+        let pem = std::fs::read(&key).unwrap();
+        let hex: String = pem.iter().take(40).map(|b| format!("{b:02x}")).collect();
+        let b = bundle(&v);
+        for run in [
+            "attempts/0_baseline/default",
+            "attempts/0_baseline/rerun_1/default",
+        ] {
+            let log = std::fs::read_to_string(b.join(run).join("stdout.log")).unwrap_or_default();
+            assert!(
+                log.contains("keys2/signing.pem: "),
+                "{backend} {run}: the attack did not run: {log}"
+            );
+            assert!(
+                !log.contains(&hex),
+                "{backend} {run}: the test read the signing key: {log}"
+            );
+        }
+    }
+}
+
+/// A submodule is a repository with a configuration of its own, which no listing in the
+/// superproject shows: git_worktree's git never looks inside one, so a filter defined there
+/// never runs on the host.
+#[test]
+fn a_submodule_s_own_git_filters_never_run_on_the_host() {
+    let sub = TestEnv::new(&[
+        ("a.txt", "hello\n"),
+        (".gitattributes", "a.txt filter=evil\n"),
+    ]);
+    let env = calc_env(&[]);
+    env.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        sub.root().to_str().unwrap(),
+        "sub",
+    ]);
+    env.write(
+        "pp.yaml",
+        &format!(
+            "policy:\n  allowed_commands: [\"{TEST_CMD}\"]\n  sandbox: {{backend: git_worktree}}\n"
+        ),
+    );
+    env.commit("submodule");
+    let marker = env.scratch.path().join("submodule.ran");
+    let config = env.root().join(".git/modules/sub/config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "[filter \"evil\"]\n\tclean = \"sh -c 'echo ran >> {m}; cat'\"\n",
+        m = marker.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    // Stat-dirty, so git would hash it again through the clean filter.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(env.root().join("sub/a.txt"), "hello\n").unwrap();
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(env.root())
+        .args(["diff", "HEAD", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some());
+    assert!(marker.exists(), "the planted filter does not run under git");
+    std::fs::remove_file(&marker).unwrap();
+    let out = env.pp(&["run", TEST_CMD, "--provider", "stub", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
+    assert!(!marker.exists(), "a session ran the submodule's filter");
+}
+
+/// A linked worktree's `.git` is a file pointing into the user's repository: read-only to
+/// commands like a `.git` folder, so none can swap in a repository of its own (whose
+/// configuration the user's next git command in a kept sandbox would run) or leave the user's
+/// repository with a registration pp cannot remove.
+#[test]
+fn a_worktree_s_git_file_cannot_be_replaced() {
+    let env = calc_env(&[]);
+    env.write("pp.yaml", "policy:\n  sandbox: {backend: git_worktree}\n");
+    env.commit("policy");
+    let cmd = format!(
+        "test -f .git && echo is-a-file; (echo x > .git) 2>/dev/null && echo wrote-git; \
+         mv .git moved 2>/dev/null && echo moved-git; rm -f .git 2>/dev/null; test -f .git && echo still-there; {TEST_CMD}"
+    );
+    let out = env.pp(&["run", &cmd, "--provider", "stub", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
+    let log = baseline_stdout(&v);
+    assert!(
+        log.contains("is-a-file") && log.contains("still-there"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("wrote-git") && !log.contains("moved-git"),
+        "{log}"
+    );
+    let worktrees = env.git(&["worktree", "list", "--porcelain"]);
+    assert_eq!(
+        worktrees.matches("worktree ").count(),
+        1,
+        "the sandbox's registration was left behind: {worktrees}"
     );
 }
