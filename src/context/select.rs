@@ -327,26 +327,22 @@ fn cargo_rerun_targets(stderr: &str, args: &[String]) -> Vec<String> {
 
 /// Like [`unique`], for titles the runner selects by an escaped regular expression.
 fn unique_titles(names: impl Iterator<Item = String>) -> Result<Vec<String>, String> {
-    let mut out: Vec<String> = Vec::new();
-    for n in names {
-        if !SAFE_TITLE.is_match(&n) {
-            return Err(format!(
-                "the failing test `{}` has a name pp does not pass on as a selector",
-                n.chars().take(80).collect::<String>()
-            ));
-        }
-        if !out.contains(&n) {
-            out.push(n);
-        }
-    }
-    Ok(out)
+    unique_matching(names, &SAFE_TITLE)
 }
 
 /// `a::b::c[x]` → `c`: the last part of a node id, without parameters.
 fn unique(names: impl Iterator<Item = String>) -> Result<Vec<String>, String> {
+    unique_matching(names, &SAFE_NAME)
+}
+
+/// `names` without duplicates, in order, when every one matches `safe`.
+fn unique_matching(
+    names: impl Iterator<Item = String>,
+    safe: &Regex,
+) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     for n in names {
-        if !SAFE_NAME.is_match(&n) {
+        if !safe.is_match(&n) {
             return Err(format!(
                 "the failing test `{}` has a name pp does not pass on as a selector",
                 n.chars().take(80).collect::<String>()

@@ -522,7 +522,7 @@ mod tests {
 
     use super::*;
     use crate::context::DiskTree;
-    use crate::propose::search::{Budget, RankedLine, Reason, Stop};
+    use crate::propose::search::{Budget, Stop};
 
     /// Trials that pass the first `passing` edits started, the first one slowest, and keep
     /// count of how many run at once.
@@ -551,24 +551,7 @@ mod tests {
         }
     }
 
-    fn setup() -> (tempfile::TempDir, Vec<RankedLine>) {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::write(
-            tmp.path().join("calc.py"),
-            "def clamp(x, lo, hi):\n    if x < lo:\n        return lo\n    if x > hi:\n        return lo\n    return x\n",
-        )
-        .unwrap();
-        let ranking = (1..=6)
-            .rev()
-            .map(|line| RankedLine {
-                path: "calc.py".into(),
-                line,
-                score: 1.0,
-                reason: Reason::NearFrame,
-            })
-            .collect();
-        (tmp, ranking)
-    }
+    use crate::propose::search::tests::setup;
 
     fn run(passing: usize, budget: &Budget) -> (search::Report, usize, Vec<(Mutant, String)>) {
         let (tmp, ranking) = setup();

@@ -196,7 +196,7 @@ pub async fn search(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::context::DiskTree;
 
@@ -227,7 +227,9 @@ mod tests {
             .block_on(f)
     }
 
-    fn setup() -> (tempfile::TempDir, Vec<RankedLine>) {
+    /// A file with a bug on line 5 and a ranking of its six lines, last first (also the
+    /// session side's trial tests' fixture).
+    pub(crate) fn setup() -> (tempfile::TempDir, Vec<RankedLine>) {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(
             tmp.path().join("calc.py"),
