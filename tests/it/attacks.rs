@@ -631,6 +631,23 @@ fn plant_hidden_filter(env: &TestEnv, how: &str, marker: &Path) {
     }
 }
 
+/// The planted program is real: a plain `git diff HEAD` in the repository runs it (the marker
+/// appears, and is removed for the attack proper).
+fn assert_plain_git_runs_it(env: &TestEnv, marker: &Path) {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(env.root())
+        .args(["diff", "HEAD", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some());
+    assert!(
+        marker.exists(),
+        "the planted program does not run under git"
+    );
+    std::fs::remove_file(marker).unwrap();
+}
+
 /// The `git_worktree` backend runs git over the user's repository, which may be a checkout
 /// someone handed over: a filter driver git alone sees (an include, per-worktree configuration)
 /// never runs, in a session or in a replay against that checkout.
@@ -653,19 +670,7 @@ fn a_hostile_checkout_s_hidden_git_filters_never_run_on_the_host() {
 
         let marker = env.scratch.path().join(format!("{how}.ran"));
         plant_hidden_filter(&env, how, &marker);
-        // Git itself would run it: the planted driver is real.
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(env.root())
-            .args(["diff", "HEAD", "--quiet"])
-            .output()
-            .unwrap();
-        assert!(out.status.code().is_some());
-        assert!(
-            marker.exists(),
-            "{how}: the planted filter does not run under git"
-        );
-        std::fs::remove_file(&marker).unwrap();
+        assert_plain_git_runs_it(&env, &marker);
 
         let mut hostile = TestEnv::new(&[]);
         hostile.extra_env.push((
@@ -823,15 +828,7 @@ fn a_submodule_s_own_git_filters_never_run_on_the_host() {
     // Stat-dirty, so git would hash it again through the clean filter.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     std::fs::write(env.root().join("sub/a.txt"), "hello\n").unwrap();
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(env.root())
-        .args(["diff", "HEAD", "--quiet"])
-        .output()
-        .unwrap();
-    assert!(out.status.code().is_some());
-    assert!(marker.exists(), "the planted filter does not run under git");
-    std::fs::remove_file(&marker).unwrap();
+    assert_plain_git_runs_it(&env, &marker);
     let out = env.pp(&["run", TEST_CMD, "--provider", "stub", "--json"]);
     let v = json_out(&out);
     assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
