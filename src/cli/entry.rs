@@ -148,24 +148,44 @@ fn report_error(e: &Error, json: bool) {
     }
 }
 
-/// A cancellation that SIGINT or SIGTERM triggers.
+/// How long pp may take to stop after SIGINT or SIGTERM before it exits as a killed pp would.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// SIGINT or SIGTERM, whichever comes first.
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+/// A cancellation that SIGINT or SIGTERM triggers. Should pp not have stopped `STOP_GRACE`
+/// later, or at a second signal (a step blocked on something that never answers, such as a
+/// FIFO a repository's git configuration names), it exits at once with 130, as a killed pp
+/// would: the sandboxes' watchers remove what it made and end what it started.
 pub(super) fn cancel_on_signals() -> Cancel {
     let (handle, cancel) = Cancel::new();
     tokio::spawn(async move {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = term => {}
-        }
+        stop_signal().await;
         tracing::warn!("signal received: stopping the running command and cleaning up");
         handle.cancel();
+        tokio::select! {
+            () = tokio::time::sleep(STOP_GRACE) => {}
+            () = stop_signal() => {}
+        }
+        errln!(
+            "error: pp did not stop within {} s of the signal; exiting now (the sandbox's watcher removes the sandbox)",
+            STOP_GRACE.as_secs()
+        );
+        std::process::exit(130);
     });
     cancel
 }

@@ -867,3 +867,56 @@ fn a_worktree_s_git_file_cannot_be_replaced() {
         "the sandbox's registration was left behind: {worktrees}"
     );
 }
+
+/// A repository can make pp block host-side (its git configuration includes a FIFO, which
+/// libgit2 reads while it discovers the repository). A signal still ends pp: when it has not
+/// stopped some seconds after SIGTERM it exits with 130 as a killed pp would, and nothing it
+/// started stays behind.
+#[test]
+fn a_blocked_pp_still_ends_on_sigterm() {
+    let env = calc_env(&[]);
+    let fifo = env.root().join(".git/evil.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let config = env.root().join(".git/config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[include]\n\tpath = evil.fifo\n");
+    std::fs::write(&config, text).unwrap();
+    let mut child = env.pp_spawn(&["run", TEST_CMD, "--provider", "stub", "--json"], true);
+    // Long enough to reach the blocking read (and the signal handler to be installed).
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "pp did not block on the FIFO: the attack did not run"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    // The grace is 10 s; a minute covers a loaded machine. A pp that ignores the signal is
+    // killed here so the test ends, and fails.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let ended = child.try_wait().unwrap();
+    if ended.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        ended.and_then(|s| s.code()),
+        Some(130),
+        "pp did not end on SIGTERM: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("did not stop within"),
+        "{}",
+        stderr(&out)
+    );
+}
