@@ -35,6 +35,7 @@ pub struct SessionFlags {
     pub attest: bool,
     pub attestation_mode: Option<AttestMode>,
     pub attestation_key_env: Option<String>,
+    pub attestation_key_file: Option<PathBuf>,
     pub keep_sandbox: bool,
     pub apply: bool,
     pub context: Option<String>,
@@ -265,7 +266,10 @@ impl Settings {
                 .attestation_key_env
                 .clone()
                 .unwrap_or_else(|| att.key_env.clone()),
-            key_file: att.key_file.as_ref().map(|f| workspace.join(f)),
+            key_file: flags
+                .attestation_key_file
+                .clone()
+                .or_else(|| att.key_file.as_ref().map(|f| workspace.join(f))),
         };
         if attest.enabled {
             check_attestation_keys(&attest, &lookup)?;

@@ -93,6 +93,10 @@ pub struct SessionArgs {
     /// Environment variable holding the HMAC key.
     #[arg(long, value_name = "NAME")]
     pub attestation_key_env: Option<String>,
+    /// Ed25519 private key (PKCS#8 PEM) to sign with, instead of `policy.attestation.key_file`;
+    /// hidden from every command whatever the policy file says.
+    #[arg(long, value_name = "F")]
+    pub attestation_key_file: Option<PathBuf>,
     /// Keep the sandbox after the session (its path is printed).
     #[arg(long)]
     pub keep_sandbox: bool,
@@ -312,6 +316,11 @@ impl SessionArgs {
             attest: self.attest,
             attestation_mode: self.attestation_mode.map(Into::into),
             attestation_key_env: self.attestation_key_env.clone(),
+            // Relative to where pp was started, like every path on the command line.
+            attestation_key_file: self
+                .attestation_key_file
+                .as_ref()
+                .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone())),
             keep_sandbox: self.keep_sandbox,
             apply: self.apply,
             context: self.context.clone(),

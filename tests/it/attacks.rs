@@ -920,3 +920,55 @@ fn a_blocked_pp_still_ends_on_sigterm() {
         stderr(&out)
     );
 }
+
+/// A key named on the command line (`--attestation-key-file`) is hidden from every command
+/// whatever the policy file says: in CI the policy may come from the pull request, which would
+/// rather not name it.
+#[test]
+fn a_key_named_on_the_command_line_is_hidden_whatever_the_policy_says() {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap();
+    let keys = tempfile::Builder::new()
+        .prefix("pp-attack-keys-")
+        .tempdir_in(&home)
+        .unwrap();
+    let key = keys.path().join("signing.pem");
+    let env = calc_env(&[]);
+    let out = env.pp(&["attest", "--generate-key", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The pull request's policy says nothing of attestation.
+    env.write("pp.yaml", "policy:\n  network: deny\n");
+    env.commit("policy");
+    let cmd = format!(
+        "echo \"key: $(od -An -tx1 '{}' 2>&1 | tr -d ' \\n' | head -c 400)\"; {TEST_CMD}",
+        key.display()
+    );
+    let out = env.pp(&[
+        "run",
+        &cmd,
+        "--provider",
+        "stub",
+        "--attest",
+        "--attestation-key-file",
+        key.to_str().unwrap(),
+        "--json",
+    ]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
+    let log = baseline_stdout(&v);
+    let pem = std::fs::read(&key).unwrap();
+    let hex: String = pem.iter().take(40).map(|b| format!("{b:02x}")).collect();
+    assert!(log.contains("key: "), "the attack did not run: {log}");
+    assert!(!log.contains(&hex), "the test read the signing key: {log}");
+    // The session signed with the key named on the command line.
+    let public = keys.path().join("signing.pem.pub");
+    let out = env.pp(&[
+        "verify-attestation",
+        bundle(&v).to_str().unwrap(),
+        "--require",
+        "ed25519",
+        "--public-key",
+        public.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(json_out(&out)["ok"], true, "{}", stderr(&out));
+}
