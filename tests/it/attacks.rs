@@ -506,16 +506,28 @@ fn a_test_cannot_write_the_kernel_s_switches_under_proc() {
     );
 }
 
+/// A folder for signing keys in the user's home: outside `/tmp`, which the sandbox replaces
+/// anyway, so only pp's own hiding keeps a key there from the test.
+fn keys_in_home() -> tempfile::TempDir {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap();
+    tempfile::Builder::new()
+        .prefix("pp-attack-keys-")
+        .tempdir_in(&home)
+        .unwrap()
+}
+
+/// The first bytes of a key file, hex-encoded as a test prints them (no redaction hides hex).
+fn key_hex(key: &Path) -> String {
+    let pem = std::fs::read(key).unwrap();
+    pem.iter().take(40).map(|b| format!("{b:02x}")).collect()
+}
+
 /// pp's Ed25519 signing key stays out of the test's reach wherever it lies: outside the
 /// workspace (in the user's home, which the sandbox otherwise shows read-only), inside it (an
 /// untracked file the sandbox copies), and through a symlink to it.
 #[test]
 fn a_test_cannot_read_pp_s_signing_key_file() {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap();
-    let keys = tempfile::Builder::new()
-        .prefix("pp-attack-keys-")
-        .tempdir_in(&home)
-        .unwrap();
+    let keys = keys_in_home();
     for (name, inside) in [("outside", false), ("inside", true), ("linked", false)] {
         let env = calc_env(&[]);
         let key = if inside {
@@ -554,7 +566,7 @@ fn a_test_cannot_read_pp_s_signing_key_file() {
         let v = json_out(&out);
         assert_eq!(v["status"], "not_proven", "{name}: {}", stderr(&out));
         let log = baseline_stdout(&v);
-        let hex: String = pem.bytes().take(40).map(|b| format!("{b:02x}")).collect();
+        let hex = key_hex(&key);
         assert!(log.contains(": "), "{name}: the attack did not run: {log}");
         assert!(
             !log.contains(&hex),
@@ -771,8 +783,7 @@ fn a_renamed_folder_never_uncovers_the_signing_key() {
             continue;
         }
         assert_eq!(v["status"], "not_proven", "{backend}: {}", stderr(&out));
-        let pem = std::fs::read(&key).unwrap();
-        let hex: String = pem.iter().take(40).map(|b| format!("{b:02x}")).collect();
+        let hex = key_hex(&key);
         let b = bundle(&v);
         for run in [
             "attempts/0_baseline/default",
@@ -926,11 +937,7 @@ fn a_blocked_pp_still_ends_on_sigterm() {
 /// rather not name it.
 #[test]
 fn a_key_named_on_the_command_line_is_hidden_whatever_the_policy_says() {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap();
-    let keys = tempfile::Builder::new()
-        .prefix("pp-attack-keys-")
-        .tempdir_in(&home)
-        .unwrap();
+    let keys = keys_in_home();
     let key = keys.path().join("signing.pem");
     let env = calc_env(&[]);
     let out = env.pp(&["attest", "--generate-key", key.to_str().unwrap()]);
@@ -955,8 +962,7 @@ fn a_key_named_on_the_command_line_is_hidden_whatever_the_policy_says() {
     let v = json_out(&out);
     assert_eq!(v["status"], "not_proven", "{}", stderr(&out));
     let log = baseline_stdout(&v);
-    let pem = std::fs::read(&key).unwrap();
-    let hex: String = pem.iter().take(40).map(|b| format!("{b:02x}")).collect();
+    let hex = key_hex(&key);
     assert!(log.contains("key: "), "the attack did not run: {log}");
     assert!(!log.contains(&hex), "the test read the signing key: {log}");
     // The session signed with the key named on the command line.
